@@ -1,0 +1,51 @@
+#pragma once
+// The immutable view of a pool that a balancer chooses from. The control
+// plane builds a new snapshot whenever health, admin state or membership
+// changes and publishes it to the workers; a snapshot is never modified after
+// it is built, so workers read it without locks.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "balancer/server_stats.h"
+
+namespace sb::balancer {
+
+using ServerIndex = std::uint32_t;
+
+enum class Health : std::uint8_t { up, down };
+enum class AdminState : std::uint8_t { enabled, drain, disabled };
+// What /status and the metrics call `state`: health and admin state combined.
+enum class EffectiveState : std::uint8_t { up, down, drain, disabled };
+
+struct ServerView {
+  std::string name;
+  std::string address;  // as configured, for logs and dry runs
+  // Where to connect, as plain bytes so that this module needs no socket
+  // types: IPv4 in the first 4 bytes unless ipv6.
+  std::array<std::uint8_t, 16> ip{};
+  bool ipv6 = false;
+  std::uint16_t port = 0;
+  int weight = 1;
+  int priority = 0;  // tier; 0 first
+  Health health = Health::up;
+  AdminState admin = AdminState::enabled;
+  std::shared_ptr<ServerStats> stats;  // never null
+
+  // Only up and enabled servers receive new connections.
+  bool eligible() const { return health == Health::up && admin == AdminState::enabled; }
+  EffectiveState state() const;
+};
+
+struct PoolSnapshot {
+  std::string name;
+  std::vector<ServerView> servers;  // index = ServerIndex, in configuration order
+  std::uint64_t generation = 0;     // increases with every publication
+};
+
+std::string_view to_string(EffectiveState);
+
+}  // namespace sb::balancer

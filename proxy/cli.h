@@ -1,0 +1,14 @@
+#pragma once
+// The command line of SPEC §2: parses argv into a command and dispatches.
+
+namespace sb::cli {
+
+// Exit codes of SPEC §2.
+inline constexpr int kOk = 0;
+inline constexpr int kInvalid = 1;  // invalid configuration or failed test
+inline constexpr int kUsage = 2;
+inline constexpr int kRuntime = 3;
+
+int main(int argc, char** argv);
+
+}  // namespace sb::cli

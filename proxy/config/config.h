@@ -1,0 +1,271 @@
+#pragma once
+// The typed, immutable configuration of SPEC §3. Produced only by the loader
+// (config_loader.h); everything after loading reads these structs and never
+// the YAML. Defaults here are the documented defaults.
+//
+// Every mapping keeps `marks`: key name -> position in the file, for keys that
+// were written. Later stages (the runtime refusing a not-yet-implemented key,
+// reload diagnostics) use them to point at the line that caused an error.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proxy/net/cidr.h"
+
+namespace sb::config {
+
+using Duration = std::chrono::milliseconds;
+
+// 1-based position in the configuration file; 0 = not from the file.
+struct Mark {
+  int line = 0;
+  int column = 0;
+};
+using Marks = std::map<std::string, Mark, std::less<>>;
+
+// IP:PORT, [IPv6]:PORT or HOSTNAME:PORT, as written.
+struct HostPort {
+  enum class Kind { ipv4, ipv6, hostname };
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+  Kind kind = Kind::ipv4;
+  Mark mark;
+  std::string to_string() const;  // re-adds brackets for IPv6
+  friend bool operator==(const HostPort& a, const HostPort& b) {
+    return a.host == b.host && a.port == b.port && a.kind == b.kind;
+  }
+};
+
+enum class LogLevel { trace, debug, info, warn, error, critical, off };
+enum class LogFormat { text, json };
+
+struct LogConfig {
+  LogLevel level = LogLevel::info;
+  LogFormat format = LogFormat::text;
+  bool access = true;
+  Marks marks;
+};
+
+struct AdminConfig {
+  HostPort listen{"127.0.0.1", 9901, HostPort::Kind::ipv4, {}};
+  std::string token_file;  // empty: POSTs need no token
+  Marks marks;
+};
+
+struct ResolverConfig {
+  std::vector<HostPort> servers;  // empty: the system's resolv.conf
+  Duration timeout = std::chrono::seconds(2);
+  int attempts = 2;
+  Duration min_ttl = std::chrono::seconds(5);
+  Duration max_ttl = std::chrono::seconds(300);
+  Marks marks;
+};
+
+enum class Balance {
+  round_robin,
+  weighted_round_robin,
+  least_connections,
+  random_two_choices,
+  source_ip,
+  source_network,
+  maglev,
+  first_available,
+};
+
+enum class AdminState { enabled, drain, disabled };
+
+struct ServerEntry {
+  enum class Kind { address, srv, mx };
+  Kind kind = Kind::address;
+  HostPort address;        // kind == address
+  std::string discovery;   // kind == srv: the SRV name; kind == mx: the domain
+  std::uint16_t port = 25; // kind == mx: port of the discovered hosts
+  std::string name;        // default: the address as written
+  int weight = 1;          // 1..256
+  int priority = 0;        // >= 0, 0 is the first tier
+  AdminState state = AdminState::enabled;
+  Mark mark;
+  Marks marks;
+};
+
+enum class CheckType { none, tcp, smtp, http, https, sip_options };
+
+// Inclusive status range, e.g. 200-399.
+struct StatusRange {
+  int low = 200;
+  int high = 399;
+};
+
+struct HealthConfig {
+  CheckType check = CheckType::tcp;
+  Duration interval = std::chrono::seconds(5);
+  Duration timeout = std::chrono::seconds(2);
+  int rise = 2;
+  int fall = 3;
+  std::uint16_t port = 0;  // 0 = the traffic port
+  std::string helo = "switchboard.localdomain";
+  bool starttls = false;
+  std::string path = "/";
+  std::string host;
+  StatusRange expect_status;
+  std::string expect_body;
+  Mark mark;  // of the `health:` key; 0 when the section is absent
+  Marks marks;
+};
+
+struct OutlierConfig {
+  int consecutive_failures = 5;  // 0 turns passive ejection off
+  Duration ejection_time = std::chrono::seconds(30);
+  Marks marks;
+};
+
+enum class ProxyProtocol { none, v1, v2 };
+enum class SourceMode { proxy, client };
+
+struct PoolConfig {
+  std::string name;
+  Balance balance = Balance::round_robin;
+  int source_prefix_v4 = 24;  // 0..32
+  int source_prefix_v6 = 48;  // 0..128
+  std::vector<ServerEntry> servers;
+  Duration connect_timeout = std::chrono::seconds(3);
+  int retries = 2;
+  ProxyProtocol proxy_protocol = ProxyProtocol::none;
+  SourceMode source = SourceMode::proxy;
+  Duration slow_start = Duration::zero();
+  HealthConfig health;
+  OutlierConfig outlier;
+  Mark mark;
+  Marks marks;
+};
+
+enum class Protocol { tcp, smtp, http, sip, dns };
+
+struct TlsCertificate {
+  std::string cert;
+  std::string key;
+};
+
+enum class VerifyClient { none, optional, required };
+
+struct TlsConfig {
+  std::vector<TlsCertificate> certificates;
+  std::string min_version = "1.2";  // "1.2" | "1.3"
+  std::vector<std::string> alpn = {"h2", "http/1.1"};
+  std::string client_ca;
+  VerifyClient verify_client = VerifyClient::none;
+  Mark mark;
+  Marks marks;
+};
+
+enum class SmtpMode { passthrough, inspect };
+
+struct SmtpConfig {
+  SmtpMode mode = SmtpMode::passthrough;
+  Duration banner_timeout = std::chrono::seconds(10);
+  bool xclient = false;
+  std::string hostname;
+  std::uint64_t max_message_size = 50ull * 1000 * 1000;
+  Mark mark;
+  Marks marks;
+};
+
+struct HttpRoute {
+  std::string path_prefix;  // empty: any path
+  std::string host;         // empty: any host
+  std::string pool;
+  Mark mark;
+};
+
+enum class Affinity { none, cookie, source_ip };
+
+struct HttpConfig {
+  std::vector<HttpRoute> routes;
+  Affinity affinity = Affinity::none;
+  std::string cookie_name = "SWBSRV";
+  Duration cookie_max_age = Duration::zero();
+  bool forwarded_headers = true;
+  Duration request_timeout = std::chrono::seconds(60);
+  std::uint64_t max_header_size = 64ull * 1000;
+  Mark mark;
+  Marks marks;
+};
+
+enum class SipTransport { udp, tcp };
+
+struct SipConfig {
+  std::vector<SipTransport> transports = {SipTransport::udp, SipTransport::tcp};
+  std::vector<StatusRange> failover_on = {{500, 599}, {408, 408}};
+  Duration invite_timeout = std::chrono::seconds(4);
+  bool record_route = true;
+  Mark mark;
+  Marks marks;
+};
+
+enum class RecordType { A, AAAA, MX, SRV };
+enum class WhenAllDown { all, none };
+
+struct DnsRecord {
+  std::string name;  // lower case, no trailing dot
+  RecordType type = RecordType::A;
+  std::string pool;
+  std::uint32_t ttl = 30;
+  int preference = 10;  // MX only
+  Mark mark;
+};
+
+struct DnsConfig {
+  std::vector<DnsRecord> records;
+  bool rotate = true;
+  int max_answers = 8;
+  WhenAllDown when_all_down = WhenAllDown::all;
+  Mark mark;
+  Marks marks;
+};
+
+struct ListenerConfig {
+  std::string name;
+  std::vector<HostPort> listen;
+  Protocol protocol = Protocol::tcp;
+  std::string pool;  // tcp, smtp, sip
+  bool accept_proxy = false;
+  Duration proxy_header_timeout = std::chrono::seconds(5);
+  std::vector<net::Cidr> allow;  // empty: everyone
+  std::vector<net::Cidr> deny;
+  std::uint32_t max_connections = 10000;
+  std::uint32_t max_connections_per_source = 0;  // 0 = unlimited
+  Duration idle_timeout = std::chrono::minutes(5);
+  std::optional<TlsConfig> tls;
+  std::optional<SmtpConfig> smtp;
+  std::optional<HttpConfig> http;
+  std::optional<SipConfig> sip;
+  std::optional<DnsConfig> dns;
+  Mark mark;
+  Marks marks;
+};
+
+struct Config {
+  int workers = 0;  // 0 = auto: one per core
+  Duration shutdown_grace = std::chrono::seconds(30);
+  LogConfig log;
+  AdminConfig admin;
+  ResolverConfig resolver;
+  std::vector<PoolConfig> pools;          // in file order
+  std::vector<ListenerConfig> listeners;  // in file order
+  Marks marks;
+
+  const PoolConfig* find_pool(std::string_view name) const;
+};
+
+// Names for messages and /status ("round-robin", "smtp", ...), as in the file.
+std::string_view to_string(Balance);
+std::string_view to_string(Protocol);
+std::string_view to_string(CheckType);
+std::string_view to_string(AdminState);
+std::string_view to_string(ProxyProtocol);
+
+}  // namespace sb::config

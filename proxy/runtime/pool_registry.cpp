@@ -1,0 +1,63 @@
+#include "proxy/runtime/pool_registry.h"
+
+#include <stdexcept>
+
+#include "proxy/runtime/endpoint.h"
+
+namespace sb::runtime {
+namespace {
+
+balancer::AdminState to_admin(config::AdminState s) {
+  switch (s) {
+    case config::AdminState::enabled:
+      return balancer::AdminState::enabled;
+    case config::AdminState::drain:
+      return balancer::AdminState::drain;
+    case config::AdminState::disabled:
+      return balancer::AdminState::disabled;
+  }
+  return balancer::AdminState::enabled;
+}
+
+}  // namespace
+
+PoolRegistry::PoolRegistry(const config::Config& cfg) {
+  for (const config::PoolConfig& pc : cfg.pools) {
+    auto pool = std::make_unique<PoolRuntime>();
+    pool->config = pc;
+    auto snapshot = std::make_shared<balancer::PoolSnapshot>();
+    snapshot->name = pc.name;
+    snapshot->generation = 1;
+    for (const config::ServerEntry& s : pc.servers) {
+      auto ep = s.kind == config::ServerEntry::Kind::address ? to_endpoint(s.address)
+                                                             : std::nullopt;
+      if (!ep) {
+        throw std::runtime_error("pool \"" + pc.name + "\": server \"" + s.name +
+                                 "\" is not an IP address");
+      }
+      balancer::ServerView view;
+      view.name = s.name;
+      view.address = s.address.to_string();
+      const net::IpBytes ip = to_ip_bytes(ep->address());
+      view.ip = ip.bytes;
+      view.ipv6 = ip.v6;
+      view.port = ep->port();
+      view.weight = s.weight;
+      view.priority = s.priority;
+      view.admin = to_admin(s.state);
+      view.stats = std::make_shared<balancer::ServerStats>();
+      snapshot->servers.push_back(std::move(view));
+    }
+    pool->snapshot = std::move(snapshot);
+    pools_.push_back(std::move(pool));
+  }
+}
+
+std::size_t PoolRegistry::index_of(std::string_view name) const {
+  for (std::size_t i = 0; i < pools_.size(); ++i) {
+    if (pools_[i]->config.name == name) return i;
+  }
+  throw std::out_of_range("unknown pool " + std::string(name));
+}
+
+}  // namespace sb::runtime

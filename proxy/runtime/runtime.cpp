@@ -1,0 +1,159 @@
+#include "proxy/runtime/runtime.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "proxy/runtime/admin_server.h"
+#include "proxy/runtime/listener.h"
+#include "proxy/runtime/logging.h"
+#include "proxy/runtime/pool_registry.h"
+#include "proxy/runtime/worker.h"
+
+namespace sb::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+unsigned worker_count(const config::Config& cfg) {
+  if (cfg.workers > 0) return static_cast<unsigned>(cfg.workers);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// splice(2) or a user-space copy for the L4 relay. The default is the one
+// the benchmark found faster on loopback (docs/architecture.md);
+// SWITCHBOARD_RELAY=copy|splice overrides it for measurements.
+RelayMode relay_mode() {
+  const char* env = std::getenv("SWITCHBOARD_RELAY");
+  if (env && std::string_view(env) == "splice") return RelayMode::splice;
+  if (env && std::string_view(env) == "copy") return RelayMode::copy;
+  return RelayMode::splice;
+}
+
+class ControlPlane {
+ public:
+  ControlPlane(asio::io_context& io, std::vector<std::unique_ptr<Worker>>& workers,
+               std::vector<std::unique_ptr<ListenerRuntime>>& listeners, AdminServer& admin,
+               std::atomic<bool>& shutting_down, config::Duration grace)
+      : io_(io),
+        workers_(workers),
+        listeners_(listeners),
+        admin_(admin),
+        shutting_down_(shutting_down),
+        grace_(grace),
+        signals_(io, SIGINT, SIGTERM, SIGHUP) {}
+
+  void start() { asio::co_spawn(io_, handle_signals(), asio::detached); }
+
+ private:
+  awaitable<void> handle_signals() {
+    for (;;) {
+      auto [ec, sig] = co_await signals_.async_wait(use_nothrow);
+      if (ec) co_return;
+      if (sig == SIGHUP) {
+        spdlog::warn("SIGHUP: configuration reload is not implemented yet (issue 5); "
+                     "the running configuration stays");
+        continue;
+      }
+      if (shutting_down_.exchange(true)) {
+        spdlog::warn("second stop signal: closing every connection now");
+        stop_everything();
+        co_return;
+      }
+      asio::co_spawn(io_, drain(), asio::detached);
+    }
+  }
+
+  // Graceful stop: refuse new connections, let the open ones finish within
+  // the grace period, then stop.
+  awaitable<void> drain() {
+    spdlog::info("stopping: no new connections; waiting up to {}ms for {} open ones",
+                 grace_.count(), active());
+    for (auto& w : workers_) w->stop_accepting();
+    const auto deadline = Clock::now() + grace_;
+    asio::steady_timer tick(io_);
+    while (active() > 0 && Clock::now() < deadline) {
+      tick.expires_after(std::chrono::milliseconds(50));
+      co_await tick.async_wait(use_nothrow);
+    }
+    if (const auto left = active(); left > 0) {
+      spdlog::warn("grace period over: closing {} connections", left);
+    }
+    stop_everything();
+  }
+
+  std::int64_t active() const {
+    std::int64_t n = 0;
+    for (const auto& l : listeners_) n += l->stats.active.load(std::memory_order_relaxed);
+    return n;
+  }
+
+  void stop_everything() {
+    admin_.stop();
+    signals_.cancel();
+    for (auto& w : workers_) w->stop();
+    io_.stop();
+  }
+
+  asio::io_context& io_;
+  std::vector<std::unique_ptr<Worker>>& workers_;
+  std::vector<std::unique_ptr<ListenerRuntime>>& listeners_;
+  AdminServer& admin_;
+  std::atomic<bool>& shutting_down_;
+  config::Duration grace_;
+  asio::signal_set signals_;
+};
+
+}  // namespace
+
+int run(const config::Config& cfg, const std::string& file) {
+  configure_logging(cfg.log);
+  try {
+    PoolRegistry pools(cfg);
+    const unsigned n = worker_count(cfg);
+    const RelayMode mode = relay_mode();
+    // Declared before the workers so that it outlives them: destroying a
+    // worker's io_context destroys its sessions, which release their slots
+    // in the listener's admission.
+    std::vector<std::unique_ptr<ListenerRuntime>> listeners;
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (unsigned i = 0; i < n; ++i) workers.push_back(std::make_unique<Worker>(i, pools, mode));
+
+    for (const auto& lc : cfg.listeners) {
+      listeners.push_back(std::make_unique<ListenerRuntime>(lc, pools.index_of(lc.pool)));
+      open_listener(*listeners.back(), workers);
+    }
+
+    for (const auto& p : cfg.pools) {
+      if (p.health.mark.line == 0) {
+        spdlog::warn(
+            "pool {}: active health checks are not implemented yet (issue 4); servers are "
+            "taken as up and a failed connect is presented to the next server",
+            p.name);
+      }
+    }
+
+    asio::io_context control(1);
+    std::atomic<bool> shutting_down{false};
+    AdminServer admin(control, cfg.admin, shutting_down);
+    ControlPlane plane(control, workers, listeners, admin, shutting_down, cfg.shutdown_grace);
+    plane.start();
+    admin.start();
+    for (auto& w : workers) w->start();
+    spdlog::info("switchboard {} running {} with {} workers, relay {}", SWITCHBOARD_VERSION, file,
+                 n, mode == RelayMode::splice ? "splice" : "copy");
+    control.run();
+    for (auto& w : workers) w->join();
+    spdlog::info("stopped");
+    return 0;
+  } catch (const ListenError& e) {
+    spdlog::error("{}", e.what());
+    return 3;
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start: {}", e.what());
+    return 3;
+  }
+}
+
+}  // namespace sb::runtime

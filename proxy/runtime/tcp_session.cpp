@@ -1,0 +1,115 @@
+#include "proxy/runtime/tcp_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+
+#include "proxy/runtime/endpoint.h"
+#include "proxy/runtime/logging.h"
+#include "proxy/runtime/proxy_header_reader.h"
+#include "proxy/runtime/relay.h"
+#include "proxy/runtime/upstream_connector.h"
+
+namespace sb::runtime {
+namespace {
+
+std::atomic<std::uint64_t> g_session_exceptions{0};
+std::atomic<std::uint64_t> g_next_connection_id{1};
+
+awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::socket client) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto& cfg = listener.config;
+  error_code ec;
+  ClientEndpoints endpoints{client.remote_endpoint(ec), client.local_endpoint(ec)};
+  if (ec) co_return;  // the client is already gone
+  client.set_option(tcp::no_delay(true), ec);
+
+  std::vector<char> early_data;
+  if (cfg.accept_proxy) {
+    auto header = co_await read_proxy_header(client, cfg.proxy_header_timeout);
+    if (!header.ok) {
+      listener.stats.count_rejected(RejectReason::proxy_header);
+      spdlog::debug("listener {}: {} sent no valid PROXY header: {}", cfg.name,
+                    to_string(endpoints.client), header.error);
+      co_return;
+    }
+    if (!header.addresses.local) {
+      endpoints.client = tcp::endpoint(to_address(header.addresses.src), header.addresses.src_port);
+      endpoints.local = tcp::endpoint(to_address(header.addresses.dst), header.addresses.dst_port);
+    }
+    early_data = std::move(header.early_data);
+  }
+
+  // Admission sees the real client: behind an upstream balancer that is the
+  // address from its PROXY header, which is what allow/deny are written for.
+  const net::IpBytes source = to_ip_bytes(endpoints.client.address());
+  if (!listener.admission.acl_allows(source)) co_return;
+  auto ticket = listener.admission.admit(source);
+  if (!ticket) co_return;
+
+  const std::string client_text = to_string(endpoints.client);
+  AccessRecord record;
+  record.listener = cfg.name;
+  record.client = client_text;
+  record.pool = cfg.pool;
+
+  auto outcome = co_await connect_upstream(worker, listener.pool_index, endpoints);
+  record.retries = outcome.retries;
+  if (!outcome.connection) {
+    spdlog::warn("listener {}: no server of pool {} accepted {} ({} tried)", cfg.name, cfg.pool,
+                 client_text, outcome.tried);
+    record.outcome = "exhausted";
+    record.duration = std::chrono::steady_clock::now() - started;
+    write_access_log(record);
+    co_return;
+  }
+  UpstreamConnection& upstream = *outcome.connection;
+  const balancer::ServerView& server = upstream.view();
+  record.server = server.name;
+  record.upstream = server.address;
+
+  if (!early_data.empty()) {
+    auto [wec, n] =
+        co_await asio::async_write(upstream.socket, asio::buffer(early_data), use_nothrow);
+    if (wec) {
+      record.outcome = "server-reset";
+      record.duration = std::chrono::steady_clock::now() - started;
+      write_access_log(record);
+      co_return;
+    }
+    server.stats->bytes_out.fetch_add(n, std::memory_order_relaxed);
+    std::vector<char>().swap(early_data);
+  }
+
+  const RelayResult r =
+      co_await relay(worker, client, upstream.socket, cfg.idle_timeout, *server.stats);
+  record.bytes_in = r.from_client;
+  record.bytes_out = r.to_client;
+  record.outcome = r.outcome;
+  record.duration = std::chrono::steady_clock::now() - started;
+  write_access_log(record);
+}
+
+}  // namespace
+
+void start_tcp_session(Worker& worker, ListenerRuntime& listener, tcp::socket socket) {
+  const std::uint64_t id = g_next_connection_id.fetch_add(1, std::memory_order_relaxed);
+  asio::co_spawn(worker.io(), tcp_session(worker, listener, std::move(socket)),
+                 [id, &listener](std::exception_ptr e) {
+                   if (!e) return;
+                   g_session_exceptions.fetch_add(1, std::memory_order_relaxed);
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     spdlog::error("listener {}: connection {} ended by an exception: {}",
+                                   listener.config.name, id, ex.what());
+                   } catch (...) {
+                     spdlog::error("listener {}: connection {} ended by an unknown exception",
+                                   listener.config.name, id);
+                   }
+                 });
+}
+
+std::uint64_t session_exceptions() { return g_session_exceptions.load(); }
+
+}  // namespace sb::runtime

@@ -1,0 +1,100 @@
+#include "proxy/runtime/unimplemented.h"
+
+#include <fmt/format.h>
+
+namespace sb::runtime {
+namespace {
+
+class Collector {
+ public:
+  explicit Collector(const std::string& file) : file_(file) {}
+
+  void add(config::Mark mark, std::string_view what, std::string_view issue) {
+    errors_.push_back(
+        {file_, mark, fmt::format("{} is not implemented yet ({})", what, issue)});
+  }
+  // A key written in `marks` is refused wherever it appears.
+  void key(const config::Marks& marks, std::string_view key, std::string_view context,
+           std::string_view issue) {
+    if (auto it = marks.find(key); it != marks.end()) {
+      add(it->second, fmt::format("{}`{}`", context, key), issue);
+    }
+  }
+  std::vector<config::ConfigError> take() { return std::move(errors_); }
+
+ private:
+  const std::string& file_;
+  std::vector<config::ConfigError> errors_;
+};
+
+config::Mark mark_of(const config::Marks& marks, std::string_view key, config::Mark fallback) {
+  auto it = marks.find(key);
+  return it == marks.end() ? fallback : it->second;
+}
+
+}  // namespace
+
+std::vector<config::ConfigError> find_unimplemented(const config::Config& cfg,
+                                                    const std::string& file) {
+  Collector c(file);
+  constexpr std::string_view kHealth = "health checks: issue 4";
+  constexpr std::string_view kBalancer = "balancing algorithms: issue 3";
+  constexpr std::string_view kAdmin = "admin API: issue 5";
+
+  c.key(cfg.marks, "resolver", "", "DNS discovery: issue 4");
+  c.key(cfg.admin.marks, "token-file", "admin.", kAdmin);
+
+  for (const auto& pool : cfg.pools) {
+    const std::string ctx = fmt::format("pool \"{}\": ", pool.name);
+    if (pool.balance != config::Balance::round_robin) {
+      c.add(mark_of(pool.marks, "balance", pool.mark),
+            fmt::format("{}balance: {}", ctx, config::to_string(pool.balance)), kBalancer);
+    }
+    c.key(pool.marks, "source-network-prefix", ctx, kBalancer);
+    c.key(pool.marks, "slow-start", ctx, kBalancer);
+    if (pool.source == config::SourceMode::client) {
+      c.add(mark_of(pool.marks, "source", pool.mark), ctx + "source: client",
+            "transparent source: issue 6");
+    }
+    if (pool.health.mark.line != 0 && pool.health.check != config::CheckType::none) {
+      c.add(mark_of(pool.health.marks, "check", pool.health.mark),
+            fmt::format("{}health check `{}`", ctx, config::to_string(pool.health.check)),
+            kHealth);
+    }
+    c.key(pool.marks, "outlier", ctx, kHealth);
+    for (const auto& s : pool.servers) {
+      if (s.kind == config::ServerEntry::Kind::srv) {
+        c.add(s.mark, ctx + "server `srv:` discovery", "DNS discovery: issue 4");
+      } else if (s.kind == config::ServerEntry::Kind::mx) {
+        c.add(s.mark, ctx + "server `mx:` discovery", "DNS discovery: issue 4");
+      } else if (s.address.kind == config::HostPort::Kind::hostname) {
+        c.add(s.address.mark.line ? s.address.mark : s.mark,
+              fmt::format("{}server address by host name ({})", ctx, s.address.to_string()),
+              "DNS discovery: issue 4");
+      }
+    }
+  }
+
+  for (const auto& l : cfg.listeners) {
+    const std::string ctx = fmt::format("listener \"{}\": ", l.name);
+    if (l.protocol != config::Protocol::tcp) {
+      c.add(mark_of(l.marks, "protocol", l.mark),
+            fmt::format("{}protocol: {}", ctx, config::to_string(l.protocol)),
+            l.protocol == config::Protocol::smtp  ? "SMTP relay: issue 6"
+            : l.protocol == config::Protocol::dns ? "DNS responder: issue 7"
+                                                  : "a later milestone");
+    }
+    for (const auto& hp : l.listen) {
+      if (hp.kind == config::HostPort::Kind::hostname) {
+        c.add(hp.mark, fmt::format("{}listening on a host name ({})", ctx, hp.to_string()),
+              "listen on IP addresses");
+      }
+    }
+  }
+  if (cfg.admin.listen.kind == config::HostPort::Kind::hostname) {
+    c.add(cfg.admin.listen.mark, "admin.listen on a host name", "listen on IP addresses");
+  }
+  return c.take();
+}
+
+}  // namespace sb::runtime

@@ -1,0 +1,140 @@
+#include "proxy/runtime/upstream_connector.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+
+#include "proxy/net/proxy_protocol.h"
+#include "proxy/runtime/endpoint.h"
+
+namespace sb::runtime {
+namespace {
+
+using balancer::ConnectFailure;
+
+tcp::endpoint endpoint_of(const balancer::ServerView& s) {
+  net::IpBytes ip;
+  ip.v6 = s.ipv6;
+  ip.bytes = s.ip;
+  return tcp::endpoint(to_address(ip), s.port);
+}
+
+ConnectFailure classify(const error_code& ec) {
+  if (ec == asio::error::connection_refused) return ConnectFailure::refused;
+  if (ec == asio::error::timed_out) return ConnectFailure::timeout;
+  return ConnectFailure::reset;
+}
+
+std::string_view failure_name(ConnectFailure f) {
+  switch (f) {
+    case ConnectFailure::refused:
+      return "connection refused";
+    case ConnectFailure::timeout:
+      return "timed out";
+    case ConnectFailure::banner:
+      return "bad banner";
+    case ConnectFailure::tls:
+      return "tls handshake failed";
+    case ConnectFailure::reset:
+      return "connection reset";
+  }
+  return "failed";
+}
+
+net::ProxyAddresses proxy_addresses(const ClientEndpoints& e) {
+  net::ProxyAddresses a;
+  a.src = to_ip_bytes(e.client.address());
+  a.src_port = e.client.port();
+  a.dst = to_ip_bytes(e.local.address());
+  a.dst_port = e.local.port();
+  return a;
+}
+
+// Connects and sends the PROXY header, all within `timeout`. Returns the
+// failure kind, or nullopt on success.
+awaitable<std::optional<ConnectFailure>> try_server(tcp::socket& socket, tcp::endpoint target,
+                                                    std::chrono::milliseconds timeout,
+                                                    config::ProxyProtocol proxy_protocol,
+                                                    const ClientEndpoints& endpoints,
+                                                    error_code& error) {
+  asio::steady_timer deadline(co_await asio::this_coro::executor);
+  deadline.expires_after(timeout);
+  auto r = co_await (socket.async_connect(target, use_nothrow) || deadline.async_wait(use_nothrow));
+  if (r.index() == 1) {
+    error = asio::error::timed_out;
+    co_return ConnectFailure::timeout;
+  }
+  if (auto [ec] = std::get<0>(r); ec) {
+    error = ec;
+    co_return classify(ec);
+  }
+  error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  if (proxy_protocol == config::ProxyProtocol::none) co_return std::nullopt;
+
+  std::array<char, net::kMaxV2> header{};
+  const auto addresses = proxy_addresses(endpoints);
+  const std::size_t len = proxy_protocol == config::ProxyProtocol::v1
+                              ? net::encode_v1(addresses, header)
+                              : net::encode_v2(addresses, header);
+  auto w = co_await (asio::async_write(socket, asio::buffer(header.data(), len), use_nothrow) ||
+                     deadline.async_wait(use_nothrow));
+  if (w.index() == 1) {
+    error = asio::error::timed_out;
+    co_return ConnectFailure::timeout;
+  }
+  if (auto [ec, n] = std::get<0>(w); ec) {
+    error = ec;
+    co_return ConnectFailure::reset;
+  }
+  co_return std::nullopt;
+}
+
+}  // namespace
+
+awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_index,
+                                           const ClientEndpoints& endpoints) {
+  PoolRuntime& pool = worker.pool(pool_index);
+  const config::PoolConfig& cfg = pool.config;
+  ConnectOutcome out;
+
+  const net::IpBytes client_ip = to_ip_bytes(endpoints.client.address()).unmapped();
+  // At most 1 + retries servers; the config caps retries at 100.
+  std::array<balancer::ServerIndex, 101> tried{};
+  std::size_t tried_count = 0;
+  const std::size_t max_attempts = std::min<std::size_t>(1 + cfg.retries, tried.size());
+
+  while (tried_count < max_attempts) {
+    balancer::Balancer& b = worker.balancer(pool_index);
+    balancer::PickContext ctx;
+    ctx.client_address = std::span<const std::uint8_t>(client_ip.bytes.data(), client_ip.v6 ? 16 : 4);
+    ctx.tried = std::span<const balancer::ServerIndex>(tried.data(), tried_count);
+    const auto pick = b.pick(ctx);
+    if (!pick) break;
+    auto snapshot = b.snapshot_ptr();
+    const balancer::ServerView& view = snapshot->servers[pick->server];
+    if (tried_count > 0) {
+      ++out.retries;
+      pool.stats.retries.fetch_add(1, std::memory_order_relaxed);
+    }
+    tried[tried_count++] = pick->server;
+    out.tried = static_cast<int>(tried_count);
+
+    tcp::socket socket(worker.io());
+    error_code error;
+    const auto failure = co_await try_server(socket, endpoint_of(view), cfg.connect_timeout,
+                                             cfg.proxy_protocol, endpoints, error);
+    if (!failure) {
+      out.connection = UpstreamConnection{std::move(socket), std::move(snapshot), pick->server,
+                                          balancer::ActiveConnection(view.stats.get())};
+      co_return out;
+    }
+    view.stats->count_failure(*failure);
+    spdlog::debug("pool {}: connect {} ({}) failed: {} ({})", cfg.name, view.address, view.name,
+                  failure_name(*failure), error.message());
+  }
+  pool.stats.exhausted.fetch_add(1, std::memory_order_relaxed);
+  co_return out;
+}
+
+}  // namespace sb::runtime

@@ -1,0 +1,65 @@
+#pragma once
+// One event-loop thread: its own io_context, its own acceptors (SO_REUSEPORT,
+// so the kernel spreads new connections across workers), its own balancers
+// and relay resources. Nothing here is shared with other workers except the
+// read-only snapshots and the atomic counters they point to.
+
+#include <list>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "balancer/balancer.h"
+#include "proxy/runtime/asio.h"
+#include "proxy/runtime/pool_registry.h"
+#include "proxy/runtime/relay_resources.h"
+
+namespace sb::runtime {
+
+enum class RelayMode { copy, splice };
+
+class Worker {
+ public:
+  Worker(unsigned id, PoolRegistry& pools, RelayMode relay_mode);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  unsigned id() const { return id_; }
+  asio::io_context& io() { return io_; }
+  RelayMode relay_mode() const { return relay_mode_; }
+  BufferPool& buffers() { return buffers_; }
+  PipePool& pipes() { return pipes_; }
+  PoolRuntime& pool(std::size_t i) { return pools_.at(i); }
+
+  // Worker thread only. The balancer of pool i over the newest snapshot the
+  // worker has received.
+  balancer::Balancer& balancer(std::size_t i) { return *balancers_[i]; }
+
+  // Any thread: hands a new snapshot of pool i to this worker, which builds a
+  // fresh balancer from it on its own thread. Connections in flight keep the
+  // snapshot they picked from.
+  void publish(std::size_t i, std::shared_ptr<const balancer::PoolSnapshot> snapshot);
+
+  // Takes ownership of an acceptor that was opened on io(); the accept loop
+  // runs on this worker once started.
+  tcp::acceptor& adopt_acceptor(tcp::acceptor acceptor);
+  // Any thread: closes this worker's acceptors (graceful shutdown, step 1).
+  void stop_accepting();
+
+  void start();
+  void stop();  // any thread: stops the loop; sessions still open are dropped
+  void join();
+
+ private:
+  unsigned id_;
+  asio::io_context io_{1};  // one thread runs it: Asio can skip its locking
+  PoolRegistry& pools_;
+  RelayMode relay_mode_;
+  std::vector<std::unique_ptr<balancer::Balancer>> balancers_;
+  std::list<tcp::acceptor> acceptors_;  // list: stable addresses for the loops
+  BufferPool buffers_;
+  PipePool pipes_;
+  std::thread thread_;
+};
+
+}  // namespace sb::runtime

@@ -1,0 +1,139 @@
+"""The command line of SPEC §2: check, run's refusals, version, exit codes,
+and every shipped or documented configuration accepted by `check`."""
+
+import glob
+import os
+import re
+import socket
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from sbtest import SOURCE_DIR, SWITCHBOARD, IntegrationTest, free_port  # noqa: E402
+
+
+def sb(*args, timeout=20):
+    return subprocess.run([SWITCHBOARD, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def documented_examples():
+    """```yaml blocks whose first line is `# check: full`, from README and docs/."""
+    files = [os.path.join(SOURCE_DIR, "README.md")] + sorted(
+        glob.glob(os.path.join(SOURCE_DIR, "docs", "*.md")))
+    for path in files:
+        if not os.path.exists(path):
+            continue
+        text = open(path).read()
+        for i, m in enumerate(re.finditer(r"```yaml\n(.*?)```", text, re.S)):
+            if m.group(1).startswith("# check: full"):
+                yield f"{os.path.basename(path)}#{i}", m.group(1)
+
+
+class CliTest(IntegrationTest):
+
+    def write(self, name, text):
+        path = os.path.join(self.workdir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_check_accepts_every_shipped_config(self):
+        files = sorted(glob.glob(os.path.join(SOURCE_DIR, "configs", "**", "*.yaml"),
+                                 recursive=True))
+        self.assertTrue(files, "configs/ has no yaml files")
+        for path in files:
+            with self.subTest(path=path):
+                r = sb("check", "-c", path)
+                self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_check_accepts_every_documented_example(self):
+        examples = list(documented_examples())
+        self.assertGreater(len(examples), 3, "no `# check: full` examples found in docs")
+        for name, text in examples:
+            with self.subTest(example=name):
+                path = self.write("example.yaml", text)
+                r = sb("check", "-c", path)
+                self.assertEqual(r.returncode, 0, f"{name}:\n{text}\n{r.stderr}")
+
+    def test_check_reports_file_line_column(self):
+        path = self.write("bad.yaml", "pools:\n  p:\n    servers:\n      - address: 10.0.0.1:25\n"
+                          "    conect-timeout: 3s\n")
+        r = sb("check", "-c", path)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, re.escape(path) + r":5:5: .*conect-timeout")
+
+    def test_check_reports_every_error(self):
+        path = self.write("bad.yaml", "workers: lots\nshutdown-grace: 30\npools: []\n")
+        r = sb("check", "-c", path)
+        self.assertEqual(r.returncode, 1)
+        lines = [line for line in r.stderr.splitlines() if line.startswith(path)]
+        self.assertEqual(len(lines), 3, r.stderr)
+        self.assertTrue(lines[0].startswith(f"{path}:1:"))
+        self.assertTrue(lines[1].startswith(f"{path}:2:"))
+        self.assertTrue(lines[2].startswith(f"{path}:3:"))
+
+    def test_check_on_a_missing_file(self):
+        r = sb("check", "-c", os.path.join(self.workdir, "nope.yaml"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("nope.yaml", r.stderr)
+
+    def test_usage_errors_exit_2(self):
+        for args in ([], ["frobnicate"], ["check"], ["run", "-c"], ["check", "-c", "a", "b"],
+                     ["version", "extra"]):
+            with self.subTest(args=args):
+                r = sb(*args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("usage:", r.stderr)
+
+    def test_version_names_the_libraries(self):
+        r = sb("version")
+        self.assertEqual(r.returncode, 0)
+        for lib in ("switchboard", "boost 1.81", "OpenSSL 3", "c-ares", "nghttp2", "yaml-cpp",
+                    "prometheus-cpp", "spdlog"):
+            self.assertIn(lib, r.stdout)
+
+    def test_run_refuses_keys_not_implemented_yet(self):
+        path = self.write("later.yaml", f"""\
+admin: {{listen: 127.0.0.1:{free_port()}}}
+pools:
+  relay:
+    balance: maglev
+    servers:
+      - address: 127.0.0.1:2525
+listeners:
+  smtp-vip:
+    listen: ["127.0.0.1:{free_port()}"]
+    protocol: smtp
+    pool: relay
+""")
+        self.assertEqual(sb("check", "-c", path).returncode, 0)
+        r = sb("run", "-c", path)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, re.escape(path) + r":4:\d+: .*balance: maglev.*not implemented")
+        self.assertRegex(r.stderr, re.escape(path) + r":10:\d+: .*protocol: smtp.*not implemented")
+
+    def test_run_exits_3_when_the_address_is_in_use(self):
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        self.addCleanup(busy.close)
+        path = self.write("busy.yaml", f"""\
+admin: {{listen: 127.0.0.1:{free_port()}}}
+pools:
+  p:
+    health: {{check: none}}
+    servers: [{{address: "127.0.0.1:9"}}]
+listeners:
+  l:
+    listen: ["127.0.0.1:{port}"]
+    pool: p
+""")
+        r = sb("run", "-c", path)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(f"127.0.0.1:{port}", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

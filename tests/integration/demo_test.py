@@ -1,0 +1,23 @@
+"""scripts/demo --check: the README's first command starts what it says and
+the commands it prints work (uses the already built binary)."""
+
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from sbtest import SOURCE_DIR, SWITCHBOARD  # noqa: E402
+
+
+class DemoTest(unittest.TestCase):
+    def test_demo_check(self):
+        env = dict(os.environ, SWITCHBOARD_BIN=os.path.abspath(SWITCHBOARD))
+        r = subprocess.run(["bash", os.path.join(SOURCE_DIR, "scripts", "demo"), "--check"],
+                           capture_output=True, text=True, timeout=120, env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("demo check: ok", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,239 @@
+"""The L4 `tcp` listener against real nginx backends and curl (issue 2)."""
+
+import collections
+import concurrent.futures
+import os
+import signal
+import socket
+import sys
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+from sbtest import (BlackholePort, IntegrationTest, Nginx, Switchboard, can_connect,  # noqa: E402
+                    closed_within, free_port, http_get, wait_until)
+
+
+def proxy_v1(src, sport, dst, dport):
+    return f"PROXY TCP4 {src} {dst} {sport} {dport}\r\n".encode()
+
+
+class TcpProxyTest(IntegrationTest):
+
+    def backends(self, names=("b1", "b2", "b3"), proxy_protocol=False):
+        servers = [{"name": n, "port": free_port(), "proxy_protocol": proxy_protocol}
+                   for n in names]
+        self.nginx = Nginx(self.procs, self.workdir, servers)
+        return servers
+
+    def start(self, servers_yaml, listener_extra="", pool_extra="", top_extra="",
+              workers=1):
+        self.port = free_port()
+        self.admin = free_port()
+        yaml = "\n".join([
+            f"workers: {workers}",
+            "shutdown-grace: 10s",
+            f"admin: {{listen: 127.0.0.1:{self.admin}}}",
+            top_extra,
+            "pools:",
+            "  web:",
+            "    connect-timeout: 300ms",
+            "    health: {check: none}",
+            pool_extra,
+            "    servers:",
+            servers_yaml,
+            "listeners:",
+            "  vip:",
+            f'    listen: ["127.0.0.1:{self.port}"]',
+            "    protocol: tcp",
+            "    pool: web",
+            listener_extra,
+        ]) + "\n"
+        self.sb = Switchboard(self.procs, self.workdir, yaml, wait_ports=[self.port])
+
+    @staticmethod
+    def servers_yaml(servers):
+        return "\n".join(f"      - {{address: 127.0.0.1:{s['port']}, name: {s['name']}}}"
+                         for s in servers)
+
+    def test_round_robin_spreads_exactly(self):
+        servers = self.backends()
+        self.start(self.servers_yaml(servers))
+        counts = collections.Counter()
+        for _ in range(30):
+            code, body = http_get(self.port)
+            self.assertEqual(code, 0)
+            counts[body] += 1
+        self.assertEqual(counts, {"b1": 10, "b2": 10, "b3": 10})
+        log = self.sb.log()
+        self.assertIn("access listener=vip", log)
+        self.assertIn("outcome=ok", log)
+
+    def test_refused_and_hung_servers_are_skipped_without_client_errors(self):
+        servers = self.backends(("b1",))
+        closed = free_port()
+        hole = BlackholePort()
+        self.addCleanup(hole.close)
+        self.start(f"""\
+      - {{address: 127.0.0.1:{closed}, name: closed}}
+      - {{address: 127.0.0.1:{hole.port}, name: hung}}
+      - {{address: 127.0.0.1:{servers[0]['port']}, name: b1}}""")
+        with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+            results = list(pool.map(lambda _: http_get(self.port), range(300)))
+        failures = [r for r in results if r != (0, "b1")]
+        self.assertEqual(failures, [])
+        log = self.sb.log()
+        self.assertIn("retries=1", log)
+        self.assertIn("retries=2", log)
+
+    def test_all_servers_failing_closes_the_client(self):
+        self.start(f"      - {{address: 127.0.0.1:{free_port()}, name: gone}}")
+        code, _ = http_get(self.port)
+        self.assertNotEqual(code, 0)
+        self.assertIn("outcome=exhausted", self.sb.log())
+
+    def test_half_close_still_delivers_the_reply(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers))
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        self.assertIn(b"200 OK", data)
+        self.assertTrue(data.endswith(b"b1\n"))
+
+    def test_idle_timeout_closes_an_idle_connection(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers), listener_extra="    idle-timeout: 500ms")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            started = time.monotonic()
+            self.assertTrue(closed_within(s, 5))
+            elapsed = time.monotonic() - started
+        self.assertGreater(elapsed, 0.4)
+        self.assertLess(elapsed, 3.0)  # nginx itself would wait 60s
+        wait_until(lambda: "outcome=idle-timeout" in self.sb.log(), what="idle access log")
+
+    def test_deny_and_allow_refuse_sources(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers), listener_extra="""\
+    allow: ["127.0.0.0/30"]
+    deny: ["127.0.0.2/32"]""")
+        self.assertEqual(http_get(self.port, interface="127.0.0.1"), (0, "b1"))
+        self.assertNotEqual(http_get(self.port, interface="127.0.0.2")[0], 0)  # denied
+        self.assertNotEqual(http_get(self.port, interface="127.0.0.5")[0], 0)  # not allowed
+        self.assertEqual(http_get(self.port, interface="127.0.0.3"), (0, "b1"))
+
+    def test_max_connections_refuses_the_excess(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers), listener_extra="    max-connections: 2")
+        # The start-up probe's connection must have ended before we count.
+        wait_until(lambda: "access listener=vip" in self.sb.log(), what="probe session end")
+        held = [socket.create_connection(("127.0.0.1", self.port), timeout=5) for _ in range(2)]
+        for s in held:  # both are relayed, so both hold a slot
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertIn(b"b1", s.recv(4096))
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as extra:
+            self.assertTrue(closed_within(extra, 3))
+        held[0].close()
+        # The slot frees once the proxy sees the close.
+        wait_until(lambda: http_get(self.port) == (0, "b1"), what="a free slot")
+        held[1].close()
+
+    def test_max_connections_per_source(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers),
+                   listener_extra="    max-connections-per-source: 1")
+        s = socket.socket()
+        s.bind(("127.0.0.2", 0))
+        s.connect(("127.0.0.1", self.port))
+        time.sleep(0.2)
+        self.assertNotEqual(http_get(self.port, interface="127.0.0.2")[0], 0)
+        self.assertEqual(http_get(self.port, interface="127.0.0.3"), (0, "b1"))
+        s.close()
+
+    def test_proxy_protocol_v2_reaches_the_backend(self):
+        servers = self.backends(("b1",), proxy_protocol=True)
+        self.start(self.servers_yaml(servers), pool_extra="    proxy-protocol: v2")
+        self.assertEqual(http_get(self.port, interface="127.0.0.3"), (0, "b1"))
+        wait_until(lambda: self.nginx.access_log("b1"), what="nginx access log")
+        line = self.nginx.access_log("b1").strip()
+        self.assertRegex(line, r"^127\.0\.0\.3:\d+ 127\.0\.0\.1$")
+
+    def test_proxy_protocol_v1_reaches_the_backend(self):
+        servers = self.backends(("b1",), proxy_protocol=True)
+        self.start(self.servers_yaml(servers), pool_extra="    proxy-protocol: v1")
+        self.assertEqual(http_get(self.port, interface="127.0.0.4"), (0, "b1"))
+        wait_until(lambda: self.nginx.access_log("b1"), what="nginx access log")
+        self.assertRegex(self.nginx.access_log("b1").strip(), r"^127\.0\.0\.4:\d+ ")
+
+    def test_accept_proxy_takes_the_client_from_the_header(self):
+        servers = self.backends(("b1",), proxy_protocol=True)
+        self.start(self.servers_yaml(servers), pool_extra="    proxy-protocol: v2",
+                   listener_extra="    accept-proxy: true\n    proxy-header-timeout: 1s")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            # The header and the request in one segment: the bytes behind the
+            # header must reach the server too.
+            s.sendall(proxy_v1("192.0.2.7", 40000, "198.51.100.1", 25) +
+                      b"GET / HTTP/1.0\r\n\r\n")
+            data = s.recv(4096)
+        self.assertIn(b"b1", data)
+        wait_until(lambda: self.nginx.access_log("b1"), what="nginx access log")
+        self.assertEqual(self.nginx.access_log("b1").split()[0], "192.0.2.7:40000")
+
+    def test_accept_proxy_refuses_garbage_and_silence(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers),
+                   listener_extra="    accept-proxy: true\n    proxy-header-timeout: 500ms")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")  # no PROXY header
+            self.assertTrue(closed_within(s, 2))
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            started = time.monotonic()
+            self.assertTrue(closed_within(s, 3))  # silence: closed at the timeout
+            self.assertGreater(time.monotonic() - started, 0.4)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n")  # bad port
+            self.assertTrue(closed_within(s, 2))
+        self.assertEqual(self.nginx.access_log("b1"), "")
+
+    def test_sigterm_drains_open_connections_then_exits_zero(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers))
+        held = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(b"b1", held.recv(4096))
+        self.sb.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: not can_connect(self.port), what="listener closed")
+        # The established (keep-alive) connection still works during the drain.
+        held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(b"b1", held.recv(4096))
+        self.assertIsNone(self.sb.proc.poll())
+        held.close()
+        self.assertEqual(self.sb.proc.wait(timeout=10), 0)
+
+    def test_healthz_on_the_admin_listener(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers))
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/healthz", timeout=5) as r:
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.read(), b"ok\n")
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/nope", timeout=5)
+        self.assertEqual(e.exception.code, 404)
+
+    def test_two_workers_serve_with_reuseport(self):
+        servers = self.backends(("b1", "b2"))
+        self.start(self.servers_yaml(servers), workers=2)
+        counts = collections.Counter(http_get(self.port)[1] for _ in range(40))
+        self.assertEqual(set(counts), {"b1", "b2"})
+        self.assertEqual(sum(counts.values()), 40)
+
+
+if __name__ == "__main__":
+    unittest.main()
