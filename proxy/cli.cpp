@@ -1,10 +1,10 @@
 #include "proxy/cli.h"
 
 #include <ares.h>
+#include <fmt/format.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
 #include <spdlog/version.h>
-#include <fmt/format.h>
 
 #include <boost/version.hpp>
 #include <cstdio>
@@ -28,8 +28,8 @@ constexpr std::string_view kUsageText =
     "       switchboard version            versions of switchboard and its libraries\n";
 
 int usage_error(std::string_view message) {
-  std::fprintf(stderr, "switchboard: %.*s\n%.*s", static_cast<int>(message.size()),
-               message.data(), static_cast<int>(kUsageText.size()), kUsageText.data());
+  std::fprintf(stderr, "switchboard: %.*s\n%.*s", static_cast<int>(message.size()), message.data(),
+               static_cast<int>(kUsageText.size()), kUsageText.data());
   return kUsage;
 }
 
@@ -93,8 +93,8 @@ int cmd_version() {
   std::printf("  nghttp2 %s\n", nghttp2_version(0)->version_str);
   std::printf("  yaml-cpp %s\n", SB_YAML_CPP_VERSION);
   std::printf("  prometheus-cpp %s\n", SB_PROMETHEUS_CPP_VERSION);
-  std::printf("  spdlog %d.%d.%d, fmt %d\n", SPDLOG_VER_MAJOR, SPDLOG_VER_MINOR, SPDLOG_VER_PATCH,
-              FMT_VERSION);
+  std::printf("  spdlog %d.%d.%d, fmt %d.%d.%d\n", SPDLOG_VER_MAJOR, SPDLOG_VER_MINOR,
+              SPDLOG_VER_PATCH, FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100);
   return kOk;
 }
 

@@ -81,12 +81,12 @@ enum class AdminState { enabled, drain, disabled };
 struct ServerEntry {
   enum class Kind { address, srv, mx };
   Kind kind = Kind::address;
-  HostPort address;        // kind == address
-  std::string discovery;   // kind == srv: the SRV name; kind == mx: the domain
-  std::uint16_t port = 25; // kind == mx: port of the discovered hosts
-  std::string name;        // default: the address as written
-  int weight = 1;          // 1..256
-  int priority = 0;        // >= 0, 0 is the first tier
+  HostPort address;         // kind == address
+  std::string discovery;    // kind == srv: the SRV name; kind == mx: the domain
+  std::uint16_t port = 25;  // kind == mx: port of the discovered hosts
+  std::string name;         // default: the address as written
+  int weight = 1;           // 1..256
+  int priority = 0;         // >= 0, 0 is the first tier
   AdminState state = AdminState::enabled;
   Mark mark;
   Marks marks;

@@ -1,8 +1,8 @@
 #include "proxy/runtime/admin_server.h"
 
+#include <spdlog/spdlog.h>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 #include "proxy/runtime/endpoint.h"
 #include "proxy/runtime/listener.h"

@@ -23,7 +23,9 @@ AdmissionTicket& AdmissionTicket::operator=(AdmissionTicket&& o) noexcept {
   return *this;
 }
 
-AdmissionTicket::~AdmissionTicket() { release(); }
+AdmissionTicket::~AdmissionTicket() {
+  release();
+}
 
 void AdmissionTicket::release() {
   if (owner_) owner_->release(source_);
@@ -91,8 +93,8 @@ void Admission::release(const net::IpBytes& source) {
 }
 
 std::size_t Admission::IpHash::operator()(const net::IpBytes& ip) const noexcept {
-  return std::hash<std::string_view>{}(std::string_view(
-             reinterpret_cast<const char*>(ip.bytes.data()), ip.v6 ? 16 : 4)) ^
+  return std::hash<std::string_view>{}(
+             std::string_view(reinterpret_cast<const char*>(ip.bytes.data()), ip.v6 ? 16 : 4)) ^
          static_cast<std::size_t>(ip.v6);
 }
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+
 #include "proxy/runtime/endpoint.h"
 #include "proxy/runtime/tcp_session.h"
 
@@ -25,7 +27,8 @@ void ensure_unused(asio::io_context& io, const tcp::endpoint& ep, const std::str
   if (ec) throw ListenError("cannot listen on " + text + ": " + ec.message());
 }
 
-tcp::acceptor open_acceptor(asio::io_context& io, const tcp::endpoint& ep, const std::string& text) {
+tcp::acceptor open_acceptor(asio::io_context& io, const tcp::endpoint& ep,
+                            const std::string& text) {
   tcp::acceptor a(io);
   error_code ec;
   a.open(ep.protocol(), ec);
@@ -38,15 +41,29 @@ tcp::acceptor open_acceptor(asio::io_context& io, const tcp::endpoint& ep, const
   return a;
 }
 
+// SWITCHBOARD_ACCEPT=shared: one acceptor for all workers instead of one
+// SO_REUSEPORT acceptor each. Only for measuring the two models.
+bool shared_acceptor() {
+  const char* env = std::getenv("SWITCHBOARD_ACCEPT");
+  return env && std::string_view(env) == "shared";
+}
+
 bool is_fd_exhaustion(const error_code& ec) {
   return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
          ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
 }
 
-awaitable<void> accept_loop(Worker& worker, ListenerRuntime& listener, tcp::acceptor& acceptor) {
+// `targets` empty: this worker's own SO_REUSEPORT acceptor, sessions stay on
+// it. Otherwise one shared acceptor hands each connection to the next target
+// worker in turn (the alternative model, kept for the benchmark that chose
+// between them; see docs/architecture.md).
+awaitable<void> accept_loop(Worker& worker, ListenerRuntime& listener, tcp::acceptor& acceptor,
+                            std::vector<Worker*> targets) {
   asio::steady_timer pause(worker.io());
+  std::size_t next = 0;
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+    Worker& owner = targets.empty() ? worker : *targets[next++ % targets.size()];
+    auto [ec, socket] = co_await acceptor.async_accept(owner.io(), use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       if (is_fd_exhaustion(ec)) {
@@ -59,7 +76,7 @@ awaitable<void> accept_loop(Worker& worker, ListenerRuntime& listener, tcp::acce
       }
       continue;
     }
-    start_tcp_session(worker, listener, std::move(socket));
+    start_tcp_session(owner, listener, std::move(socket));
   }
 }
 
@@ -75,9 +92,13 @@ void open_listener(ListenerRuntime& listener, std::vector<std::unique_ptr<Worker
     const auto ep = to_endpoint(hp);
     if (!ep) throw ListenError("cannot listen on " + hp.to_string() + ": not an IP address");
     ensure_unused(workers.front()->io(), *ep, hp.to_string());
+    std::vector<Worker*> targets;
+    if (shared_acceptor()) {
+      for (auto& w : workers) targets.push_back(w.get());
+    }
     for (auto& w : workers) {
       tcp::acceptor& a = w->adopt_acceptor(open_acceptor(w->io(), *ep, hp.to_string()));
-      asio::co_spawn(w->io(), accept_loop(*w, listener, a), [](std::exception_ptr e) {
+      asio::co_spawn(w->io(), accept_loop(*w, listener, a, targets), [](std::exception_ptr e) {
         if (!e) return;
         try {
           std::rethrow_exception(e);
@@ -85,6 +106,7 @@ void open_listener(ListenerRuntime& listener, std::vector<std::unique_ptr<Worker
           spdlog::error("accept loop ended by an exception: {}", ex.what());
         }
       });
+      if (!targets.empty()) break;  // one acceptor, on the first worker
     }
     spdlog::info("listener {}: {} on {} ({} workers)", listener.config.name,
                  config::to_string(listener.config.protocol), hp.to_string(), workers.size());

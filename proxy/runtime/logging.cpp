@@ -91,7 +91,9 @@ void configure_logging(const config::LogConfig& log) {
   g_access.store(log.access);
 }
 
-bool access_log_enabled() { return g_access.load(std::memory_order_relaxed); }
+bool access_log_enabled() {
+  return g_access.load(std::memory_order_relaxed);
+}
 
 void write_access_log(const AccessRecord& r) {
   if (!access_log_enabled() || !spdlog::default_logger_raw()->should_log(spdlog::level::info)) {

@@ -15,10 +15,10 @@ void configure_logging(const config::LogConfig& log);
 // What one finished connection did, for the access log.
 struct AccessRecord {
   std::string_view listener;
-  std::string_view client;    // the real client (after a PROXY header)
+  std::string_view client;  // the real client (after a PROXY header)
   std::string_view pool;
-  std::string_view server;    // name, empty when none accepted
-  std::string_view upstream;  // server address, empty when none
+  std::string_view server;      // name, empty when none accepted
+  std::string_view upstream;    // server address, empty when none
   std::uint64_t bytes_in = 0;   // from the client
   std::uint64_t bytes_out = 0;  // to the client
   std::chrono::steady_clock::duration duration{};

@@ -29,8 +29,8 @@ PoolRegistry::PoolRegistry(const config::Config& cfg) {
     snapshot->name = pc.name;
     snapshot->generation = 1;
     for (const config::ServerEntry& s : pc.servers) {
-      auto ep = s.kind == config::ServerEntry::Kind::address ? to_endpoint(s.address)
-                                                             : std::nullopt;
+      auto ep =
+          s.kind == config::ServerEntry::Kind::address ? to_endpoint(s.address) : std::nullopt;
       if (!ep) {
         throw std::runtime_error("pool \"" + pc.name + "\": server \"" + s.name +
                                  "\" is not an IP address");

@@ -13,9 +13,9 @@ awaitable<ProxyHeaderRead> read_proxy_header(tcp::socket& socket,
   deadline.expires_after(timeout);
   for (;;) {
     if (have == buf.size()) buf.resize(std::min<std::size_t>(buf.size() * 4, 16 + 65535));
-    auto r = co_await (socket.async_read_some(asio::buffer(buf.data() + have, buf.size() - have),
-                                              use_nothrow) ||
-                       deadline.async_wait(use_nothrow));
+    auto r = co_await (
+        socket.async_read_some(asio::buffer(buf.data() + have, buf.size() - have), use_nothrow) ||
+        deadline.async_wait(use_nothrow));
     if (r.index() == 1) {
       out.error = "timeout";
       co_return out;

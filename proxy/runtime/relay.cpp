@@ -40,8 +40,8 @@ awaitable<PumpEnd> pump_copy(Worker& w, Direction& d, Clock::time_point& last_ac
         last_activity = Clock::now();
         d.bytes += n;
         d.counter.fetch_add(n, std::memory_order_relaxed);
-        auto [wec, written] = co_await asio::async_write(d.to, asio::buffer(buf.data(), n),
-                                                         use_nothrow);
+        auto [wec, written] =
+            co_await asio::async_write(d.to, asio::buffer(buf.data(), n), use_nothrow);
         if (wec) {
           co_return wec == asio::error::operation_aborted ? PumpEnd::cancelled : PumpEnd::error;
         }
@@ -63,8 +63,8 @@ awaitable<PumpEnd> pump_splice(Worker& w, Direction& d, Clock::time_point& last_
   for (;;) {
     auto pipe = w.pipes().acquire();
     if (!pipe.valid()) co_return PumpEnd::error;  // out of descriptors
-    const ssize_t n =
-        ::splice(in_fd, nullptr, pipe.write_fd(), nullptr, kChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    const ssize_t n = ::splice(in_fd, nullptr, pipe.write_fd(), nullptr, kChunk,
+                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n == 0) co_return PumpEnd::eof;
     if (n < 0) {
       if (errno != EAGAIN) co_return PumpEnd::error;
@@ -79,8 +79,8 @@ awaitable<PumpEnd> pump_splice(Worker& w, Direction& d, Clock::time_point& last_
     d.counter.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
     std::size_t left = static_cast<std::size_t>(n);
     while (left > 0) {
-      const ssize_t m =
-          ::splice(pipe.read_fd(), nullptr, out_fd, nullptr, left, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      const ssize_t m = ::splice(pipe.read_fd(), nullptr, out_fd, nullptr, left,
+                                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (m > 0) {
         left -= static_cast<std::size_t>(m);
         continue;
@@ -129,8 +129,7 @@ awaitable<void> idle_watchdog(std::chrono::milliseconds idle, const Clock::time_
 }  // namespace
 
 awaitable<RelayResult> relay(Worker& worker, tcp::socket& client, tcp::socket& server,
-                             std::chrono::milliseconds idle_timeout,
-                             balancer::ServerStats& stats) {
+                             std::chrono::milliseconds idle_timeout, balancer::ServerStats& stats) {
   error_code ignored;
   client.non_blocking(true, ignored);
   server.non_blocking(true, ignored);

@@ -28,7 +28,6 @@ struct RelayResult {
 };
 
 awaitable<RelayResult> relay(Worker& worker, tcp::socket& client, tcp::socket& server,
-                             std::chrono::milliseconds idle_timeout,
-                             balancer::ServerStats& stats);
+                             std::chrono::milliseconds idle_timeout, balancer::ServerStats& stats);
 
 }  // namespace sb::runtime

@@ -52,8 +52,9 @@ class ControlPlane {
       auto [ec, sig] = co_await signals_.async_wait(use_nothrow);
       if (ec) co_return;
       if (sig == SIGHUP) {
-        spdlog::warn("SIGHUP: configuration reload is not implemented yet (issue 5); "
-                     "the running configuration stays");
+        spdlog::warn(
+            "SIGHUP: configuration reload is not implemented yet (issue 5); "
+            "the running configuration stays");
         continue;
       }
       if (shutting_down_.exchange(true)) {

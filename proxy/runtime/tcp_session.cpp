@@ -110,6 +110,8 @@ void start_tcp_session(Worker& worker, ListenerRuntime& listener, tcp::socket so
                  });
 }
 
-std::uint64_t session_exceptions() { return g_session_exceptions.load(); }
+std::uint64_t session_exceptions() {
+  return g_session_exceptions.load();
+}
 
 }  // namespace sb::runtime

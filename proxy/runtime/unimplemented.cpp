@@ -10,8 +10,7 @@ class Collector {
   explicit Collector(const std::string& file) : file_(file) {}
 
   void add(config::Mark mark, std::string_view what, std::string_view issue) {
-    errors_.push_back(
-        {file_, mark, fmt::format("{} is not implemented yet ({})", what, issue)});
+    errors_.push_back({file_, mark, fmt::format("{} is not implemented yet ({})", what, issue)});
   }
   // A key written in `marks` is refused wherever it appears.
   void key(const config::Marks& marks, std::string_view key, std::string_view context,
@@ -58,8 +57,7 @@ std::vector<config::ConfigError> find_unimplemented(const config::Config& cfg,
     }
     if (pool.health.mark.line != 0 && pool.health.check != config::CheckType::none) {
       c.add(mark_of(pool.health.marks, "check", pool.health.mark),
-            fmt::format("{}health check `{}`", ctx, config::to_string(pool.health.check)),
-            kHealth);
+            fmt::format("{}health check `{}`", ctx, config::to_string(pool.health.check)), kHealth);
     }
     c.key(pool.marks, "outlier", ctx, kHealth);
     for (const auto& s : pool.servers) {

@@ -107,7 +107,8 @@ awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_inde
   while (tried_count < max_attempts) {
     balancer::Balancer& b = worker.balancer(pool_index);
     balancer::PickContext ctx;
-    ctx.client_address = std::span<const std::uint8_t>(client_ip.bytes.data(), client_ip.v6 ? 16 : 4);
+    ctx.client_address =
+        std::span<const std::uint8_t>(client_ip.bytes.data(), client_ip.v6 ? 16 : 4);
     ctx.tried = std::span<const balancer::ServerIndex>(tried.data(), tried_count);
     const auto pick = b.pick(ctx);
     if (!pick) break;

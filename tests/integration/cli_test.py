@@ -24,7 +24,8 @@ def documented_examples():
     for path in files:
         if not os.path.exists(path):
             continue
-        text = open(path).read()
+        with open(path) as f:
+            text = f.read()
         for i, m in enumerate(re.finditer(r"```yaml\n(.*?)```", text, re.S)):
             if m.group(1).startswith("# check: full"):
                 yield f"{os.path.basename(path)}#{i}", m.group(1)
