@@ -62,15 +62,28 @@ class Processes:
         return proc
 
     def stop_all(self):
+        """SIGTERM first (a clean exit lets sanitizers report), SIGKILL after 5s."""
         for proc in reversed(self.procs):
             if proc.poll() is None:
-                proc.kill()
+                proc.terminate()
+        for proc in reversed(self.procs):
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                pass
+                proc.kill()
+                proc.wait(timeout=10)
             proc.log_file.close()
-        self.procs.clear()
+
+    def sanitizer_reports(self):
+        """Sanitizer findings in any log of a process we started."""
+        found = []
+        for proc in self.procs:
+            with open(proc.log_path, "rb") as f:
+                text = f.read().decode(errors="replace")
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                if marker in text:
+                    found.append(f"{proc.log_path}: {marker}")
+        return found
 
 
 def read_log(proc):
@@ -219,6 +232,11 @@ class IntegrationTest(unittest.TestCase):
 
     def tearDown(self):
         self.procs.stop_all()
+        reports = self.procs.sanitizer_reports()
+        self.procs.procs.clear()
+        if reports:
+            print(f"\n(kept {self.workdir})")
+            self.fail("sanitizer reports:\n" + "\n".join(reports))
         failed = any(err for _, err in getattr(self._outcome, "errors", []) if err) \
             if hasattr(self, "_outcome") else False
         if failed or os.environ.get("SB_KEEP_TMP"):

@@ -2,6 +2,7 @@
 
 import collections
 import concurrent.futures
+import json
 import os
 import signal
 import socket
@@ -11,8 +12,15 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
+import sbtest  # noqa: E402
 from sbtest import (BlackholePort, IntegrationTest, Nginx, Switchboard, can_connect,  # noqa: E402
                     closed_within, free_port, http_get, wait_until)
+
+
+def process_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proxy_v1(src, sport, dst, dport):
@@ -210,6 +218,9 @@ class TcpProxyTest(IntegrationTest):
         self.assertIn(b"b1", held.recv(4096))
         self.sb.proc.send_signal(signal.SIGTERM)
         wait_until(lambda: not can_connect(self.port), what="listener closed")
+        with self.assertRaises(urllib.error.HTTPError) as e:  # draining: not healthy
+            urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/healthz", timeout=5)
+        self.assertEqual(e.exception.code, 503)
         # The established (keep-alive) connection still works during the drain.
         held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertIn(b"b1", held.recv(4096))
@@ -226,6 +237,73 @@ class TcpProxyTest(IntegrationTest):
         with self.assertRaises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/nope", timeout=5)
         self.assertEqual(e.exception.code, 404)
+
+    def test_drained_and_disabled_servers_get_no_new_connections(self):
+        servers = self.backends(("b1", "b2", "b3"))
+        self.start(f"""\
+      - {{address: 127.0.0.1:{servers[0]['port']}, name: b1}}
+      - {{address: 127.0.0.1:{servers[1]['port']}, name: b2, state: drain}}
+      - {{address: 127.0.0.1:{servers[2]['port']}, name: b3, state: disabled}}""")
+        counts = collections.Counter(http_get(self.port)[1] for _ in range(10))
+        self.assertEqual(counts, {"b1": 10})
+
+    def test_higher_tier_serves_when_the_lower_tier_refuses(self):
+        servers = self.backends(("b1", "b2"))
+        self.start(f"""\
+      - {{address: 127.0.0.1:{free_port()}, name: primary}}
+      - {{address: 127.0.0.1:{servers[0]['port']}, name: b1, priority: 1}}
+      - {{address: 127.0.0.1:{servers[1]['port']}, name: b2, priority: 2}}""")
+        counts = collections.Counter(http_get(self.port)[1] for _ in range(10))
+        self.assertEqual(counts, {"b1": 10})
+
+    def test_json_logs_are_one_object_per_line(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers), top_extra="log: {format: json, level: debug}")
+        self.assertEqual(http_get(self.port), (0, "b1"))
+        wait_until(lambda: "access listener=vip" in self.sb.log(), what="access line")
+        self.sb.stop()
+        lines = [line for line in self.sb.log().splitlines() if line.strip()]
+        self.assertGreater(len(lines), 3)
+        for line in lines:
+            entry = json.loads(line)
+            self.assertEqual(set(entry), {"time", "level", "msg"})
+        self.assertTrue(any(json.loads(l)["msg"].startswith("access ") for l in lines))
+
+    def test_out_of_descriptors_pauses_instead_of_spinning(self):
+        servers = self.backends(("b1",))
+        self.port = free_port()
+        self.admin = free_port()
+        path = os.path.join(self.workdir, "fd.yaml")
+        with open(path, "w") as f:
+            f.write(f"""\
+workers: 1
+admin: {{listen: 127.0.0.1:{self.admin}}}
+pools:
+  web:
+    health: {{check: none}}
+    servers: [{{address: "127.0.0.1:{servers[0]['port']}"}}]
+listeners:
+  vip:
+    listen: ["127.0.0.1:{self.port}"]
+    pool: web
+""")
+        # 64 descriptors: a few dozen held connections exhaust them.
+        proc = self.procs.start(["prlimit", "--nofile=64:64", sbtest.SWITCHBOARD, "run", "-c",
+                                 path], "switchboard-fd")
+        wait_until(lambda: can_connect(self.port), what="switchboard")
+        held = []
+        for _ in range(60):
+            held.append(socket.create_connection(("127.0.0.1", self.port), timeout=5))
+        time.sleep(0.5)
+        cpu_before = process_cpu_seconds(proc.pid)
+        time.sleep(1.0)
+        used = process_cpu_seconds(proc.pid) - cpu_before
+        self.assertLess(used, 0.3, "accept loop spins while out of descriptors")
+        for s in held:
+            s.close()
+        wait_until(lambda: http_get(self.port) == (0, "b1"), what="recovery")
+        self.assertIn("pausing 100ms", sbtest.read_log(proc))
+        self.assertIsNone(proc.poll())
 
     def test_two_workers_serve_with_reuseport(self):
         servers = self.backends(("b1", "b2"))
