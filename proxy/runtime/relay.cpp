@@ -1,163 +1,178 @@
 #include "proxy/runtime/relay.h"
 
 #include <fcntl.h>
-#include <spdlog/spdlog.h>
 
 #include <cerrno>
 
 namespace sb::runtime {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+// The default pipe capacity: one splice moves at most this much.
+constexpr std::size_t kSpliceChunk = 64 * 1024;
+// Chunks a direction moves before it yields to other connections, so one
+// bulk transfer cannot starve the worker (1 MiB with splice).
+constexpr int kChunksPerTurn = 16;
 
-enum class PumpEnd { eof, error, cancelled };
-
-// One direction. `counter` is the server-side byte counter for this direction.
-struct Direction {
-  tcp::socket& from;
-  tcp::socket& to;
-  std::uint64_t bytes = 0;
-  std::atomic<std::uint64_t>& counter;
-};
-
-// Reads until the kernel says "would block", then waits for readability with
-// no buffer held. Asio's reactor is edge-triggered, so a wait is only correct
-// once the socket has been drained.
-awaitable<PumpEnd> pump_copy(Worker& w, Direction& d, Clock::time_point& last_activity) {
-  for (;;) {
-    std::size_t n = 0;
-    {
-      auto buf = w.buffers().acquire();
-      error_code ec;
-      n = d.from.read_some(asio::buffer(buf.data(), buf.size()), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        n = static_cast<std::size_t>(-1);
-      } else if (ec == asio::error::eof) {
-        co_return PumpEnd::eof;
-      } else if (ec) {
-        co_return ec == asio::error::operation_aborted ? PumpEnd::cancelled : PumpEnd::error;
-      } else {
-        last_activity = Clock::now();
-        d.bytes += n;
-        d.counter.fetch_add(n, std::memory_order_relaxed);
-        auto [wec, written] =
-            co_await asio::async_write(d.to, asio::buffer(buf.data(), n), use_nothrow);
-        if (wec) {
-          co_return wec == asio::error::operation_aborted ? PumpEnd::cancelled : PumpEnd::error;
-        }
-        last_activity = Clock::now();
-      }
-    }
-    if (n == static_cast<std::size_t>(-1)) {
-      auto [ec] = co_await d.from.async_wait(tcp::socket::wait_read, use_nothrow);
-      if (ec) co_return ec == asio::error::operation_aborted ? PumpEnd::cancelled : PumpEnd::error;
-    }
-  }
-}
-
-// The same with splice(2): socket -> pipe -> socket, no copy to user space.
-awaitable<PumpEnd> pump_splice(Worker& w, Direction& d, Clock::time_point& last_activity) {
-  constexpr std::size_t kChunk = 64 * 1024;  // the default pipe capacity
-  const int in_fd = d.from.native_handle();
-  const int out_fd = d.to.native_handle();
-  for (;;) {
-    auto pipe = w.pipes().acquire();
-    if (!pipe.valid()) co_return PumpEnd::error;  // out of descriptors
-    const ssize_t n = ::splice(in_fd, nullptr, pipe.write_fd(), nullptr, kChunk,
-                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n == 0) co_return PumpEnd::eof;
-    if (n < 0) {
-      if (errno != EAGAIN) co_return PumpEnd::error;
-      // Nothing to read: give the pipe back before waiting.
-      { auto released = std::move(pipe); }
-      auto [ec] = co_await d.from.async_wait(tcp::socket::wait_read, use_nothrow);
-      if (ec) co_return ec == asio::error::operation_aborted ? PumpEnd::cancelled : PumpEnd::error;
-      continue;
-    }
-    last_activity = Clock::now();
-    d.bytes += static_cast<std::uint64_t>(n);
-    d.counter.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
-    std::size_t left = static_cast<std::size_t>(n);
-    while (left > 0) {
-      const ssize_t m = ::splice(pipe.read_fd(), nullptr, out_fd, nullptr, left,
-                                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (m > 0) {
-        left -= static_cast<std::size_t>(m);
-        continue;
-      }
-      if (m < 0 && errno == EAGAIN) {
-        auto [ec] = co_await d.to.async_wait(tcp::socket::wait_write, use_nothrow);
-        if (!ec) continue;
-        pipe.discard();
-        co_return ec == asio::error::operation_aborted ? PumpEnd::cancelled : PumpEnd::error;
-      }
-      pipe.discard();
-      co_return PumpEnd::error;
-    }
-    last_activity = Clock::now();
-  }
-}
-
-awaitable<PumpEnd> pump(Worker& w, Direction& d, Clock::time_point& last_activity) {
-  const PumpEnd end = w.relay_mode() == RelayMode::splice
-                          ? co_await pump_splice(w, d, last_activity)
-                          : co_await pump_copy(w, d, last_activity);
-  error_code ignored;
-  if (end == PumpEnd::eof) {
-    // Half-close: pass the end of this direction on, keep the other open.
-    d.to.shutdown(tcp::socket::shutdown_send, ignored);
-  } else if (end == PumpEnd::error) {
-    // A reset on one side ends the whole connection; closing both sockets
-    // ends the other direction's pending wait too.
-    d.from.close(ignored);
-    d.to.close(ignored);
-  }
-  co_return end;
-}
-
-// Completes when nothing has moved for `idle`; re-arms while traffic flows.
-awaitable<void> idle_watchdog(std::chrono::milliseconds idle, const Clock::time_point& last) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (;;) {
-    timer.expires_at(last + idle);
-    auto [ec] = co_await timer.async_wait(use_nothrow);
-    if (ec) co_return;
-    if (Clock::now() >= last + idle) co_return;
-  }
+bool would_block(const error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
 }
 
 }  // namespace
 
-awaitable<RelayResult> relay(Worker& worker, tcp::socket& client, tcp::socket& server,
-                             std::chrono::milliseconds idle_timeout, balancer::ServerStats& stats) {
+Relay::Relay(Worker& worker, tcp::socket client, tcp::socket server,
+             std::chrono::milliseconds idle_timeout, balancer::ServerStats& stats)
+    : worker_(worker),
+      client_(std::move(client)),
+      server_(std::move(server)),
+      idle_timer_(worker.io()),
+      idle_timeout_(idle_timeout),
+      up_(&client_, &server_, &stats.bytes_out, "client-reset"),
+      down_(&server_, &client_, &stats.bytes_in, "server-reset") {}
+
+void Relay::start() {
   error_code ignored;
-  client.non_blocking(true, ignored);
-  server.non_blocking(true, ignored);
-  Direction up{client, server, 0, stats.bytes_out};
-  Direction down{server, client, 0, stats.bytes_in};
-  Clock::time_point last_activity = Clock::now();
+  client_.non_blocking(true, ignored);
+  server_.non_blocking(true, ignored);
+  last_activity_ = Clock::now();
+  arm_idle_timer();
+  pump(up_);
+  pump(down_);
+}
 
-  auto done = co_await ((pump(worker, up, last_activity) && pump(worker, down, last_activity)) ||
-                        idle_watchdog(idle_timeout, last_activity));
+void Relay::wait(Direction& d, tcp::socket& socket, tcp::socket::wait_type type) {
+  socket.async_wait(type, [self = shared_from_this(), &d](const error_code& ec) {
+    if (self->finished_) return;
+    if (ec) {
+      self->finish(d.error_outcome);
+      return;
+    }
+    self->pump(d);
+  });
+}
 
-  RelayResult r;
-  r.from_client = up.bytes;
-  r.to_client = down.bytes;
-  if (done.index() == 1) {
-    r.outcome = "idle-timeout";
-    client.close(ignored);
-    server.close(ignored);
-  } else {
-    auto [a, b] = std::get<0>(done);
-    if (a == PumpEnd::error) {
-      r.outcome = "client-reset";
-    } else if (b == PumpEnd::error) {
-      r.outcome = "server-reset";
-    } else {
-      r.outcome = "ok";
+void Relay::pump(Direction& d) {
+  for (int chunk = 0; chunk < kChunksPerTurn; ++chunk) {
+    const Step step =
+        worker_.relay_mode() == RelayMode::splice ? step_splice(d) : step_copy(d);
+    switch (step) {
+      case Step::again:
+        continue;
+      case Step::wait_read:
+        return wait(d, *d.from, tcp::socket::wait_read);
+      case Step::wait_write:
+        return wait(d, *d.to, tcp::socket::wait_write);
+      case Step::eof:
+        return on_eof(d);
+      case Step::error:
+        return finish(d.error_outcome);
     }
   }
-  co_return r;
+  // Fairness: let the worker serve others before moving more.
+  asio::post(worker_.io(), [self = shared_from_this(), &d] {
+    if (!self->finished_) self->pump(d);
+  });
+}
+
+// One move of at most one chunk. Reads happen only when the previous chunk is
+// fully written (back-pressure), and a read that would block gives the pipe
+// back first: Asio's reactor is edge-triggered, so we only wait after the
+// kernel said "would block".
+Relay::Step Relay::step_splice(Direction& d) {
+  if (d.pending > 0) {
+    const ssize_t m = ::splice(d.pipe->read_fd(), nullptr, d.to->native_handle(), nullptr,
+                               d.pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (m > 0) {
+      d.pending -= static_cast<std::size_t>(m);
+      last_activity_ = Clock::now();
+      return Step::again;
+    }
+    if (m < 0 && errno == EAGAIN) return Step::wait_write;
+    return Step::error;
+  }
+  if (!d.pipe) {
+    d.pipe.emplace(worker_.pipes().acquire());
+    if (!d.pipe->valid()) {
+      d.pipe.reset();
+      return Step::error;  // out of descriptors
+    }
+  }
+  const ssize_t n = ::splice(d.from->native_handle(), nullptr, d.pipe->write_fd(), nullptr,
+                             kSpliceChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  if (n > 0) {
+    d.pending = static_cast<std::size_t>(n);
+    d.bytes += d.pending;
+    d.counter->fetch_add(d.pending, std::memory_order_relaxed);
+    last_activity_ = Clock::now();
+    return Step::again;
+  }
+  d.pipe.reset();  // empty: back to the worker's pool
+  if (n == 0) return Step::eof;
+  return errno == EAGAIN ? Step::wait_read : Step::error;
+}
+
+Relay::Step Relay::step_copy(Direction& d) {
+  error_code ec;
+  if (d.pending > 0) {
+    const std::size_t m =
+        d.to->write_some(asio::buffer(d.buffer->data() + d.offset, d.pending), ec);
+    if (!ec) {
+      d.pending -= m;
+      d.offset += m;
+      last_activity_ = Clock::now();
+      return Step::again;
+    }
+    return would_block(ec) ? Step::wait_write : Step::error;
+  }
+  if (!d.buffer) d.buffer.emplace(worker_.buffers().acquire());
+  const std::size_t n = d.from->read_some(asio::buffer(d.buffer->data(), d.buffer->size()), ec);
+  if (!ec && n > 0) {
+    d.pending = n;
+    d.offset = 0;
+    d.bytes += n;
+    d.counter->fetch_add(n, std::memory_order_relaxed);
+    last_activity_ = Clock::now();
+    return Step::again;
+  }
+  d.buffer.reset();
+  if (ec == asio::error::eof) return Step::eof;
+  return would_block(ec) ? Step::wait_read : Step::error;
+}
+
+void Relay::on_eof(Direction& d) {
+  // Half-close: pass the end of this direction on, keep the other open.
+  d.done = true;
+  error_code ignored;
+  d.to->shutdown(tcp::socket::shutdown_send, ignored);
+  if (up_.done && down_.done) finish("ok");
+}
+
+void Relay::arm_idle_timer() {
+  idle_timer_.expires_at(last_activity_ + idle_timeout_);
+  idle_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (ec || self->finished_) return;
+    if (Clock::now() >= self->last_activity_ + self->idle_timeout_) {
+      self->finish("idle-timeout");
+    } else {
+      self->arm_idle_timer();  // traffic moved since: wait for the rest
+    }
+  });
+}
+
+void Relay::finish(std::string_view outcome) {
+  if (finished_) return;
+  finished_ = true;
+  error_code ignored;
+  idle_timer_.cancel();
+  // Closing cancels the waits still pending; their handlers see finished_.
+  client_.close(ignored);
+  server_.close(ignored);
+  // A pipe that still holds bytes must not go back to the pool.
+  for (Direction* d : {&up_, &down_}) {
+    if (d->pipe && d->pending > 0) d->pipe->discard();
+    d->pipe.reset();
+    d->buffer.reset();
+  }
+  on_finished(RelayResult{up_.bytes, down_.bytes, outcome});
 }
 
 }  // namespace sb::runtime

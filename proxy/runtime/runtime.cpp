@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <thread>
 
@@ -110,6 +111,9 @@ class ControlPlane {
 
 int run(const config::Config& cfg, const std::string& file) {
   configure_logging(cfg.log);
+  // splice(2) into a socket whose peer has gone raises SIGPIPE (only send()
+  // takes MSG_NOSIGNAL); the error code is all we want.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     PoolRegistry pools(cfg);
     const unsigned n = worker_count(cfg);

@@ -14,6 +14,42 @@ namespace sb::runtime {
 namespace {
 
 std::atomic<std::uint64_t> g_session_exceptions{0};
+
+// The relay of one tcp connection, carrying what the session must keep until
+// the end: the admission slot, the server's active-connection guard and the
+// snapshot it came from, and the fields of the access-log line.
+class TcpRelay final : public Relay {
+ public:
+  TcpRelay(Worker& worker, tcp::socket client, UpstreamConnection upstream,
+           AdmissionTicket ticket, std::chrono::milliseconds idle, const AccessRecord& record,
+           std::string client_text, std::chrono::steady_clock::time_point started)
+      : Relay(worker, std::move(client), std::move(upstream.socket), idle,
+              *upstream.view().stats),
+        ticket_(std::move(ticket)),
+        snapshot_(std::move(upstream.snapshot)),
+        active_(std::move(upstream.active)),
+        record_(record),
+        client_text_(std::move(client_text)),
+        started_(started) {
+    record_.client = client_text_;
+  }
+
+ private:
+  void on_finished(const RelayResult& r) override {
+    record_.bytes_in = r.from_client;
+    record_.bytes_out = r.to_client;
+    record_.outcome = r.outcome;
+    record_.duration = std::chrono::steady_clock::now() - started_;
+    write_access_log(record_);
+  }
+
+  AdmissionTicket ticket_;
+  std::shared_ptr<const balancer::PoolSnapshot> snapshot_;  // keeps record_.server valid
+  balancer::ActiveConnection active_;
+  AccessRecord record_;
+  std::string client_text_;
+  std::chrono::steady_clock::time_point started_;
+};
 std::atomic<std::uint64_t> g_next_connection_id{1};
 
 awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::socket client) {
@@ -78,16 +114,13 @@ awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::sock
       co_return;
     }
     server.stats->bytes_out.fetch_add(n, std::memory_order_relaxed);
-    std::vector<char>().swap(early_data);
   }
 
-  const RelayResult r =
-      co_await relay(worker, client, upstream.socket, cfg.idle_timeout, *server.stats);
-  record.bytes_in = r.from_client;
-  record.bytes_out = r.to_client;
-  record.outcome = r.outcome;
-  record.duration = std::chrono::steady_clock::now() - started;
-  write_access_log(record);
+  // The dialogue is over: hand both sockets and everything the connection
+  // still needs to one relay object, and let this coroutine frame go.
+  std::make_shared<TcpRelay>(worker, std::move(client), std::move(upstream), std::move(*ticket),
+                             cfg.idle_timeout, record, client_text, started)
+      ->start();
 }
 
 }  // namespace
