@@ -61,9 +61,10 @@ awaitable<void> accept_loop(Worker& worker, ListenerRuntime& listener, tcp::acce
                             std::vector<Worker*> targets) {
   asio::steady_timer pause(worker.io());
   std::size_t next = 0;
+  tcp::endpoint peer;  // filled by accept(2) itself: no getpeername per connection
   for (;;) {
     Worker& owner = targets.empty() ? worker : *targets[next++ % targets.size()];
-    auto [ec, socket] = co_await acceptor.async_accept(owner.io(), use_nothrow);
+    auto [ec, socket] = co_await acceptor.async_accept(owner.io(), peer, use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       if (is_fd_exhaustion(ec)) {
@@ -76,7 +77,7 @@ awaitable<void> accept_loop(Worker& worker, ListenerRuntime& listener, tcp::acce
       }
       continue;
     }
-    start_tcp_session(owner, listener, std::move(socket));
+    start_tcp_session(owner, listener, std::move(socket), peer);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "proxy/runtime/proxy_header_reader.h"
 
+#include "proxy/runtime/socket_deadline.h"
+
 namespace sb::runtime {
 
 awaitable<ProxyHeaderRead> read_proxy_header(tcp::socket& socket,
@@ -9,35 +11,30 @@ awaitable<ProxyHeaderRead> read_proxy_header(tcp::socket& socket,
   // v2 headers that carry large TLVs.
   std::vector<char> buf(256);
   std::size_t have = 0;
-  asio::steady_timer deadline(co_await asio::this_coro::executor);
-  deadline.expires_after(timeout);
+  SocketDeadline deadline(socket, timeout);
   for (;;) {
     if (have == buf.size()) buf.resize(std::min<std::size_t>(buf.size() * 4, 16 + 65535));
-    auto r = co_await (
-        socket.async_read_some(asio::buffer(buf.data() + have, buf.size() - have), use_nothrow) ||
-        deadline.async_wait(use_nothrow));
-    if (r.index() == 1) {
-      out.error = "timeout";
-      co_return out;
-    }
-    auto [ec, n] = std::get<0>(r);
+    auto [ec, n] = co_await socket.async_read_some(
+        asio::buffer(buf.data() + have, buf.size() - have), use_nothrow);
     if (ec) {
-      out.error = "closed";
-      co_return out;
+      out.error = deadline.expired() ? "timeout" : "closed";
+      break;
     }
     have += n;
     const auto parsed = net::parse_proxy_header(std::span<const char>(buf.data(), have));
     if (parsed.status == net::ParseStatus::need_more) continue;
     if (parsed.status == net::ParseStatus::invalid) {
       out.error = parsed.error;
-      co_return out;
+      break;
     }
     out.ok = true;
     out.addresses = parsed.addresses;
     out.early_data.assign(buf.begin() + static_cast<std::ptrdiff_t>(parsed.consumed),
                           buf.begin() + static_cast<std::ptrdiff_t>(have));
-    co_return out;
+    break;
   }
+  co_await deadline.disarm();
+  co_return out;
 }
 
 }  // namespace sb::runtime

@@ -69,6 +69,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
     bool done = false;
     std::size_t pending = 0;  // bytes read but not yet written
     std::size_t offset = 0;   // copy mode: first unwritten byte in `buffer`
+    bool drained = false;     // the last read was short: the socket was empty
     std::optional<PipePool::Lease> pipe;
     std::optional<BufferPool::Lease> buffer;
   };
@@ -78,6 +79,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   void pump(Direction& d);
   Step step_splice(Direction& d);
   Step step_copy(Direction& d);
+  Step after_write(Direction& d);
   void on_eof(Direction& d);
   void arm_idle_timer();
   void finish(std::string_view outcome);

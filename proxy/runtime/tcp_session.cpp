@@ -20,11 +20,10 @@ std::atomic<std::uint64_t> g_session_exceptions{0};
 // snapshot it came from, and the fields of the access-log line.
 class TcpRelay final : public Relay {
  public:
-  TcpRelay(Worker& worker, tcp::socket client, UpstreamConnection upstream,
-           AdmissionTicket ticket, std::chrono::milliseconds idle, const AccessRecord& record,
-           std::string client_text, std::chrono::steady_clock::time_point started)
-      : Relay(worker, std::move(client), std::move(upstream.socket), idle,
-              *upstream.view().stats),
+  TcpRelay(Worker& worker, tcp::socket client, UpstreamConnection upstream, AdmissionTicket ticket,
+           std::chrono::milliseconds idle, const AccessRecord& record, std::string client_text,
+           std::chrono::steady_clock::time_point started)
+      : Relay(worker, std::move(client), std::move(upstream.socket), idle, *upstream.view().stats),
         ticket_(std::move(ticket)),
         snapshot_(std::move(upstream.snapshot)),
         active_(std::move(upstream.active)),
@@ -52,12 +51,18 @@ class TcpRelay final : public Relay {
 };
 std::atomic<std::uint64_t> g_next_connection_id{1};
 
-awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::socket client) {
+awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::socket client,
+                            tcp::endpoint peer) {
   const auto started = std::chrono::steady_clock::now();
   const auto& cfg = listener.config;
   error_code ec;
-  ClientEndpoints endpoints{client.remote_endpoint(ec), client.local_endpoint(ec)};
-  if (ec) co_return;  // the client is already gone
+  ClientEndpoints endpoints{peer, {}};
+  // The address the client reached is only needed for a PROXY header to the
+  // server (or comes from the upstream balancer's): spare the syscall.
+  if (worker.pool(listener.pool_index).config.proxy_protocol != config::ProxyProtocol::none) {
+    endpoints.local = client.local_endpoint(ec);
+    if (ec) co_return;
+  }
   client.set_option(tcp::no_delay(true), ec);
 
   std::vector<char> early_data;
@@ -125,9 +130,10 @@ awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::sock
 
 }  // namespace
 
-void start_tcp_session(Worker& worker, ListenerRuntime& listener, tcp::socket socket) {
+void start_tcp_session(Worker& worker, ListenerRuntime& listener, tcp::socket socket,
+                       const tcp::endpoint& peer) {
   const std::uint64_t id = g_next_connection_id.fetch_add(1, std::memory_order_relaxed);
-  asio::co_spawn(worker.io(), tcp_session(worker, listener, std::move(socket)),
+  asio::co_spawn(worker.io(), tcp_session(worker, listener, std::move(socket), peer),
                  [id, &listener](std::exception_ptr e) {
                    if (!e) return;
                    g_session_exceptions.fetch_add(1, std::memory_order_relaxed);

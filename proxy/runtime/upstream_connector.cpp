@@ -2,10 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <array>
+#include <cerrno>
 
 #include "proxy/net/proxy_protocol.h"
 #include "proxy/runtime/endpoint.h"
+#include "proxy/runtime/socket_deadline.h"
 
 namespace sb::runtime {
 namespace {
@@ -50,6 +54,27 @@ net::ProxyAddresses proxy_addresses(const ClientEndpoints& e) {
   return a;
 }
 
+// A non-blocking connect: socket(), connect() -> EINPROGRESS, wait for
+// writability, SO_ERROR. Asio's async_connect does the same plus a poll(2)
+// per connection; this is the per-connection hot path.
+awaitable<error_code> connect_nonblocking(tcp::socket& socket, const tcp::endpoint& target) {
+  error_code ec;
+  socket.open(target.protocol(), ec);
+  if (!ec) socket.non_blocking(true, ec);
+  if (ec) co_return ec;
+  if (::connect(socket.native_handle(), target.data(), static_cast<socklen_t>(target.size())) ==
+      0) {
+    co_return error_code{};
+  }
+  if (errno != EINPROGRESS) co_return error_code(errno, asio::error::get_system_category());
+  auto [wec] = co_await socket.async_wait(tcp::socket::wait_write, use_nothrow);
+  if (wec) co_return wec;  // cancelled by the deadline
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  co_return err == 0 ? error_code{} : error_code(err, asio::error::get_system_category());
+}
+
 // Connects and sends the PROXY header, all within `timeout`. Returns the
 // failure kind, or nullopt on success.
 awaitable<std::optional<ConnectFailure>> try_server(tcp::socket& socket, tcp::endpoint target,
@@ -57,37 +82,30 @@ awaitable<std::optional<ConnectFailure>> try_server(tcp::socket& socket, tcp::en
                                                     config::ProxyProtocol proxy_protocol,
                                                     const ClientEndpoints& endpoints,
                                                     error_code& error) {
-  asio::steady_timer deadline(co_await asio::this_coro::executor);
-  deadline.expires_after(timeout);
-  auto r = co_await (socket.async_connect(target, use_nothrow) || deadline.async_wait(use_nothrow));
-  if (r.index() == 1) {
+  SocketDeadline deadline(socket, timeout);
+  error_code ec = co_await connect_nonblocking(socket, target);
+  if (!ec) {
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    if (proxy_protocol != config::ProxyProtocol::none) {
+      std::array<char, net::kMaxV2> header{};
+      const auto addresses = proxy_addresses(endpoints);
+      const std::size_t len = proxy_protocol == config::ProxyProtocol::v1
+                                  ? net::encode_v1(addresses, header)
+                                  : net::encode_v2(addresses, header);
+      auto [wec, n] =
+          co_await asio::async_write(socket, asio::buffer(header.data(), len), use_nothrow);
+      ec = wec;
+    }
+  }
+  co_await deadline.disarm();
+  if (!ec) co_return std::nullopt;  // in time, even if the deadline passed since
+  if (deadline.expired()) {
     error = asio::error::timed_out;
     co_return ConnectFailure::timeout;
   }
-  if (auto [ec] = std::get<0>(r); ec) {
-    error = ec;
-    co_return classify(ec);
-  }
-  error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
-  if (proxy_protocol == config::ProxyProtocol::none) co_return std::nullopt;
-
-  std::array<char, net::kMaxV2> header{};
-  const auto addresses = proxy_addresses(endpoints);
-  const std::size_t len = proxy_protocol == config::ProxyProtocol::v1
-                              ? net::encode_v1(addresses, header)
-                              : net::encode_v2(addresses, header);
-  auto w = co_await (asio::async_write(socket, asio::buffer(header.data(), len), use_nothrow) ||
-                     deadline.async_wait(use_nothrow));
-  if (w.index() == 1) {
-    error = asio::error::timed_out;
-    co_return ConnectFailure::timeout;
-  }
-  if (auto [ec, n] = std::get<0>(w); ec) {
-    error = ec;
-    co_return ConnectFailure::reset;
-  }
-  co_return std::nullopt;
+  error = ec;
+  co_return classify(ec);
 }
 
 }  // namespace

@@ -52,7 +52,10 @@ class Worker {
 
  private:
   unsigned id_;
-  asio::io_context io_{1};  // one thread runs it: Asio can skip its locking
+  // One thread runs it and only that thread touches its sockets, so Asio can
+  // skip the per-descriptor locks; posting from other threads stays safe
+  // (the scheduler keeps its lock).
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   PoolRegistry& pools_;
   RelayMode relay_mode_;
   std::vector<std::unique_ptr<balancer::Balancer>> balancers_;

@@ -95,7 +95,7 @@ def read_log(proc):
 class Nginx:
     """An nginx that answers its own name on each of the given servers.
 
-    servers: list of dicts {name, port, proxy_protocol (bool)}. Each server
+    servers: list of dicts {name, port, proxy_protocol (bool), root (optional)}. Each server
     logs "$proxy_protocol_addr:$proxy_protocol_port $remote_addr" to
     <workdir>/<name>.access for servers that take PROXY headers."""
 
@@ -105,11 +105,14 @@ class Nginx:
         blocks = []
         for s in servers:
             pp = " proxy_protocol" if s.get("proxy_protocol") else ""
+            # "root": serve files from that directory instead of the name.
+            body = f"root {s['root']};" if s.get("root") else f'return 200 "{s["name"]}\\n";'
+
             blocks.append(textwrap.dedent(f"""\
                 server {{
                     listen 127.0.0.1:{s['port']}{pp};
                     access_log {workdir}/{s['name']}.access who;
-                    location / {{ return 200 "{s['name']}\\n"; }}
+                    location / {{ {body} }}
                 }}"""))
         temp = os.path.join(workdir, "nginx-temp")
         os.makedirs(temp, exist_ok=True)
@@ -153,11 +156,12 @@ class Nginx:
 class Switchboard:
     """switchboard run -c <yaml> in the foreground, waiting until it listens."""
 
-    def __init__(self, procs, workdir, yaml_text, wait_ports=(), name="switchboard"):
+    def __init__(self, procs, workdir, yaml_text, wait_ports=(), name="switchboard", env=None):
         self.path = os.path.join(workdir, f"{name}.yaml")
         with open(self.path, "w") as f:
             f.write(textwrap.dedent(yaml_text))
-        self.proc = procs.start([SWITCHBOARD, "run", "-c", self.path], name)
+        self.proc = procs.start([SWITCHBOARD, "run", "-c", self.path], name,
+                                env=dict(os.environ, **(env or {})))
         for port in wait_ports:
             wait_until(lambda: can_connect(port) or self.proc.poll() is not None,
                        what=f"switchboard on {port}")
@@ -192,6 +196,42 @@ def closed_within(sock, seconds):
         return True
     except socket.timeout:
         return False
+
+
+class EchoServer:
+    """A TCP echo peer in a thread: writes back every byte it reads, and
+    half-closes when its client does. For byte-exact relay checks."""
+
+    def __init__(self):
+        import threading
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import threading
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _echo(conn):
+        with conn:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    conn.shutdown(socket.SHUT_WR)
+                    return
+                conn.sendall(data)
+
+    def close(self):
+        self.listener.close()
 
 
 class BlackholePort:

@@ -1,0 +1,53 @@
+#pragma once
+// A deadline for the operations of one socket inside a coroutine: when it
+// passes, the socket's pending operations are cancelled (they complete with
+// operation_aborted) and expired() turns true.
+//
+// Why not `op || timer.async_wait()`: the awaitable operators spawn a
+// parallel group and two child coroutines for every operation, which on the
+// per-connection path (connect, PROXY header) cost more CPU than the rest of
+// the connection set-up. This is one timer wait.
+//
+// Always `co_await disarm()` before the deadline goes out of scope: it makes
+// sure the timer's handler has run, so that it can never touch the socket
+// (or this object) later.
+
+#include <chrono>
+
+#include "proxy/runtime/asio.h"
+
+namespace sb::runtime {
+
+class SocketDeadline {
+ public:
+  SocketDeadline(tcp::socket& socket, std::chrono::steady_clock::duration timeout)
+      : socket_(socket), timer_(socket.get_executor()) {
+    timer_.expires_after(timeout);
+    timer_.async_wait([this](const error_code& ec) {
+      handler_ran_ = true;
+      if (ec) return;
+      expired_ = true;
+      error_code ignored;
+      socket_.cancel(ignored);
+    });
+  }
+  SocketDeadline(const SocketDeadline&) = delete;
+  SocketDeadline& operator=(const SocketDeadline&) = delete;
+
+  bool expired() const { return expired_; }
+
+  awaitable<void> disarm() {
+    timer_.cancel();
+    // The handler is queued (cancelled or expired just now); on this
+    // single-threaded io_context one turn of the queue runs it.
+    while (!handler_ran_) co_await asio::post(timer_.get_executor(), asio::use_awaitable);
+  }
+
+ private:
+  tcp::socket& socket_;
+  asio::steady_timer timer_;
+  bool handler_ran_ = false;
+  bool expired_ = false;
+};
+
+}  // namespace sb::runtime
