@@ -51,8 +51,7 @@ void Relay::wait(Direction& d, tcp::socket& socket, tcp::socket::wait_type type)
 
 void Relay::pump(Direction& d) {
   for (int chunk = 0; chunk < kChunksPerTurn; ++chunk) {
-    const Step step = worker_.relay_mode() == RelayMode::splice ? step_splice(d) : step_copy(d);
-    switch (step) {
+    switch (step(d)) {
       case Step::again:
         continue;
       case Step::wait_read:
@@ -69,6 +68,21 @@ void Relay::pump(Direction& d) {
   asio::post(worker_.io(), [self = shared_from_this(), &d] {
     if (!self->finished_) self->pump(d);
   });
+}
+
+Relay::Step Relay::step(Direction& d) {
+  switch (worker_.relay_mode()) {
+    case RelayMode::copy:
+      return step_copy(d);
+    case RelayMode::splice:
+      return step_splice(d);
+    case RelayMode::automatic:
+      // Small exchanges cost fewer syscalls and less kernel work through a
+      // buffer; once a read fills it the direction carries bulk data and
+      // moves to splice for good (a pipe in use is always drained first).
+      return d.pipe || (d.bulk && !d.buffer) ? step_splice(d) : step_copy(d);
+  }
+  return Step::error;
 }
 
 // One move of at most one chunk. Reads happen only when the previous chunk is
@@ -125,6 +139,7 @@ Relay::Step Relay::step_copy(Direction& d) {
   const ssize_t n = ::recv(d.from->native_handle(), d.buffer->data(), d.buffer->size(), 0);
   if (n > 0) {
     d.drained = static_cast<std::size_t>(n) < d.buffer->size();
+    if (!d.drained) d.bulk = true;
     d.pending = static_cast<std::size_t>(n);
     d.offset = 0;
     d.bytes += d.pending;
@@ -145,7 +160,12 @@ Relay::Step Relay::step_copy(Direction& d) {
 // segments) costs one extra turn, never a stall. The tests' bulk and
 // many-small-writes cases cover both.
 Relay::Step Relay::after_write(Direction& d) {
-  if (!d.drained) return Step::again;
+  if (!d.drained) {
+    // More is waiting. In automatic mode a full buffer means bulk: hand the
+    // buffer back so that the next read goes through a pipe.
+    if (d.bulk && worker_.relay_mode() == RelayMode::automatic) d.buffer.reset();
+    return Step::again;
+  }
   d.drained = false;
   if (d.pipe) d.pipe.reset();
   if (d.buffer) d.buffer.reset();

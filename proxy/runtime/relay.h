@@ -70,6 +70,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
     std::size_t pending = 0;  // bytes read but not yet written
     std::size_t offset = 0;   // copy mode: first unwritten byte in `buffer`
     bool drained = false;     // the last read was short: the socket was empty
+    bool bulk = false;        // a read filled the buffer: splice from now on (automatic)
     std::optional<PipePool::Lease> pipe;
     std::optional<BufferPool::Lease> buffer;
   };
@@ -77,6 +78,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   enum class Step { again, wait_read, wait_write, eof, error };
 
   void pump(Direction& d);
+  Step step(Direction& d);
   Step step_splice(Direction& d);
   Step step_copy(Direction& d);
   Step after_write(Direction& d);

@@ -22,14 +22,25 @@ unsigned worker_count(const config::Config& cfg) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// splice(2) or a user-space copy for the L4 relay. The default is the one
-// the benchmark found faster on loopback (docs/architecture.md);
-// SWITCHBOARD_RELAY=copy|splice overrides it for measurements.
+// The L4 relay's way of moving bytes; automatic unless SWITCHBOARD_RELAY=
+// copy|splice asks otherwise, for measurements (docs/architecture.md).
 RelayMode relay_mode() {
   const char* env = std::getenv("SWITCHBOARD_RELAY");
   if (env && std::string_view(env) == "splice") return RelayMode::splice;
   if (env && std::string_view(env) == "copy") return RelayMode::copy;
-  return RelayMode::splice;
+  return RelayMode::automatic;
+}
+
+std::string_view to_string(RelayMode mode) {
+  switch (mode) {
+    case RelayMode::automatic:
+      return "auto";
+    case RelayMode::copy:
+      return "copy";
+    case RelayMode::splice:
+      return "splice";
+  }
+  return "?";
 }
 
 class ControlPlane {
@@ -147,7 +158,7 @@ int run(const config::Config& cfg, const std::string& file) {
     admin.start();
     for (auto& w : workers) w->start();
     spdlog::info("switchboard {} running {} with {} workers, relay {}", SWITCHBOARD_VERSION, file,
-                 n, mode == RelayMode::splice ? "splice" : "copy");
+                 n, to_string(mode));
     control.run();
     for (auto& w : workers) w->join();
     spdlog::info("stopped");

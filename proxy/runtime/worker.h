@@ -16,7 +16,11 @@
 
 namespace sb::runtime {
 
-enum class RelayMode { copy, splice };
+// How the L4 relay moves bytes (docs/architecture.md):
+//   automatic: recv/send through a buffer until a read fills it, then splice(2)
+//              for that direction (small exchanges stay cheap, bulk goes zero-copy)
+//   copy, splice: always one way (for measurements)
+enum class RelayMode { automatic, copy, splice };
 
 class Worker {
  public:
@@ -56,6 +60,9 @@ class Worker {
   // skip the per-descriptor locks; posting from other threads stays safe
   // (the scheduler keeps its lock).
   asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  // Keeps run() going while the worker has nothing of its own (no acceptor:
+  // the shared-acceptor model, or a reload that moved its listeners).
+  asio::executor_work_guard<asio::io_context::executor_type> keep_running_{io_.get_executor()};
   PoolRegistry& pools_;
   RelayMode relay_mode_;
   std::vector<std::unique_ptr<balancer::Balancer>> balancers_;

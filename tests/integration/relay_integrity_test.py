@@ -13,7 +13,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 from sbtest import EchoServer, IntegrationTest, Nginx, Switchboard, free_port  # noqa: E402
 
-MODES = ("splice", "copy")
+MODES = ("auto", "splice", "copy")
 
 
 class RelayIntegrityTest(IntegrationTest):

@@ -91,9 +91,12 @@ class TcpProxyTest(IntegrationTest):
             results = list(pool.map(lambda _: http_get(self.port), range(300)))
         failures = [r for r in results if r != (0, "b1")]
         self.assertEqual(failures, [])
+        # Which retries a connection needed depends on how the concurrent
+        # requests interleave on the round-robin cursor; that some needed
+        # them, and every one ended on b1, is the point.
         log = self.sb.log()
-        self.assertIn("retries=1", log)
-        self.assertIn("retries=2", log)
+        self.assertRegex(log, r"retries=[12]")
+        self.assertNotIn("outcome=exhausted", log)
 
     def test_all_servers_failing_closes_the_client(self):
         self.start(f"      - {{address: 127.0.0.1:{free_port()}, name: gone}}")
