@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <optional>
 
 #include "proxy/runtime/endpoint.h"
 #include "proxy/runtime/logging.h"
@@ -35,7 +36,7 @@ class TcpRelay final : public Relay {
 
  private:
   void on_finished(const RelayResult& r) override {
-    record_.bytes_in = r.from_client;
+    record_.bytes_in += r.from_client;
     record_.bytes_out = r.to_client;
     record_.outcome = r.outcome;
     record_.duration = std::chrono::steady_clock::now() - started_;
@@ -49,6 +50,7 @@ class TcpRelay final : public Relay {
   std::string client_text_;
   std::chrono::steady_clock::time_point started_;
 };
+
 std::atomic<std::uint64_t> g_next_connection_id{1};
 
 awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::socket client,
@@ -57,6 +59,18 @@ awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::sock
   const auto& cfg = listener.config;
   error_code ec;
   ClientEndpoints endpoints{peer, {}};
+
+  // Admission sees the real client: behind an upstream balancer that is the
+  // address from its PROXY header (what allow/deny are written for), so it
+  // waits for the header; otherwise a refused client is closed at once.
+  std::optional<AdmissionTicket> ticket;
+  const auto admit = [&] {
+    const net::IpBytes source = to_ip_bytes(endpoints.client.address());
+    if (listener.admission.acl_allows(source)) ticket = listener.admission.admit(source);
+    return ticket.has_value();
+  };
+  if (!cfg.accept_proxy && !admit()) co_return;
+
   // The address the client reached is only needed for a PROXY header to the
   // server (or comes from the upstream balancer's): spare the syscall.
   if (worker.pool(listener.pool_index).config.proxy_protocol != config::ProxyProtocol::none) {
@@ -81,12 +95,7 @@ awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::sock
     early_data = std::move(header.early_data);
   }
 
-  // Admission sees the real client: behind an upstream balancer that is the
-  // address from its PROXY header, which is what allow/deny are written for.
-  const net::IpBytes source = to_ip_bytes(endpoints.client.address());
-  if (!listener.admission.acl_allows(source)) co_return;
-  auto ticket = listener.admission.admit(source);
-  if (!ticket) co_return;
+  if (cfg.accept_proxy && !admit()) co_return;
 
   const std::string client_text = to_string(endpoints.client);
   AccessRecord record;
@@ -119,6 +128,7 @@ awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::sock
       co_return;
     }
     server.stats->bytes_out.fetch_add(n, std::memory_order_relaxed);
+    record.bytes_in = n;  // the relay adds what follows
   }
 
   // The dialogue is over: hand both sockets and everything the connection
