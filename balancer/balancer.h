@@ -54,15 +54,29 @@ class Balancer {
   std::shared_ptr<const PoolSnapshot> snapshot_;
 };
 
+// SPEC §3 `balance:`.
 enum class Algorithm : std::uint8_t {
-  round_robin,
+  round_robin,           // rotation; weights ignored
+  weighted_round_robin,  // nginx's smooth weighted rotation
+  least_connections,     // fewest active connections per unit of weight
+  random_two_choices,    // two random servers, the less loaded of the two
+  source_ip,             // affinity by client address (NLB "single")
+  source_network,        // affinity by client network (NLB "network")
+  maglev,                // consistent hashing on the L7 key, else the address
+  first_available,       // the first eligible server in configuration order
+};
+
+struct BalancerOptions {
+  int source_prefix_v4 = 24;  // source-network: bits of an IPv4 address that count
+  int source_prefix_v6 = 48;  // ... and of an IPv6 address
 };
 
 // Builds the balancer for `algorithm` over `snapshot`. `seed` feeds the
 // algorithms that randomise (start offsets, two choices) so that tests are
 // deterministic; workers pass different seeds so they do not move in step.
+// Hashing algorithms ignore the seed: every worker must agree on affinity.
 std::unique_ptr<Balancer> make_balancer(Algorithm algorithm,
                                         std::shared_ptr<const PoolSnapshot> snapshot,
-                                        std::uint64_t seed);
+                                        std::uint64_t seed, const BalancerOptions& options = {});
 
 }  // namespace sb::balancer

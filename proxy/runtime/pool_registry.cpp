@@ -19,12 +19,37 @@ balancer::AdminState to_admin(config::AdminState s) {
   return balancer::AdminState::enabled;
 }
 
+balancer::Algorithm to_algorithm(config::Balance b) {
+  switch (b) {
+    case config::Balance::round_robin:
+      return balancer::Algorithm::round_robin;
+    case config::Balance::weighted_round_robin:
+      return balancer::Algorithm::weighted_round_robin;
+    case config::Balance::least_connections:
+      return balancer::Algorithm::least_connections;
+    case config::Balance::random_two_choices:
+      return balancer::Algorithm::random_two_choices;
+    case config::Balance::source_ip:
+      return balancer::Algorithm::source_ip;
+    case config::Balance::source_network:
+      return balancer::Algorithm::source_network;
+    case config::Balance::maglev:
+      return balancer::Algorithm::maglev;
+    case config::Balance::first_available:
+      return balancer::Algorithm::first_available;
+  }
+  return balancer::Algorithm::round_robin;
+}
+
 }  // namespace
 
 PoolRegistry::PoolRegistry(const config::Config& cfg) {
   for (const config::PoolConfig& pc : cfg.pools) {
     auto pool = std::make_unique<PoolRuntime>();
     pool->config = pc;
+    pool->algorithm = to_algorithm(pc.balance);
+    pool->options.source_prefix_v4 = pc.source_prefix_v4;
+    pool->options.source_prefix_v6 = pc.source_prefix_v6;
     auto snapshot = std::make_shared<balancer::PoolSnapshot>();
     snapshot->name = pc.name;
     snapshot->generation = 1;

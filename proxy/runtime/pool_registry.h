@@ -27,6 +27,7 @@ struct PoolStats {
 struct PoolRuntime {
   config::PoolConfig config;
   balancer::Algorithm algorithm = balancer::Algorithm::round_robin;
+  balancer::BalancerOptions options;
   std::shared_ptr<const balancer::PoolSnapshot> snapshot;
   PoolStats stats;
 };

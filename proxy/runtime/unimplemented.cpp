@@ -45,11 +45,6 @@ std::vector<config::ConfigError> find_unimplemented(const config::Config& cfg,
 
   for (const auto& pool : cfg.pools) {
     const std::string ctx = fmt::format("pool \"{}\": ", pool.name);
-    if (pool.balance != config::Balance::round_robin) {
-      c.add(mark_of(pool.marks, "balance", pool.mark),
-            fmt::format("{}balance: {}", ctx, config::to_string(pool.balance)), kBalancer);
-    }
-    c.key(pool.marks, "source-network-prefix", ctx, kBalancer);
     c.key(pool.marks, "slow-start", ctx, kBalancer);
     if (pool.source == config::SourceMode::client) {
       c.add(mark_of(pool.marks, "source", pool.mark), ctx + "source: client",

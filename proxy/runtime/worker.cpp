@@ -10,7 +10,8 @@ Worker::Worker(unsigned id, PoolRegistry& pools, RelayMode relay_mode)
   for (std::size_t i = 0; i < pools_.size(); ++i) {
     const PoolRuntime& p = pools_.at(i);
     // A different seed per worker: their round-robin cursors start apart.
-    balancers_.push_back(balancer::make_balancer(p.algorithm, p.snapshot, id_ * 7919u + i));
+    balancers_.push_back(
+        balancer::make_balancer(p.algorithm, p.snapshot, id_ * 7919u + i, p.options));
   }
 }
 

@@ -99,7 +99,7 @@ class Nginx:
     logs "$proxy_protocol_addr:$proxy_protocol_port $remote_addr" to
     <workdir>/<name>.access for servers that take PROXY headers."""
 
-    def __init__(self, procs, workdir, servers):
+    def __init__(self, procs, workdir, servers, tag="nginx"):
         self.workdir = workdir
         self.servers = servers
         blocks = []
@@ -114,14 +114,14 @@ class Nginx:
                     access_log {workdir}/{s['name']}.access who;
                     location / {{ {body} }}
                 }}"""))
-        temp = os.path.join(workdir, "nginx-temp")
+        temp = os.path.join(workdir, f"{tag}-temp")
         os.makedirs(temp, exist_ok=True)
         conf = textwrap.dedent("""\
             daemon off;
             master_process off;
             worker_processes 1;
-            pid {wd}/nginx.pid;
-            error_log {wd}/nginx.error warn;
+            pid {wd}/{tag}.pid;
+            error_log {wd}/{tag}.error warn;
             events {{ worker_connections 1024; }}
             http {{
                 client_body_temp_path {t}/body;
@@ -133,17 +133,17 @@ class Nginx:
                 keepalive_timeout 60s;
             {blocks}
             }}
-            """).format(wd=workdir, t=temp, blocks=textwrap.indent("\n".join(blocks), "    "))
-        path = os.path.join(workdir, "nginx.conf")
+            """).format(wd=workdir, t=temp, tag=tag, blocks=textwrap.indent("\n".join(blocks), "    "))
+        path = os.path.join(workdir, f"{tag}.conf")
         with open(path, "w") as f:
             f.write(conf)
-        self.proc = procs.start(["nginx", "-c", path, "-e", f"{workdir}/nginx.error"], "nginx")
+        self.proc = procs.start(["nginx", "-c", path, "-e", f"{workdir}/{tag}.error"], tag)
         for s in servers:
             wait_until(lambda: can_connect(s["port"]) or self.proc.poll() is not None,
                        what=f"nginx on {s['port']}")
             if self.proc.poll() is not None:
                 raise AssertionError("nginx exited:\n" + read_log(self.proc) +
-                                     open(f"{workdir}/nginx.error").read())
+                                     open(f"{workdir}/{tag}.error").read())
 
     def access_log(self, name):
         path = os.path.join(self.workdir, f"{name}.access")
