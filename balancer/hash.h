@@ -37,6 +37,11 @@ constexpr std::uint64_t hash_string(std::string_view s, std::uint64_t seed = 0) 
   return mix64(h);
 }
 
+// The 64-bit affinity key of an L7 value (a cookie, the dry run's `key=`).
+constexpr std::uint64_t affinity_key(std::string_view value) {
+  return hash_string(value, 0x73776b6579ull);
+}
+
 // A seeded generator for the randomised algorithms (xorshift64*), owned by
 // one balancer on one worker: deterministic for a given seed, no locks.
 class Random {

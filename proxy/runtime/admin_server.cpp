@@ -4,6 +4,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <fstream>
+#include <sstream>
+
+#include "proxy/runtime/admin_routes.h"
 #include "proxy/runtime/endpoint.h"
 #include "proxy/runtime/listener.h"
 
@@ -11,42 +15,21 @@ namespace sb::runtime {
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-namespace {
-
-http::response<http::string_body> respond(const http::request<http::string_body>& req,
-                                          bool shutting_down) {
-  http::response<http::string_body> res;
-  res.version(req.version());
-  res.keep_alive(req.keep_alive());
-  res.set(http::field::server, "switchboard");
-  const std::string_view target(req.target().data(), req.target().size());
-  const std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/healthz") {
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
-      res.result(http::status::method_not_allowed);
-      res.set(http::field::allow, "GET, HEAD");
-      res.set(http::field::content_type, "application/json");
-      res.body() = R"({"error":"method not allowed"})";
-    } else {
-      res.result(shutting_down ? http::status::service_unavailable : http::status::ok);
-      res.set(http::field::content_type, "text/plain");
-      res.body() = shutting_down ? "shutting down\n" : "ok\n";
-    }
-  } else {
-    res.result(http::status::not_found);
-    res.set(http::field::content_type, "application/json");
-    res.body() = R"({"error":"not found"})";
-  }
-  res.prepare_payload();
-  if (req.method() == http::verb::head) res.body().clear();
-  return res;
-}
-
-}  // namespace
-
 AdminServer::AdminServer(asio::io_context& io, const config::AdminConfig& cfg,
-                         const std::atomic<bool>& shutting_down)
-    : io_(io), acceptor_(io), shutting_down_(shutting_down) {
+                         const std::atomic<bool>& shutting_down, PoolControl& pools)
+    : io_(io), acceptor_(io), shutting_down_(shutting_down), pools_(pools) {
+  if (!cfg.token_file.empty()) {
+    std::ifstream in(cfg.token_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) throw ListenError("admin.token-file " + cfg.token_file + ": cannot read it");
+    token_ = text.str();
+    // Surrounding whitespace (a trailing newline from echo) is not the token.
+    const auto first = token_.find_first_not_of(" \t\r\n");
+    const auto last = token_.find_last_not_of(" \t\r\n");
+    token_ = first == std::string::npos ? "" : token_.substr(first, last - first + 1);
+    if (token_.empty()) throw ListenError("admin.token-file " + cfg.token_file + " is empty");
+  }
   const auto ep = to_endpoint(cfg.listen);
   if (!ep) throw ListenError("admin.listen " + cfg.listen.to_string() + ": not an IP address");
   error_code ec;
@@ -86,7 +69,9 @@ awaitable<void> AdminServer::serve(tcp::socket socket) {
     stream.expires_after(std::chrono::seconds(30));
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
     if (ec) co_return;  // closed, timed out or malformed: nothing to answer
-    auto res = respond(parser.get(), shutting_down_.load());
+    const AdminContext ctx{pools_, token_, shutting_down_.load()};
+    auto res = handle_admin_request(parser.get(), ctx);
+    if (parser.get().method() == http::verb::head) res.body().clear();
     auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
     if (wec || !res.keep_alive()) break;
   }

@@ -1,21 +1,25 @@
 #pragma once
 // The admin HTTP server (Beast) on `admin.listen`, on the control-plane
-// io_context. Today it answers GET /healthz; the rest of SPEC §6 (/metrics,
-// /status, actions, reload) lands with the metrics/admin issue on this server.
+// io_context: GET /healthz, GET /status, GET /pools/{pool}/pick, and POST
+// /pools/{pool}/servers/{server}/drain|enable|disable (SPEC §6). POSTs need
+// "Authorization: Bearer <token>" when admin.token-file is set. /metrics,
+// the status page and /reload land with the metrics/admin issue.
 
 #include <atomic>
-#include <functional>
+#include <string>
 
 #include "proxy/config/config.h"
 #include "proxy/runtime/asio.h"
+#include "proxy/runtime/pool_control.h"
 
 namespace sb::runtime {
 
 class AdminServer {
  public:
-  // Binds at once; throws ListenError (listener.h) naming the address.
+  // Binds at once and reads the token file; throws ListenError (listener.h)
+  // naming the address or the file.
   AdminServer(asio::io_context& io, const config::AdminConfig& cfg,
-              const std::atomic<bool>& shutting_down);
+              const std::atomic<bool>& shutting_down, PoolControl& pools);
   void start();
   void stop();
 
@@ -26,6 +30,8 @@ class AdminServer {
   asio::io_context& io_;
   tcp::acceptor acceptor_;
   const std::atomic<bool>& shutting_down_;
+  PoolControl& pools_;
+  std::string token_;  // empty: POSTs need none
 };
 
 }  // namespace sb::runtime

@@ -9,6 +9,7 @@
 #include "proxy/runtime/admin_server.h"
 #include "proxy/runtime/listener.h"
 #include "proxy/runtime/logging.h"
+#include "proxy/runtime/pool_control.h"
 #include "proxy/runtime/pool_registry.h"
 #include "proxy/runtime/worker.h"
 
@@ -152,7 +153,8 @@ int run(const config::Config& cfg, const std::string& file) {
 
     asio::io_context control(1);
     std::atomic<bool> shutting_down{false};
-    AdminServer admin(control, cfg.admin, shutting_down);
+    PoolControl pool_control(pools, workers);
+    AdminServer admin(control, cfg.admin, shutting_down, pool_control);
     ControlPlane plane(control, workers, listeners, admin, shutting_down, cfg.shutdown_grace);
     plane.start();
     admin.start();

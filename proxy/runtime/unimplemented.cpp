@@ -38,10 +38,8 @@ std::vector<config::ConfigError> find_unimplemented(const config::Config& cfg,
   Collector c(file);
   constexpr std::string_view kHealth = "health checks: issue 4";
   constexpr std::string_view kBalancer = "balancing algorithms: issue 3";
-  constexpr std::string_view kAdmin = "admin API: issue 5";
 
   c.key(cfg.marks, "resolver", "", "DNS discovery: issue 4");
-  c.key(cfg.admin.marks, "token-file", "admin.", kAdmin);
 
   for (const auto& pool : cfg.pools) {
     const std::string ctx = fmt::format("pool \"{}\": ", pool.name);

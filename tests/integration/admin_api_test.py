@@ -1,0 +1,146 @@
+"""The admin API of SPEC §6 that exists today: /status, drain/enable/disable
+(with the bearer token), and the dry-run pick, against real nginx backends."""
+
+import json
+import os
+import socket
+import sys
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+from sbtest import IntegrationTest, Nginx, Switchboard, free_port, http_get  # noqa: E402
+
+
+class AdminApiTest(IntegrationTest):
+
+    def start(self, balance="round-robin", token=None):
+        self.servers = [{"name": n, "port": free_port()} for n in ("b1", "b2")]
+        Nginx(self.procs, self.workdir, self.servers)
+        self.port = free_port()
+        self.admin = free_port()
+        token_line = ""
+        if token is not None:
+            path = os.path.join(self.workdir, "token")
+            with open(path, "w") as f:
+                f.write(f"  {token}\n")  # surrounding whitespace is not part of it
+            token_line = f"  token-file: {path}"
+        servers = "\n".join(f"      - {{address: 127.0.0.1:{s['port']}, name: {s['name']}}}"
+                            for s in self.servers)
+        self.sb = Switchboard(self.procs, self.workdir, f"""\
+workers: 1
+admin:
+  listen: 127.0.0.1:{self.admin}
+{token_line}
+pools:
+  web:
+    balance: {balance}
+    health: {{check: none}}
+    servers:
+{servers}
+listeners:
+  vip:
+    listen: ["127.0.0.1:{self.port}"]
+    pool: web
+""", wait_ports=[self.port])
+
+    def call(self, method, path, token=None):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.admin}{path}", method=method)
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def test_status_lists_pools_and_servers(self):
+        self.start()
+        code, body = self.call("GET", "/status")
+        self.assertEqual(code, 200)
+        self.assertIn("version", body)
+        (pool,) = body["pools"]
+        self.assertEqual((pool["name"], pool["balance"], pool["servers_up"]),
+                         ("web", "round-robin", 2))
+        for s in pool["servers"]:
+            for key in ("name", "address", "state", "admin_state", "health", "weight",
+                        "priority", "active_connections", "since", "last_check"):
+                self.assertIn(key, s)
+            self.assertEqual((s["state"], s["admin_state"], s["health"]),
+                             ("up", "enabled", "up"))
+
+    def test_drain_keeps_open_connections_and_sends_new_ones_elsewhere(self):
+        self.start()
+        # An open keep-alive connection on b1 (round robin starts at b1 on a
+        # single worker).
+        held = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = held.recv(4096)
+        on = "b1" if b"b1" in first else "b2"
+        code, server = self.call("POST", f"/pools/web/servers/{on}/drain")
+        self.assertEqual(code, 200)
+        self.assertEqual((server["name"], server["state"], server["admin_state"]),
+                         (on, "drain", "drain"))
+        other = "b2" if on == "b1" else "b1"
+        self.assertEqual({http_get(self.port)[1] for _ in range(6)}, {other})
+        held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # still served by the drained one
+        self.assertIn(on.encode(), held.recv(4096))
+        held.close()
+        self.assertEqual(self.call("POST", f"/pools/web/servers/{on}/enable")[0], 200)
+        self.assertEqual({http_get(self.port)[1] for _ in range(6)}, {"b1", "b2"})
+        self.assertEqual(self.call("POST", f"/pools/web/servers/{on}/disable")[1]["state"],
+                         "disabled")
+        self.assertEqual({http_get(self.port)[1] for _ in range(4)}, {other})
+        _, status = self.call("GET", "/status")
+        self.assertEqual(status["pools"][0]["servers_up"], 1)
+
+    def test_unknown_names_methods_and_paths(self):
+        self.start()
+        self.assertEqual(self.call("POST", "/pools/nope/servers/b1/drain")[0], 404)
+        code, body = self.call("POST", "/pools/web/servers/nope/drain")
+        self.assertEqual(code, 404)
+        self.assertIn("nope", body["error"])
+        self.assertEqual(self.call("GET", "/pools/web/servers/b1/drain")[0], 405)
+        self.assertEqual(self.call("POST", "/status")[0], 405)
+        self.assertEqual(self.call("GET", "/nothing/here")[0], 404)
+
+    def test_token_guards_actions_but_not_reads(self):
+        self.start(token="s3cret")
+        self.assertEqual(self.call("POST", "/pools/web/servers/b1/drain")[0], 401)
+        self.assertEqual(self.call("POST", "/pools/web/servers/b1/drain", token="wrong")[0], 401)
+        self.assertEqual(self.call("POST", "/pools/web/servers/b1/drain", token="s3cret")[0], 200)
+        self.assertEqual(self.call("GET", "/status")[0], 200)
+
+    def test_dry_run_pick_matches_real_connections(self):
+        self.start(balance="source-ip")
+        for n in range(2, 10):
+            source = f"127.0.0.{n}"
+            code, body = self.call("GET", f"/pools/web/pick?client={source}")
+            self.assertEqual(code, 200)
+            self.assertEqual(body["algorithm"], "source-ip")
+            self.assertEqual(body["tier"], 0)
+            self.assertEqual(http_get(self.port, interface=source)[1], body["server"])
+        # Changes nothing: asking again gives the same answer.
+        self.assertEqual(self.call("GET", "/pools/web/pick?client=127.0.0.2")[1]["server"],
+                         self.call("GET", "/pools/web/pick?client=127.0.0.2")[1]["server"])
+        # A drained server is not offered.
+        chosen = self.call("GET", "/pools/web/pick?client=127.0.0.2")[1]["server"]
+        self.call("POST", f"/pools/web/servers/{chosen}/drain")
+        self.assertNotEqual(self.call("GET", "/pools/web/pick?client=127.0.0.2")[1]["server"],
+                            chosen)
+        self.assertEqual(self.call("GET", "/pools/web/pick?client=%3A%3A1")[0], 200)
+        self.assertEqual(self.call("GET", "/pools/web/pick")[0], 400)
+        self.assertEqual(self.call("GET", "/pools/web/pick?client=not-an-ip")[0], 400)
+        self.assertEqual(self.call("GET", "/pools/none/pick?client=127.0.0.1")[0], 404)
+
+    def test_dry_run_with_an_affinity_key(self):
+        self.start(balance="maglev")
+        code, body = self.call("GET", "/pools/web/pick?client=127.0.0.1&key=user42")
+        self.assertEqual(code, 200)
+        self.assertEqual(len(body["key"]), 16)
+        self.assertIn(body["server"], ("b1", "b2"))
+
+
+if __name__ == "__main__":
+    unittest.main()
