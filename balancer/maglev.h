@@ -35,8 +35,10 @@ class MaglevTable {
 
   std::size_t size() const { return slots_.size(); }
   // The owner of the key's slot, or the next eligible untried server after
-  // it; nullopt when the table has none.
-  std::optional<ServerIndex> lookup(std::uint64_t key, const PoolSnapshot& snapshot,
+  // it; nullopt when the table has none. `eligible[s]` is the snapshot's
+  // verdict for server s, copied into a dense array so that a lookup touches
+  // two small arrays and not the server records.
+  std::optional<ServerIndex> lookup(std::uint64_t key, const std::vector<std::uint8_t>& eligible,
                                     std::span<const ServerIndex> tried) const;
 
  private:
@@ -74,6 +76,7 @@ class HashBalancer final : public Balancer {
     MaglevTable table;
   };
   std::vector<TierTable> tiers_;
+  std::vector<std::uint8_t> eligible_;  // by ServerIndex
   HashKey key_;
   BalancerOptions options_;
   std::string_view name_;

@@ -1,30 +1,53 @@
 #include "balancer/weighted_round_robin.h"
 
+#include <numeric>
+
 namespace sb::balancer {
 
 WeightedRoundRobin::WeightedRoundRobin(std::shared_ptr<const PoolSnapshot> snapshot)
     : Balancer(std::move(snapshot)),
       tiers_(eligible_tiers(*snapshot_)),
-      current_(snapshot_->servers.size(), 0) {}
+      schedule_(tiers_.size()),
+      position_(tiers_.size(), 0),
+      current_(snapshot_->servers.size(), 0) {
+  for (std::size_t t = 0; t < tiers_.size(); ++t) {
+    std::int64_t g = 0, total = 0;
+    for (ServerIndex s : tiers_[t].servers) {
+      g = std::gcd(g, static_cast<std::int64_t>(snapshot_->servers[s].weight));
+      total += snapshot_->servers[s].weight;
+    }
+    const auto period = static_cast<std::size_t>(total / std::max<std::int64_t>(g, 1));
+    if (period > kMaxSchedule) continue;  // scan at pick time instead
+    schedule_[t].reserve(period);
+    for (std::size_t i = 0; i < period; ++i) schedule_[t].push_back(*scan(tiers_[t], {}));
+    // The scan left its scores at their start again after a whole period.
+  }
+}
+
+// nginx's step over the tier's untried servers.
+std::optional<ServerIndex> WeightedRoundRobin::scan(const Tier& tier, const PickContext& ctx) {
+  std::int64_t total = 0;
+  std::optional<ServerIndex> best;
+  for (ServerIndex s : tier.servers) {
+    if (was_tried(ctx.tried, s)) continue;
+    const std::int64_t w = snapshot_->servers[s].weight;
+    current_[s] += w;
+    total += w;
+    if (!best || current_[s] > current_[*best]) best = s;
+  }
+  if (best) current_[*best] -= total;
+  return best;
+}
 
 std::optional<Pick> WeightedRoundRobin::pick(const PickContext& ctx) {
-  for (const Tier& tier : tiers_) {
-    std::int64_t total = 0;
-    ServerIndex best = 0;
-    bool found = false;
-    for (ServerIndex s : tier.servers) {
-      if (was_tried(ctx.tried, s)) continue;
-      const std::int64_t w = snapshot_->servers[s].weight;
-      current_[s] += w;
-      total += w;
-      if (!found || current_[s] > current_[best]) {
-        best = s;
-        found = true;
-      }
+  for (std::size_t t = 0; t < tiers_.size(); ++t) {
+    const auto& schedule = schedule_[t];
+    if (!schedule.empty() && ctx.tried.empty()) {
+      const ServerIndex s = schedule[position_[t]];
+      if (++position_[t] == schedule.size()) position_[t] = 0;
+      return Pick{s, tiers_[t].priority};
     }
-    if (!found) continue;
-    current_[best] -= total;
-    return Pick{best, tier.priority};
+    if (auto s = scan(tiers_[t], ctx)) return Pick{*s, tiers_[t].priority};
   }
   return std::nullopt;
 }

@@ -3,6 +3,11 @@
 // pick adds each candidate's weight to its running score, takes the highest
 // and subtracts the total from it. Weights 5/1/1 give a a b a c a a — never a
 // burst of five to the heaviest server.
+//
+// The sequence is periodic (period = sum of weights / their gcd), so it is
+// computed once per snapshot and a pick is one step along it: O(1) instead
+// of nginx's O(n) scan. A pick that must skip tried servers, or a tier whose
+// period would exceed kMaxSchedule, runs the scan instead.
 
 #include <cstdint>
 #include <vector>
@@ -19,8 +24,14 @@ class WeightedRoundRobin final : public Balancer {
   std::string_view algorithm() const override { return "weighted-round-robin"; }
 
  private:
+  static constexpr std::size_t kMaxSchedule = 1 << 16;
+
+  std::optional<ServerIndex> scan(const Tier& tier, const PickContext& ctx);
+
   std::vector<Tier> tiers_;
-  std::vector<std::int64_t> current_;  // by ServerIndex
+  std::vector<std::vector<ServerIndex>> schedule_;  // per tier; empty: too long, scan
+  std::vector<std::size_t> position_;               // per tier, into schedule_
+  std::vector<std::int64_t> current_;               // by ServerIndex, for scans
 };
 
 }  // namespace sb::balancer
