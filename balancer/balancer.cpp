@@ -16,11 +16,11 @@ std::unique_ptr<Balancer> make_balancer(Algorithm algorithm,
     case Algorithm::round_robin:
       return std::make_unique<RoundRobin>(std::move(snapshot), seed);
     case Algorithm::weighted_round_robin:
-      return std::make_unique<WeightedRoundRobin>(std::move(snapshot));
+      return std::make_unique<WeightedRoundRobin>(std::move(snapshot), options);
     case Algorithm::least_connections:
-      return std::make_unique<LeastConnections>(std::move(snapshot));
+      return std::make_unique<LeastConnections>(std::move(snapshot), options);
     case Algorithm::random_two_choices:
-      return std::make_unique<RandomTwoChoices>(std::move(snapshot), seed);
+      return std::make_unique<RandomTwoChoices>(std::move(snapshot), seed, options);
     case Algorithm::source_ip:
       return std::make_unique<HashBalancer>(std::move(snapshot), HashKey::address, options,
                                             "source-ip");

@@ -12,6 +12,7 @@
 // tiers receive traffic only when every lower tier is down, drained, disabled
 // or already tried for this connection.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -30,6 +31,9 @@ struct PickContext {
   std::optional<std::uint64_t> hash_key;
   // Servers this connection was already presented to; never picked again.
   std::span<const ServerIndex> tried;
+  // The time of the pick, for slow start (the caller's clock, so that tests
+  // control it). Only read when the pool has a slow-start window.
+  std::chrono::steady_clock::time_point now{};
 };
 
 struct Pick {
@@ -69,6 +73,12 @@ enum class Algorithm : std::uint8_t {
 struct BalancerOptions {
   int source_prefix_v4 = 24;  // source-network: bits of an IPv4 address that count
   int source_prefix_v6 = 48;  // ... and of an IPv6 address
+  // Slow start: a server that became eligible less than this ago counts with
+  // a weight that grows linearly from ~0 to its own over the window.
+  // Weighted algorithms only (weighted-round-robin, least-connections,
+  // random-two-choices): rotation, hashing and first-available have no
+  // share to ramp, as in HAProxy.
+  std::chrono::milliseconds slow_start{0};
 };
 
 // Builds the balancer for `algorithm` over `snapshot`. `seed` feeds the
@@ -77,6 +87,6 @@ struct BalancerOptions {
 // Hashing algorithms ignore the seed: every worker must agree on affinity.
 std::unique_ptr<Balancer> make_balancer(Algorithm algorithm,
                                         std::shared_ptr<const PoolSnapshot> snapshot,
-                                        std::uint64_t seed, const BalancerOptions& options = {});
+                                        std::uint64_t seed, const BalancerOptions& options);
 
 }  // namespace sb::balancer

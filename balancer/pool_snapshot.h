@@ -5,6 +5,7 @@
 // it is built, so workers read it without locks.
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +35,9 @@ struct ServerView {
   Health health = Health::up;
   AdminState admin = AdminState::enabled;
   std::shared_ptr<ServerStats> stats;  // never null
+  // When the server last became eligible (came back up, or was enabled):
+  // slow start ramps its share from here. Default: long ago, no ramp.
+  std::chrono::steady_clock::time_point up_since{};
 
   // Only up and enabled servers receive new connections.
   bool eligible() const { return health == Health::up && admin == AdminState::enabled; }

@@ -4,8 +4,12 @@
 
 namespace sb::balancer {
 
-RandomTwoChoices::RandomTwoChoices(std::shared_ptr<const PoolSnapshot> snapshot, std::uint64_t seed)
-    : Balancer(std::move(snapshot)), tiers_(eligible_tiers(*snapshot_)), random_(seed) {}
+RandomTwoChoices::RandomTwoChoices(std::shared_ptr<const PoolSnapshot> snapshot, std::uint64_t seed,
+                                   const BalancerOptions& options)
+    : Balancer(std::move(snapshot)),
+      tiers_(eligible_tiers(*snapshot_)),
+      random_(seed),
+      slow_start_(options.slow_start) {}
 
 std::optional<Pick> RandomTwoChoices::pick(const PickContext& ctx) {
   for (const Tier& tier : tiers_) {
@@ -29,7 +33,11 @@ std::optional<Pick> RandomTwoChoices::pick(const PickContext& ctx) {
       std::size_t j = random_.below(untried - 1);
       if (j >= i) ++j;
       const ServerIndex b = nth_untried(j);
-      if (less_loaded(snapshot_->servers[b], snapshot_->servers[a])) a = b;
+      const ServerView& sa = snapshot_->servers[a];
+      const ServerView& sb = snapshot_->servers[b];
+      if (less_loaded(sb, slow_start_.weight(sb, ctx.now), sa, slow_start_.weight(sa, ctx.now))) {
+        a = b;
+      }
     }
     return Pick{a, tier.priority};
   }

@@ -7,19 +7,22 @@
 
 #include "balancer/balancer.h"
 #include "balancer/hash.h"
+#include "balancer/slow_start.h"
 #include "balancer/tiers.h"
 
 namespace sb::balancer {
 
 class RandomTwoChoices final : public Balancer {
  public:
-  RandomTwoChoices(std::shared_ptr<const PoolSnapshot> snapshot, std::uint64_t seed);
+  RandomTwoChoices(std::shared_ptr<const PoolSnapshot> snapshot, std::uint64_t seed,
+                   const BalancerOptions& options);
   std::optional<Pick> pick(const PickContext& ctx) override;
   std::string_view algorithm() const override { return "random-two-choices"; }
 
  private:
   std::vector<Tier> tiers_;
   Random random_;
+  SlowStart slow_start_;
 };
 
 }  // namespace sb::balancer

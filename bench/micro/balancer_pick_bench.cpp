@@ -28,7 +28,7 @@ std::shared_ptr<PoolSnapshot> pool(int n) {
 }
 
 void BM_Pick(benchmark::State& state, Algorithm algorithm) {
-  auto b = make_balancer(algorithm, pool(static_cast<int>(state.range(0))), 1);
+  auto b = make_balancer(algorithm, pool(static_cast<int>(state.range(0))), 1, {});
   std::array<std::uint8_t, 4> addr = {10, 1, 2, 3};
   std::uint32_t i = 0;
   for (auto _ : state) {

@@ -112,10 +112,13 @@ PoolControl::ActionResult PoolControl::set_admin_state(std::string_view pool_nam
     // A new immutable snapshot: same servers and counters, one state changed.
     auto next = std::make_shared<balancer::PoolSnapshot>(*pool.snapshot);
     next->generation = pool.snapshot->generation + 1;
-    const auto before = next->servers[index].state();
-    next->servers[index].admin = state;
-    if (next->servers[index].state() != before)
-      since_[*p][index] = std::chrono::system_clock::now();
+    balancer::ServerView& changed = next->servers[index];
+    const auto before = changed.state();
+    const bool was_eligible = changed.eligible();
+    changed.admin = state;
+    if (changed.state() != before) since_[*p][index] = std::chrono::system_clock::now();
+    // Back in rotation: slow start (if the pool has a window) ramps from now.
+    if (!was_eligible && changed.eligible()) changed.up_since = std::chrono::steady_clock::now();
     pool.snapshot = next;
     for (auto& w : workers_) w->publish(*p, next);
     spdlog::info("pool {}: server {} set to {} by the admin API", pool.config.name, it->name,
@@ -169,6 +172,7 @@ PoolControl::DryRun PoolControl::dry_run(std::string_view pool_name, std::string
   balancer::PickContext ctx;
   ctx.client_address = std::span<const std::uint8_t>(addr.bytes.data(), addr.v6 ? 16 : 4);
   if (key) ctx.hash_key = balancer::affinity_key(*key);
+  ctx.now = std::chrono::steady_clock::now();
   const auto pick = balancer->pick(ctx);
 
   json::object o;

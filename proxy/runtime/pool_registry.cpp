@@ -50,6 +50,7 @@ PoolRegistry::PoolRegistry(const config::Config& cfg) {
     pool->algorithm = to_algorithm(pc.balance);
     pool->options.source_prefix_v4 = pc.source_prefix_v4;
     pool->options.source_prefix_v6 = pc.source_prefix_v6;
+    pool->options.slow_start = pc.slow_start;
     auto snapshot = std::make_shared<balancer::PoolSnapshot>();
     snapshot->name = pc.name;
     snapshot->generation = 1;

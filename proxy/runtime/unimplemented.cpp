@@ -37,13 +37,11 @@ std::vector<config::ConfigError> find_unimplemented(const config::Config& cfg,
                                                     const std::string& file) {
   Collector c(file);
   constexpr std::string_view kHealth = "health checks: issue 4";
-  constexpr std::string_view kBalancer = "balancing algorithms: issue 3";
 
   c.key(cfg.marks, "resolver", "", "DNS discovery: issue 4");
 
   for (const auto& pool : cfg.pools) {
     const std::string ctx = fmt::format("pool \"{}\": ", pool.name);
-    c.key(pool.marks, "slow-start", ctx, kBalancer);
     if (pool.source == config::SourceMode::client) {
       c.add(mark_of(pool.marks, "source", pool.mark), ctx + "source: client",
             "transparent source: issue 6");

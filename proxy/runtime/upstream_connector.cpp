@@ -128,6 +128,7 @@ awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_inde
     ctx.client_address =
         std::span<const std::uint8_t>(client_ip.bytes.data(), client_ip.v6 ? 16 : 4);
     ctx.tried = std::span<const balancer::ServerIndex>(tried.data(), tried_count);
+    if (pool.options.slow_start.count() > 0) ctx.now = std::chrono::steady_clock::now();
     const auto pick = b.pick(ctx);
     if (!pick) break;
     auto snapshot = b.snapshot_ptr();

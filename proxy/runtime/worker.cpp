@@ -17,8 +17,8 @@ Worker::Worker(unsigned id, PoolRegistry& pools, RelayMode relay_mode)
 
 void Worker::publish(std::size_t i, std::shared_ptr<const balancer::PoolSnapshot> snapshot) {
   asio::post(io_, [this, i, snapshot = std::move(snapshot)]() mutable {
-    balancers_[i] =
-        balancer::make_balancer(pools_.at(i).algorithm, std::move(snapshot), id_ * 7919u + i);
+    balancers_[i] = balancer::make_balancer(pools_.at(i).algorithm, std::move(snapshot),
+                                            id_ * 7919u + i, pools_.at(i).options);
   });
 }
 

@@ -1,10 +1,12 @@
 """The admin API of SPEC §6 that exists today: /status, drain/enable/disable
 (with the bearer token), and the dry-run pick, against real nginx backends."""
 
+import collections
 import json
 import os
 import socket
 import sys
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -15,7 +17,7 @@ from sbtest import IntegrationTest, Nginx, Switchboard, free_port, http_get  # n
 
 class AdminApiTest(IntegrationTest):
 
-    def start(self, balance="round-robin", token=None):
+    def start(self, balance="round-robin", token=None, pool_extra=""):
         self.servers = [{"name": n, "port": free_port()} for n in ("b1", "b2")]
         Nginx(self.procs, self.workdir, self.servers)
         self.port = free_port()
@@ -37,6 +39,7 @@ pools:
   web:
     balance: {balance}
     health: {{check: none}}
+{pool_extra}
     servers:
 {servers}
 listeners:
@@ -133,6 +136,18 @@ listeners:
         self.assertEqual(self.call("GET", "/pools/web/pick")[0], 400)
         self.assertEqual(self.call("GET", "/pools/web/pick?client=not-an-ip")[0], 400)
         self.assertEqual(self.call("GET", "/pools/none/pick?client=127.0.0.1")[0], 404)
+
+    def test_slow_start_ramps_an_enabled_server(self):
+        self.start(balance="weighted-round-robin", pool_extra="    slow-start: 3s")
+        self.assertEqual(self.call("POST", "/pools/web/servers/b2/disable")[0], 200)
+        self.assertEqual({http_get(self.port)[1] for _ in range(4)}, {"b1"})
+        self.assertEqual(self.call("POST", "/pools/web/servers/b2/enable")[0], 200)
+        # Within the first ~10% of the window b2 counts with ~10% of its weight.
+        early = collections.Counter(http_get(self.port)[1] for _ in range(20))
+        self.assertLessEqual(early["b2"], 4, early)
+        time.sleep(3.2)
+        late = collections.Counter(http_get(self.port)[1] for _ in range(20))
+        self.assertEqual(late, {"b1": 10, "b2": 10})
 
     def test_dry_run_with_an_affinity_key(self):
         self.start(balance="maglev")

@@ -99,7 +99,7 @@ class CliTest(IntegrationTest):
 admin: {{listen: 127.0.0.1:{free_port()}}}
 pools:
   relay:
-    slow-start: 30s
+    source: client
     servers:
       - address: 127.0.0.1:2525
 listeners:
@@ -111,7 +111,7 @@ listeners:
         self.assertEqual(sb("check", "-c", path).returncode, 0)
         r = sb("run", "-c", path)
         self.assertEqual(r.returncode, 1)
-        self.assertRegex(r.stderr, re.escape(path) + r":4:\d+: .*slow-start.*not implemented")
+        self.assertRegex(r.stderr, re.escape(path) + r":4:\d+: .*source: client.*not implemented")
         self.assertRegex(r.stderr, re.escape(path) + r":10:\d+: .*protocol: smtp.*not implemented")
 
     def test_run_exits_3_when_the_address_is_in_use(self):

@@ -20,7 +20,7 @@ using testing_util::ServerSpec;
 class EveryAlgorithm : public ::testing::TestWithParam<Algorithm> {
  protected:
   std::unique_ptr<Balancer> build(std::shared_ptr<PoolSnapshot> snapshot, std::uint64_t seed = 1) {
-    return make_balancer(GetParam(), std::move(snapshot), seed);
+    return make_balancer(GetParam(), std::move(snapshot), seed, {});
   }
 };
 
@@ -128,17 +128,18 @@ INSTANTIATE_TEST_SUITE_P(Balance, EveryAlgorithm,
                                            Algorithm::first_available),
                          [](const ::testing::TestParamInfo<Algorithm>& info) {
                            std::string name(
-                               make_balancer(info.param, make_pool({{}}), 0)->algorithm());
+                               make_balancer(info.param, make_pool({{}}), 0, {})->algorithm());
                            std::replace(name.begin(), name.end(), '-', '_');
                            return name;
                          });
 
 TEST(EveryAlgorithmFirstAvailable, SendsEverythingToTheFirstEligible) {
-  auto counts = spread(*make_balancer(Algorithm::first_available, make_pool({{}, {}, {}}), 0), 50);
+  auto counts =
+      spread(*make_balancer(Algorithm::first_available, make_pool({{}, {}, {}}), 0, {}), 50);
   EXPECT_EQ(counts, (std::map<ServerIndex, int>{{0, 50}}));
-  counts = spread(
-      *make_balancer(Algorithm::first_available, make_pool({{.health = Health::down}, {}, {}}), 0),
-      50);
+  counts = spread(*make_balancer(Algorithm::first_available,
+                                 make_pool({{.health = Health::down}, {}, {}}), 0, {}),
+                  50);
   EXPECT_EQ(counts, (std::map<ServerIndex, int>{{1, 50}}));
 }
 

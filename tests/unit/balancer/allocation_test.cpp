@@ -42,7 +42,7 @@ TEST_P(PickAllocations, PickAllocatesNothing) {
     if (i % 7 == 0) specs[i].health = Health::down;
   }
   const long at_start = g_allocations.load();
-  auto b = make_balancer(GetParam(), make_pool(specs), 3);
+  auto b = make_balancer(GetParam(), make_pool(specs), 3, {});
   ASSERT_GT(g_allocations.load(), at_start) << "the counting operator new is not in use";
   std::array<std::uint8_t, 4> addr = {10, 0, 0, 1};
   const std::array<ServerIndex, 2> tried = {1, 2};

@@ -14,13 +14,13 @@ using testing_util::make_pool;
 
 TEST(LeastConnections, PicksTheFewestPerUnitOfWeight) {
   auto pool = make_pool({{.active = 5}, {.active = 2}, {.weight = 4, .active = 6}});
-  LeastConnections b(pool);
+  LeastConnections b(pool, {});
   EXPECT_EQ(b.pick({})->server, 2u);  // 6/4 = 1.5 < 2/1 < 5/1
 }
 
 TEST(LeastConnections, FollowsLiveCounts) {
   auto pool = make_pool({{}, {}, {}});
-  LeastConnections b(pool);
+  LeastConnections b(pool, {});
   // Simulate connections that stay open: each pick adds one to its server.
   std::map<ServerIndex, int> counts;
   for (int i = 0; i < 300; ++i) {
@@ -36,7 +36,7 @@ TEST(LeastConnections, FollowsLiveCounts) {
 
 TEST(LeastConnections, TiesRotate) {
   auto pool = make_pool({{}, {}, {}});
-  LeastConnections b(pool);
+  LeastConnections b(pool, {});
   std::map<ServerIndex, int> counts;
   for (int i = 0; i < 30; ++i) ++counts[b.pick({})->server];  // counts stay 0: all tie
   EXPECT_EQ(counts, (std::map<ServerIndex, int>{{0, 10}, {1, 10}, {2, 10}}));
@@ -44,13 +44,13 @@ TEST(LeastConnections, TiesRotate) {
 
 TEST(RandomTwoChoices, NeverPicksTheMoreLoadedOfTwo) {
   auto pool = make_pool({{.active = 1}, {.active = 9}});
-  RandomTwoChoices b(pool, 7);
+  RandomTwoChoices b(pool, 7, {});
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(b.pick({})->server, 0u);
 }
 
 TEST(RandomTwoChoices, NeverPicksTheMostLoaded) {
   auto pool = make_pool({{.active = 3}, {.active = 1}, {.active = 8}, {.active = 2}});
-  RandomTwoChoices b(pool, 11);
+  RandomTwoChoices b(pool, 11, {});
   std::map<ServerIndex, int> counts;
   for (int i = 0; i < 4000; ++i) ++counts[b.pick({})->server];
   EXPECT_EQ(counts.count(2), 0u);
@@ -59,7 +59,7 @@ TEST(RandomTwoChoices, NeverPicksTheMostLoaded) {
 }
 
 TEST(RandomTwoChoices, EqualLoadSpreadsEvenly) {
-  RandomTwoChoices b(make_pool({{}, {}, {}, {}}), 3);
+  RandomTwoChoices b(make_pool({{}, {}, {}, {}}), 3, {});
   std::map<ServerIndex, int> counts;
   for (int i = 0; i < 40000; ++i) ++counts[b.pick({})->server];
   for (auto [s, n] : counts) EXPECT_NEAR(n, 10000, 400) << s;

@@ -118,7 +118,7 @@ TEST(RoundRobin, SeedsStartWorkersApart) {
 }
 
 TEST(Balancer, FactoryBuildsRoundRobin) {
-  auto b = make_balancer(Algorithm::round_robin, pool({{0, Health::up}}), 0);
+  auto b = make_balancer(Algorithm::round_robin, pool({{0, Health::up}}), 0, {});
   ASSERT_TRUE(b);
   EXPECT_EQ(b->algorithm(), "round-robin");
   EXPECT_EQ(b->pick({})->server, 0u);

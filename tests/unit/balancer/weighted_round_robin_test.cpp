@@ -12,7 +12,7 @@ namespace {
 using testing_util::make_pool;
 
 TEST(WeightedRoundRobin, SmoothSequenceHasNoBurstToTheHeaviest) {
-  WeightedRoundRobin b(make_pool({{.weight = 5}, {.weight = 1}, {.weight = 1}}));
+  WeightedRoundRobin b(make_pool({{.weight = 5}, {.weight = 1}, {.weight = 1}}), {});
   std::vector<ServerIndex> seq;
   for (int i = 0; i < 7 * 20; ++i) seq.push_back(b.pick({})->server);
   int run = 0, longest = 0;
@@ -28,7 +28,7 @@ TEST(WeightedRoundRobin, SmoothSequenceHasNoBurstToTheHeaviest) {
 }
 
 TEST(WeightedRoundRobin, SharesFollowWeightsWithinTwoPercent) {
-  WeightedRoundRobin b(make_pool({{.weight = 1}, {.weight = 2}, {.weight = 3}}));
+  WeightedRoundRobin b(make_pool({{.weight = 1}, {.weight = 2}, {.weight = 3}}), {});
   std::map<ServerIndex, int> counts;
   const int picks = 60000;
   for (int i = 0; i < picks; ++i) ++counts[b.pick({})->server];
@@ -39,7 +39,7 @@ TEST(WeightedRoundRobin, SharesFollowWeightsWithinTwoPercent) {
 }
 
 TEST(WeightedRoundRobin, TriedServersKeepTheRestProportional) {
-  WeightedRoundRobin b(make_pool({{.weight = 1}, {.weight = 1}, {.weight = 3}}));
+  WeightedRoundRobin b(make_pool({{.weight = 1}, {.weight = 1}, {.weight = 3}}), {});
   const std::vector<ServerIndex> tried = {2};
   std::map<ServerIndex, int> counts;
   for (int i = 0; i < 1000; ++i) {
