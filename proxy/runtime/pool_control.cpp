@@ -61,6 +61,7 @@ PoolControl::PoolControl(PoolRegistry& pools, std::vector<std::unique_ptr<Worker
   const auto now = std::chrono::system_clock::now();
   for (std::size_t i = 0; i < pools_.size(); ++i) {
     since_.emplace_back(pools_.at(i).snapshot->servers.size(), now);
+    checks_.emplace_back(pools_.at(i).snapshot->servers.size());
   }
 }
 
@@ -84,9 +85,22 @@ json::value PoolControl::server_json(std::size_t pool, std::size_t server) const
   o["active_connections"] = s.stats->active.load(std::memory_order_relaxed);
   o["connections_total"] = s.stats->connections_total.load(std::memory_order_relaxed);
   o["since"] = iso8601(since_[pool][server]);
-  // Active checks arrive with the health issue; until then there is none.
-  o["last_check"] = nullptr;
-  o["last_failure"] = nullptr;
+  const CheckRecord& c = checks_[pool][server];
+  if (c.any) {
+    o["last_check"] =
+        json::object{{"result", c.result}, {"latency_ms", c.latency_ms}, {"detail", c.detail}};
+  } else {
+    o["last_check"] = nullptr;  // no check has finished yet (or checks are off)
+  }
+  if (c.failed_once) {
+    json::array transcript;
+    for (const auto& line : c.failure_transcript) transcript.emplace_back(line);
+    o["last_failure"] = json::object{{"at", iso8601(c.failure_at)},
+                                     {"detail", c.failure_detail},
+                                     {"transcript", std::move(transcript)}};
+  } else {
+    o["last_failure"] = nullptr;
+  }
   return o;
 }
 
@@ -111,7 +125,6 @@ PoolControl::ActionResult PoolControl::set_admin_state(std::string_view pool_nam
   if (it->admin != state) {
     // A new immutable snapshot: same servers and counters, one state changed.
     auto next = std::make_shared<balancer::PoolSnapshot>(*pool.snapshot);
-    next->generation = pool.snapshot->generation + 1;
     balancer::ServerView& changed = next->servers[index];
     const auto before = changed.state();
     const bool was_eligible = changed.eligible();
@@ -119,13 +132,47 @@ PoolControl::ActionResult PoolControl::set_admin_state(std::string_view pool_nam
     if (changed.state() != before) since_[*p][index] = std::chrono::system_clock::now();
     // Back in rotation: slow start (if the pool has a window) ramps from now.
     if (!was_eligible && changed.eligible()) changed.up_since = std::chrono::steady_clock::now();
-    pool.snapshot = next;
-    for (auto& w : workers_) w->publish(*p, next);
-    spdlog::info("pool {}: server {} set to {} by the admin API", pool.config.name, it->name,
+    spdlog::info("pool {}: server {} set to {} by the admin API", pool.config.name, changed.name,
                  to_string(state));
+    publish(*p, std::move(next));  // `it` points into the old snapshot: not used after this
   }
   out.server = server_json(*p, index);
   return out;
+}
+
+void PoolControl::publish(std::size_t pool, std::shared_ptr<balancer::PoolSnapshot> next) {
+  PoolRuntime& p = pools_.at(pool);
+  next->generation = p.snapshot->generation + 1;
+  p.snapshot = next;
+  for (auto& w : workers_) w->publish(pool, next);
+}
+
+void PoolControl::apply_check(std::size_t pool, std::size_t server,
+                              const health::ProbeResult& result, health::Transition transition) {
+  CheckRecord& c = checks_[pool][server];
+  c.any = true;
+  c.result = result.ok ? "pass" : result.timed_out ? "timeout" : "fail";
+  c.latency_ms = static_cast<double>(result.latency.count()) / 1000.0;
+  c.detail = result.detail;
+  if (!result.ok) {
+    c.failed_once = true;
+    c.failure_at = std::chrono::system_clock::now();
+    c.failure_detail = result.detail;
+    c.failure_transcript = result.transcript;
+  }
+  if (transition == health::Transition::none) return;
+
+  PoolRuntime& p = pools_.at(pool);
+  auto next = std::make_shared<balancer::PoolSnapshot>(*p.snapshot);
+  balancer::ServerView& s = next->servers[server];
+  const bool up = transition == health::Transition::went_up;
+  s.health = up ? balancer::Health::up : balancer::Health::down;
+  // Back in rotation: slow start (if the pool has a window) ramps from now.
+  if (up && s.eligible()) s.up_since = std::chrono::steady_clock::now();
+  since_[pool][server] = std::chrono::system_clock::now();
+  spdlog::warn("pool {}: {} {}: {} after {:.1f}ms", p.config.name, s.name, up ? "up" : "down",
+               result.detail, c.latency_ms);
+  publish(pool, std::move(next));
 }
 
 json::value PoolControl::status() const {

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "balancer/pool_snapshot.h"
+#include "health/health_verdict.h"
+#include "health/probe.h"
 #include "proxy/runtime/pool_registry.h"
 #include "proxy/runtime/worker.h"
 
@@ -32,6 +34,11 @@ class PoolControl {
   // Sets what the operator wants for one server and publishes the pool.
   ActionResult set_admin_state(std::string_view pool, std::string_view server,
                                balancer::AdminState state);
+
+  // A health check of one server finished (control thread): remember it for
+  // /status and, on a transition, publish the pool with the new health.
+  void apply_check(std::size_t pool, std::size_t server, const health::ProbeResult& result,
+                   health::Transition transition);
 
   // SPEC §6 /status.
   boost::json::value status() const;
@@ -53,8 +60,21 @@ class PoolControl {
 
   PoolRegistry& pools_;
   std::vector<std::unique_ptr<Worker>>& workers_;
+  struct CheckRecord {
+    bool any = false;
+    std::string result;  // pass | fail | timeout
+    double latency_ms = 0;
+    std::string detail;
+    bool failed_once = false;
+    std::chrono::system_clock::time_point failure_at;
+    std::string failure_detail;
+    std::vector<std::string> failure_transcript;
+  };
+  void publish(std::size_t pool, std::shared_ptr<balancer::PoolSnapshot> next);
+
   // Per pool, per server: when its effective state last changed.
   std::vector<std::vector<std::chrono::system_clock::time_point>> since_;
+  std::vector<std::vector<CheckRecord>> checks_;
 };
 
 }  // namespace sb::runtime

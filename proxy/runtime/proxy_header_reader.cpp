@@ -1,6 +1,6 @@
 #include "proxy/runtime/proxy_header_reader.h"
 
-#include "proxy/runtime/socket_deadline.h"
+#include "health/socket_deadline.h"
 
 namespace sb::runtime {
 
@@ -11,7 +11,7 @@ awaitable<ProxyHeaderRead> read_proxy_header(tcp::socket& socket,
   // v2 headers that carry large TLVs.
   std::vector<char> buf(256);
   std::size_t have = 0;
-  SocketDeadline deadline(socket, timeout);
+  health::SocketDeadline deadline(socket, timeout);
   for (;;) {
     if (have == buf.size()) buf.resize(std::min<std::size_t>(buf.size() * 4, 16 + 65535));
     auto [ec, n] = co_await socket.async_read_some(

@@ -2,10 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <csignal>
 #include <cstdlib>
+#include <functional>
+#include <optional>
 #include <thread>
 
+#include "health/health_checker.h"
+#include "proxy/net/proxy_protocol.h"
 #include "proxy/runtime/admin_server.h"
 #include "proxy/runtime/listener.h"
 #include "proxy/runtime/logging.h"
@@ -58,6 +63,8 @@ class ControlPlane {
         signals_(io, SIGINT, SIGTERM, SIGHUP) {}
 
   void start() { asio::co_spawn(io_, handle_signals(), asio::detached); }
+  // Also run at the stop (health checks end there).
+  void on_stop(std::function<void()> f) { on_stop_ = std::move(f); }
 
  private:
   awaitable<void> handle_signals() {
@@ -105,6 +112,7 @@ class ControlPlane {
 
   void stop_everything() {
     admin_.stop();
+    if (on_stop_) on_stop_();
     signals_.cancel();
     for (auto& w : workers_) w->stop();
     io_.stop();
@@ -117,7 +125,56 @@ class ControlPlane {
   std::atomic<bool>& shutting_down_;
   config::Duration grace_;
   asio::signal_set signals_;
+  std::function<void()> on_stop_;
 };
+
+// The health check of one server, or nothing when the pool is not checked.
+std::optional<health::CheckSpec> check_spec(const config::PoolConfig& pool,
+                                            const balancer::ServerView& server) {
+  const config::HealthConfig& h = pool.health;
+  health::CheckSpec spec;
+  switch (h.check) {
+    case config::CheckType::none:
+      return std::nullopt;
+    case config::CheckType::tcp:
+      spec.type = health::CheckType::tcp;
+      break;
+    case config::CheckType::smtp:
+      spec.type = health::CheckType::smtp;
+      break;
+    case config::CheckType::http:
+      spec.type = health::CheckType::http;
+      break;
+    case config::CheckType::https:
+    case config::CheckType::sip_options:
+      return std::nullopt;  // refused before start (unimplemented.cpp)
+  }
+  spec.interval = h.interval;
+  spec.timeout = h.timeout;
+  spec.rise = h.rise;
+  spec.fall = h.fall;
+  spec.ip = server.ip;
+  spec.ipv6 = server.ipv6;
+  spec.port = h.port != 0 ? h.port : server.port;
+  spec.helo = h.helo;
+  spec.path = h.path;
+  spec.host = h.host;
+  spec.expect_status_low = h.expect_status.low;
+  spec.expect_status_high = h.expect_status.high;
+  spec.expect_body = h.expect_body;
+  // Servers that require PROXY headers must accept the checks too: v2 LOCAL
+  // or v1 UNKNOWN, which say "this connection is the balancer's own".
+  if (pool.proxy_protocol != config::ProxyProtocol::none) {
+    std::array<char, net::kMaxV2> header{};
+    net::ProxyAddresses local;
+    local.local = true;
+    const std::size_t n = pool.proxy_protocol == config::ProxyProtocol::v1
+                              ? net::encode_v1(local, header)
+                              : net::encode_v2(local, header);
+    spec.proxy_header.assign(header.data(), n);
+  }
+  return spec;
+}
 
 }  // namespace
 
@@ -142,20 +199,29 @@ int run(const config::Config& cfg, const std::string& file) {
       open_listener(*listeners.back(), workers);
     }
 
-    for (const auto& p : cfg.pools) {
-      if (p.health.mark.line == 0) {
-        spdlog::warn(
-            "pool {}: active health checks are not implemented yet (issue 4); servers are "
-            "taken as up and a failed connect is presented to the next server",
-            p.name);
-      }
-    }
-
     asio::io_context control(1);
     std::atomic<bool> shutting_down{false};
     PoolControl pool_control(pools, workers);
+    // Active checks: one loop per server of every pool that is checked.
+    std::vector<std::pair<std::size_t, std::size_t>> targets;  // (pool, server)
+    health::HealthChecker checker(
+        control.get_executor(),
+        [&](std::size_t target, const health::ProbeResult& r, health::Transition t) {
+          pool_control.apply_check(targets[target].first, targets[target].second, r, t);
+        },
+        0x5eed);
+    for (std::size_t p = 0; p < pools.size(); ++p) {
+      const auto& snapshot = *pools.at(p).snapshot;
+      for (std::size_t s = 0; s < snapshot.servers.size(); ++s) {
+        if (auto spec = check_spec(pools.at(p).config, snapshot.servers[s])) {
+          targets.emplace_back(p, s);
+          checker.add(targets.size() - 1, std::move(*spec));
+        }
+      }
+    }
     AdminServer admin(control, cfg.admin, shutting_down, pool_control);
     ControlPlane plane(control, workers, listeners, admin, shutting_down, cfg.shutdown_grace);
+    plane.on_stop([&checker] { checker.stop(); });
     plane.start();
     admin.start();
     for (auto& w : workers) w->start();

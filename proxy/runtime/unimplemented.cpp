@@ -46,9 +46,14 @@ std::vector<config::ConfigError> find_unimplemented(const config::Config& cfg,
       c.add(mark_of(pool.marks, "source", pool.mark), ctx + "source: client",
             "transparent source: issue 6");
     }
-    if (pool.health.mark.line != 0 && pool.health.check != config::CheckType::none) {
+    const auto check = pool.health.check;
+    if (check == config::CheckType::https || check == config::CheckType::sip_options) {
       c.add(mark_of(pool.health.marks, "check", pool.health.mark),
-            fmt::format("{}health check `{}`", ctx, config::to_string(pool.health.check)), kHealth);
+            fmt::format("{}health check `{}`", ctx, config::to_string(check)), kHealth);
+    }
+    if (pool.health.starttls) {
+      c.add(mark_of(pool.health.marks, "starttls", pool.health.mark),
+            ctx + "health check `starttls: true`", kHealth);
     }
     c.key(pool.marks, "outlier", ctx, kHealth);
     for (const auto& s : pool.servers) {

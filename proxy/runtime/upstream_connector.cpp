@@ -7,9 +7,9 @@
 #include <array>
 #include <cerrno>
 
+#include "health/socket_deadline.h"
 #include "proxy/net/proxy_protocol.h"
 #include "proxy/runtime/endpoint.h"
-#include "proxy/runtime/socket_deadline.h"
 
 namespace sb::runtime {
 namespace {
@@ -82,7 +82,7 @@ awaitable<std::optional<ConnectFailure>> try_server(tcp::socket& socket, tcp::en
                                                     config::ProxyProtocol proxy_protocol,
                                                     const ClientEndpoints& endpoints,
                                                     error_code& error) {
-  SocketDeadline deadline(socket, timeout);
+  health::SocketDeadline deadline(socket, timeout);
   error_code ec = co_await connect_nonblocking(socket, target);
   if (!ec) {
     error_code ignored;

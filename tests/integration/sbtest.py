@@ -95,7 +95,8 @@ def read_log(proc):
 class Nginx:
     """An nginx that answers its own name on each of the given servers.
 
-    servers: list of dicts {name, port, proxy_protocol (bool), root (optional)}. Each server
+    servers: list of dicts {name, port, proxy_protocol (bool), root (optional),
+    status (optional, default 200)}. Each server
     logs "$proxy_protocol_addr:$proxy_protocol_port $remote_addr" to
     <workdir>/<name>.access for servers that take PROXY headers."""
 
@@ -106,7 +107,9 @@ class Nginx:
         for s in servers:
             pp = " proxy_protocol" if s.get("proxy_protocol") else ""
             # "root": serve files from that directory instead of the name.
-            body = f"root {s['root']};" if s.get("root") else f'return 200 "{s["name"]}\\n";'
+            status = s.get("status", 200)
+            body = f"root {s['root']};" if s.get("root") else \
+                f'return {status} "{s["name"]}\\n";'
 
             blocks.append(textwrap.dedent(f"""\
                 server {{
@@ -196,6 +199,24 @@ def closed_within(sock, seconds):
         return True
     except socket.timeout:
         return False
+
+
+class SmtpSink:
+    """Postfix's smtp-sink on a loopback port. `args` such as ["-Q", "CONNECT"]
+    (a 421 greeting) make it a failing server."""
+
+    def __init__(self, procs, port=None, args=(), name="smtp-sink"):
+        self.port = port or free_port()
+        self.proc = procs.start(["smtp-sink", "-u", "nobody", *args, f"127.0.0.1:{self.port}",
+                                 "100"], f"{name}-{self.port}")
+        wait_until(lambda: can_connect(self.port) or self.proc.poll() is not None,
+                   what=f"smtp-sink on {self.port}")
+        if self.proc.poll() is not None:
+            raise AssertionError("smtp-sink exited:\n" + read_log(self.proc))
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
 
 
 class EchoServer:

@@ -1,5 +1,6 @@
 #pragma once
-// A deadline for the operations of one socket inside a coroutine: when it
+// A deadline for the operations of one socket inside a coroutine (health
+// probes, and the proxy's connector, which uses it too): when it
 // passes, the socket's pending operations are cancelled (they complete with
 // operation_aborted) and expired() turns true.
 //
@@ -14,20 +15,23 @@
 
 #include <chrono>
 
-#include "proxy/runtime/asio.h"
+#include <boost/asio.hpp>
 
-namespace sb::runtime {
+namespace sb::health {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
 
 class SocketDeadline {
  public:
   SocketDeadline(tcp::socket& socket, std::chrono::steady_clock::duration timeout)
       : socket_(socket), timer_(socket.get_executor()) {
     timer_.expires_after(timeout);
-    timer_.async_wait([this](const error_code& ec) {
+    timer_.async_wait([this](const boost::system::error_code& ec) {
       handler_ran_ = true;
       if (ec) return;
       expired_ = true;
-      error_code ignored;
+      boost::system::error_code ignored;
       socket_.cancel(ignored);
     });
   }
@@ -36,7 +40,7 @@ class SocketDeadline {
 
   bool expired() const { return expired_; }
 
-  awaitable<void> disarm() {
+  asio::awaitable<void> disarm() {
     timer_.cancel();
     // The handler is queued (cancelled or expired just now); on this
     // single-threaded io_context one turn of the queue runs it.
@@ -50,4 +54,4 @@ class SocketDeadline {
   bool expired_ = false;
 };
 
-}  // namespace sb::runtime
+}  // namespace sb::health

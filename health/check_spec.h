@@ -1,0 +1,38 @@
+#pragma once
+// What to check on one server and how often: the health module's own view of
+// a pool's `health:` section (SPEC §3), filled by the runtime from the
+// configuration so that this module does not depend on the config types.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace sb::health {
+
+enum class CheckType : std::uint8_t { none, tcp, smtp, http, https, sip_options };
+
+struct CheckSpec {
+  CheckType type = CheckType::tcp;
+  std::chrono::milliseconds interval{5000};
+  std::chrono::milliseconds timeout{2000};
+  int rise = 2;
+  int fall = 3;
+  // Where to connect: the server's address, with the check's `port` if set.
+  std::array<std::uint8_t, 16> ip{};
+  bool ipv6 = false;
+  std::uint16_t port = 0;
+  // Bytes to send first (a PROXY v1 UNKNOWN / v2 LOCAL header) when the pool
+  // speaks PROXY to its servers, so that they accept the check.
+  std::string proxy_header;
+  // smtp
+  std::string helo = "switchboard.localdomain";
+  // http
+  std::string path = "/";
+  std::string host;
+  int expect_status_low = 200;
+  int expect_status_high = 399;
+  std::string expect_body;
+};
+
+}  // namespace sb::health

@@ -1,0 +1,43 @@
+#include "health/health_checker.h"
+
+#include <boost/asio.hpp>
+
+namespace sb::health {
+
+namespace asio = boost::asio;
+
+std::chrono::milliseconds jittered(std::chrono::milliseconds interval, double u) {
+  const double factor = 0.9 + 0.2 * u;
+  return std::chrono::milliseconds(
+      static_cast<std::int64_t>(static_cast<double>(interval.count()) * factor));
+}
+
+HealthChecker::HealthChecker(asio::any_io_executor executor, Report report, std::uint64_t seed)
+    : executor_(std::move(executor)), report_(std::move(report)), random_(seed) {}
+
+void HealthChecker::add(std::size_t target, CheckSpec spec) {
+  const int rise = spec.rise, fall = spec.fall;
+  loops_.push_back(
+      Loop{target, std::move(spec), HealthVerdict(rise, fall), asio::steady_timer(executor_)});
+  asio::co_spawn(executor_, run(loops_.back()), asio::detached);
+}
+
+void HealthChecker::stop() {
+  *stopped_ = true;
+  for (auto& loop : loops_) loop.timer.cancel();
+}
+
+asio::awaitable<void> HealthChecker::run(Loop& loop) {
+  const auto stopped = stopped_;  // outlives this object's loops if need be
+  for (;;) {
+    const ProbeResult result = co_await probe(loop.spec);
+    if (*stopped) co_return;
+    report_(loop.target, result, loop.verdict.record(result.ok));
+    const double u = static_cast<double>(random_.next() >> 11) / 9007199254740992.0;  // 2^53
+    loop.timer.expires_after(jittered(loop.spec.interval, u));
+    auto [ec] = co_await loop.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || *stopped) co_return;
+  }
+}
+
+}  // namespace sb::health

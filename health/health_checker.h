@@ -1,0 +1,56 @@
+#pragma once
+// Runs the active checks of every server on the control-plane io_context:
+// one loop per server (first check at once, then every interval with ±10%
+// jitter so that checks do not synchronise), each result fed to that
+// server's HealthVerdict, and every result reported — transitions included —
+// to the owner, which publishes new pool snapshots. Health is decided here
+// once, not per worker.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <list>
+#include <memory>
+
+#include "balancer/hash.h"
+#include "health/check_spec.h"
+#include "health/health_verdict.h"
+#include "health/probe.h"
+
+namespace sb::health {
+
+// interval x (0.9 + 0.2 x u), u in [0, 1): the next wait.
+std::chrono::milliseconds jittered(std::chrono::milliseconds interval, double u);
+
+class HealthChecker {
+ public:
+  // Called on the control thread after every probe of `target`.
+  using Report =
+      std::function<void(std::size_t target, const ProbeResult& result, Transition transition)>;
+
+  HealthChecker(boost::asio::any_io_executor executor, Report report, std::uint64_t seed);
+  HealthChecker(const HealthChecker&) = delete;
+  HealthChecker& operator=(const HealthChecker&) = delete;
+
+  // Starts checking `target` (an id of the owner's choosing) per `spec`.
+  void add(std::size_t target, CheckSpec spec);
+  // Stops every loop after its current probe.
+  void stop();
+
+ private:
+  struct Loop {
+    std::size_t target;
+    CheckSpec spec;
+    HealthVerdict verdict;
+    boost::asio::steady_timer timer;
+  };
+  boost::asio::awaitable<void> run(Loop& loop);
+
+  boost::asio::any_io_executor executor_;
+  Report report_;
+  balancer::Random random_;
+  std::list<Loop> loops_;  // stable addresses for the coroutines
+  std::shared_ptr<bool> stopped_ = std::make_shared<bool>(false);
+};
+
+}  // namespace sb::health

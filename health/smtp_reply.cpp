@@ -1,0 +1,47 @@
+#include "health/smtp_reply.h"
+
+#include <cctype>
+
+namespace sb::health {
+
+SmtpReplyParser::Status SmtpReplyParser::feed(std::string_view& data) {
+  while (!data.empty()) {
+    const char c = data.front();
+    data.remove_prefix(1);
+    if (c == '\n') {
+      if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+      const Status s = line_done();
+      line_.clear();
+      if (s != Status::need_more) return s;
+      continue;
+    }
+    if (line_.size() >= max_line_) {
+      error_ = "reply line too long";
+      return Status::invalid;
+    }
+    line_.push_back(c);
+  }
+  return Status::need_more;
+}
+
+SmtpReplyParser::Status SmtpReplyParser::line_done() {
+  const auto digit = [&](std::size_t i) {
+    return std::isdigit(static_cast<unsigned char>(line_[i])) != 0;
+  };
+  if (line_.size() < 3 || !digit(0) || !digit(1) || !digit(2) ||
+      (line_.size() > 3 && line_[3] != ' ' && line_[3] != '-')) {
+    error_ = "not an SMTP reply";
+    return Status::invalid;
+  }
+  const int code = (line_[0] - '0') * 100 + (line_[1] - '0') * 10 + (line_[2] - '0');
+  if (!reply_.lines.empty() && code != reply_.code) {
+    error_ = "reply code changed within a multi-line reply";
+    return Status::invalid;
+  }
+  reply_.code = code;
+  reply_.lines.push_back(line_);
+  const bool last = line_.size() == 3 || line_[3] == ' ';
+  return last ? Status::done : Status::need_more;
+}
+
+}  // namespace sb::health

@@ -1,0 +1,156 @@
+"""Active health checks against real peers: Postfix smtp-sink (healthy, and
+with a 421 greeting), closed ports, nginx health pages, and a backend killed
+and restarted while the proxy runs."""
+
+import json
+import os
+import sys
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+from sbtest import (IntegrationTest, Nginx, SmtpSink, Switchboard, free_port,  # noqa: E402
+                    http_get, wait_until)
+
+
+class HealthTest(IntegrationTest):
+
+    def start(self, servers_yaml, health, pool_extra=""):
+        self.port = free_port()
+        self.admin = free_port()
+        self.sb = Switchboard(self.procs, self.workdir, f"""\
+workers: 1
+admin: {{listen: 127.0.0.1:{self.admin}}}
+pools:
+  p:
+    connect-timeout: 500ms
+    health: {health}
+{pool_extra}
+    servers:
+{servers_yaml}
+listeners:
+  vip:
+    listen: ["127.0.0.1:{self.port}"]
+    pool: p
+""", wait_ports=[self.port])
+
+    def servers(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/status", timeout=5) as r:
+            return {s["name"]: s for s in json.load(r)["pools"][0]["servers"]}
+
+    def wait_state(self, name, state, timeout=10):
+        wait_until(lambda: self.servers()[name]["health"] == state, timeout=timeout,
+                   what=f"{name} {state}")
+
+    def test_smtp_check_tells_a_421_greeting_and_a_closed_port_from_a_good_server(self):
+        good = SmtpSink(self.procs)
+        busy = SmtpSink(self.procs, args=["-Q", "CONNECT"], name="smtp-sink-421")
+        closed = free_port()
+        self.start(f"""\
+      - {{address: 127.0.0.1:{good.port}, name: good}}
+      - {{address: 127.0.0.1:{busy.port}, name: busy}}
+      - {{address: 127.0.0.1:{closed}, name: closed}}""",
+                   "{check: smtp, interval: 200ms, timeout: 1s, rise: 2, fall: 2, helo: probe.test}")
+        # The first check decides at once: no fall window for new servers.
+        self.wait_state("busy", "down", timeout=5)
+        self.wait_state("closed", "down", timeout=5)
+        s = self.servers()
+        self.assertEqual(s["good"]["state"], "up")
+        self.assertEqual(s["good"]["last_check"]["result"], "pass")
+        self.assertIn("250", s["good"]["last_check"]["detail"])
+        busy_failure = s["busy"]["last_failure"]
+        self.assertIn("421", busy_failure["detail"])
+        self.assertIn("S: 421 4.0.0 Server closing connection", busy_failure["transcript"])
+        self.assertIn("refused", s["closed"]["last_failure"]["detail"])
+        log = self.sb.log()
+        self.assertRegex(log, r"pool p: busy down: smtp banner \"421 [^\"]*\" after [\d.]+ms")
+        self.assertIn("pool p: closed down:", log)
+        # Traffic only reaches the good server, and the retry path is not used.
+        for _ in range(10):
+            with __import__("socket").create_connection(("127.0.0.1", self.port), timeout=5) as c:
+                self.assertTrue(c.recv(100).startswith(b"220 smtp-sink"))
+
+    def test_killed_server_leaves_within_fall_and_returns_after_rise(self):
+        a = SmtpSink(self.procs)
+        b = SmtpSink(self.procs)
+        self.start(f"""\
+      - {{address: 127.0.0.1:{a.port}, name: a}}
+      - {{address: 127.0.0.1:{b.port}, name: b}}""",
+                   "{check: smtp, interval: 200ms, timeout: 500ms, rise: 3, fall: 2}")
+        self.wait_state("b", "up")
+        time.sleep(0.5)  # both have passed checks
+        b.stop()
+        started = time.monotonic()
+        self.wait_state("b", "down", timeout=5)
+        # fall=2 at 200ms (+-10%) intervals: about half a second, never instant.
+        self.assertLess(time.monotonic() - started, 2.5)
+        self.assertEqual(self.servers()["a"]["health"], "up")
+        SmtpSink(self.procs, port=b.port)
+        started = time.monotonic()
+        self.wait_state("b", "up", timeout=5)
+        self.assertGreater(time.monotonic() - started, 0.3)  # rise=3 checks, not one
+        log = self.sb.log()
+        self.assertIn("pool p: b down:", log)
+        self.assertIn("pool p: b up:", log)
+
+    def test_http_check_status_range_and_body(self):
+        ok = {"name": "ok", "port": free_port()}
+        sick = {"name": "sick", "port": free_port(), "status": 503}
+        Nginx(self.procs, self.workdir, [ok, sick])
+        sick_port = sick["port"]
+        self.start(f"""\
+      - {{address: 127.0.0.1:{ok['port']}, name: ok}}
+      - {{address: 127.0.0.1:{sick_port}, name: sick}}""",
+                   "{check: http, path: /owa/healthcheck.htm, host: mail.example.com, "
+                   "expect-status: 200-299, expect-body: ok, interval: 200ms, timeout: 1s}")
+        self.wait_state("sick", "down", timeout=5)
+        s = self.servers()
+        self.assertEqual(s["ok"]["health"], "up")
+        self.assertIn("503", s["sick"]["last_failure"]["detail"])
+        self.assertIn("S: HTTP/1.1 503 Service Temporarily Unavailable",
+                      s["sick"]["last_failure"]["transcript"])
+        self.assertEqual({http_get(self.port)[1] for _ in range(6)}, {"ok"})
+
+    def test_http_check_expect_body_mismatch_is_a_failure(self):
+        b = {"name": "b1", "port": free_port()}
+        Nginx(self.procs, self.workdir, [b])
+        self.start(f"      - {{address: 127.0.0.1:{b['port']}, name: b1}}",
+                   "{check: http, expect-body: healthy, interval: 200ms}")
+        self.wait_state("b1", "down", timeout=5)
+        self.assertIn('body lacks "healthy"', self.servers()["b1"]["last_failure"]["detail"])
+
+    def test_checks_send_a_proxy_header_when_servers_expect_one(self):
+        b = {"name": "b1", "port": free_port(), "proxy_protocol": True}
+        Nginx(self.procs, self.workdir, [b])
+        self.start(f"      - {{address: 127.0.0.1:{b['port']}, name: b1}}",
+                   "{check: http, interval: 200ms, rise: 1}", pool_extra="    proxy-protocol: v2")
+        wait_until(lambda: (self.servers()["b1"]["last_check"] or {}).get("result") == "pass",
+                   what="a passing check through PROXY v2 LOCAL")
+        self.assertEqual(http_get(self.port), (0, "b1"))
+
+    def test_tcp_is_the_default_check(self):
+        closed = free_port()
+        b = {"name": "b1", "port": free_port()}
+        Nginx(self.procs, self.workdir, [b])
+        self.port = free_port()
+        self.admin = free_port()
+        self.sb = Switchboard(self.procs, self.workdir, f"""\
+workers: 1
+admin: {{listen: 127.0.0.1:{self.admin}}}
+pools:
+  p:
+    servers:
+      - {{address: 127.0.0.1:{b['port']}, name: b1}}
+      - {{address: 127.0.0.1:{closed}, name: gone}}
+listeners:
+  vip:
+    listen: ["127.0.0.1:{self.port}"]
+    pool: p
+""", wait_ports=[self.port])
+        self.wait_state("gone", "down", timeout=5)  # first check, at start
+        self.assertEqual(self.servers()["b1"]["last_check"]["detail"], "connected")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,87 @@
+// The pure parts of the health checks: SMTP replies, HTTP status lines, jitter.
+#include <gtest/gtest.h>
+
+#include "health/health_checker.h"
+#include "health/http_status.h"
+#include "health/smtp_reply.h"
+
+namespace sb::health {
+namespace {
+
+using Status = SmtpReplyParser::Status;
+
+TEST(SmtpReply, SingleAndMultiLine) {
+  SmtpReplyParser p;
+  std::string_view in = "220 mx1 ESMTP ready\r\nEXTRA";
+  EXPECT_EQ(p.feed(in), Status::done);
+  EXPECT_EQ(p.reply().code, 220);
+  EXPECT_EQ(in, "EXTRA");  // the rest is left for the next reply
+
+  SmtpReplyParser m;
+  std::string_view ehlo = "250-mx1\r\n250-PIPELINING\r\n250 STARTTLS\r\n";
+  EXPECT_EQ(m.feed(ehlo), Status::done);
+  EXPECT_EQ(m.reply().lines.size(), 3u);
+  EXPECT_EQ(m.reply().lines[2], "250 STARTTLS");
+}
+
+TEST(SmtpReply, ArrivesInPieces) {
+  const std::string whole = "220-first\r\n220-second\n220 last\r\n";  // bare LF accepted
+  for (std::size_t cut = 0; cut < whole.size(); ++cut) {
+    SmtpReplyParser p;
+    std::string_view a = std::string_view(whole).substr(0, cut);
+    std::string_view b = std::string_view(whole).substr(cut);
+    if (p.feed(a) == Status::done) FAIL() << "done too early at " << cut;
+    EXPECT_EQ(p.feed(b), Status::done) << cut;
+    EXPECT_EQ(p.reply().lines.size(), 3u);
+  }
+}
+
+TEST(SmtpReply, GarbageIsInvalid) {
+  for (std::string_view bad :
+       {"HTTP/1.1 200 OK\r\n", "22\r\n", "220x\r\n", "abc def\r\n", "250-a\r\n251 b\r\n"}) {
+    SmtpReplyParser p;
+    std::string_view in = bad;
+    EXPECT_EQ(p.feed(in), Status::invalid) << bad;
+    EXPECT_FALSE(p.error().empty());
+  }
+}
+
+TEST(SmtpReply, LongLinesAreRefused) {
+  SmtpReplyParser p(512);
+  const std::string line = "220 " + std::string(600, 'x');
+  std::string_view in = line;
+  EXPECT_EQ(p.feed(in), Status::invalid);
+  EXPECT_EQ(p.error(), "reply line too long");
+}
+
+TEST(HttpStatus, ParsesTheStatusLine) {
+  auto s = parse_status_line("HTTP/1.1 503 Service Unavailable\r\nServer: x\r\n\r\nbody");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->code, 503);
+  EXPECT_EQ(s->line, "HTTP/1.1 503 Service Unavailable");
+  EXPECT_TRUE(parse_status_line("HTTP/1.0 200\r\n"));
+  EXPECT_EQ(http_body("HTTP/1.1 200 OK\r\nA: b\r\n\r\nok\n"), "ok\n");
+  EXPECT_EQ(http_body("HTTP/1.1 200 OK\r\n"), "");
+}
+
+TEST(HttpStatus, RefusesWhatIsNotOne) {
+  for (std::string_view bad : {"", "HTTP/1.1 200 OK", "220 smtp\r\n", "HTTP/2 200\r\n",
+                               "HTTP/1.1 2x0 OK\r\n", "HTTP/1.1 2000\r\n"}) {
+    EXPECT_FALSE(parse_status_line(bad)) << bad;
+  }
+}
+
+TEST(Jitter, StaysWithinTenPercent) {
+  const std::chrono::milliseconds interval{5000};
+  EXPECT_EQ(jittered(interval, 0.0).count(), 4500);
+  EXPECT_EQ(jittered(interval, 0.5).count(), 5000);
+  EXPECT_LE(jittered(interval, 0.999999).count(), 5500);
+  for (double u = 0; u < 1; u += 0.01) {
+    const auto j = jittered(interval, u).count();
+    EXPECT_GE(j, 4500);
+    EXPECT_LT(j, 5500);
+  }
+}
+
+}  // namespace
+}  // namespace sb::health
