@@ -20,9 +20,21 @@ struct ServerStats {
   std::array<std::atomic<std::uint64_t>, kConnectFailureKinds> connect_failures{};
   std::atomic<std::uint64_t> bytes_in{0};   // received from the server
   std::atomic<std::uint64_t> bytes_out{0};  // sent to the server
+  // Connects that failed in a row (passive health / outlier ejection); any
+  // success resets it.
+  std::atomic<std::uint32_t> consecutive_failures{0};
 
-  void count_failure(ConnectFailure f) {
+  // Returns the number of failures in a row, this one included.
+  std::uint32_t count_failure(ConnectFailure f) {
     connect_failures[static_cast<std::size_t>(f)].fetch_add(1, std::memory_order_relaxed);
+    return consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+  void count_success() {
+    // Read first: most connects succeed, and a store would bounce the
+    // cache line between workers for nothing.
+    if (consecutive_failures.load(std::memory_order_relaxed) != 0) {
+      consecutive_failures.store(0, std::memory_order_relaxed);
+    }
   }
 };
 

@@ -22,6 +22,18 @@ void HealthChecker::add(std::size_t target, CheckSpec spec) {
   asio::co_spawn(executor_, run(loops_.back()), asio::detached);
 }
 
+void HealthChecker::eject(std::size_t target, std::chrono::steady_clock::time_point until,
+                          std::string reason) {
+  for (auto& loop : loops_) {
+    if (loop.target != target) continue;
+    loop.ejected_until = until;
+    ProbeResult r;
+    r.detail = std::move(reason);
+    report_(target, r, loop.verdict.force_down());
+    return;
+  }
+}
+
 void HealthChecker::stop() {
   *stopped_ = true;
   for (auto& loop : loops_) loop.timer.cancel();
@@ -32,7 +44,9 @@ asio::awaitable<void> HealthChecker::run(Loop& loop) {
   for (;;) {
     const ProbeResult result = co_await probe(loop.spec);
     if (*stopped) co_return;
-    report_(loop.target, result, loop.verdict.record(result.ok));
+    // While ejected, results are shown but do not count: the ejection holds.
+    const bool ejected = std::chrono::steady_clock::now() < loop.ejected_until;
+    report_(loop.target, result, ejected ? Transition::none : loop.verdict.record(result.ok));
     const double u = static_cast<double>(random_.next() >> 11) / 9007199254740992.0;  // 2^53
     loop.timer.expires_after(jittered(loop.spec.interval, u));
     auto [ec] = co_await loop.timer.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -34,6 +34,12 @@ class HealthChecker {
 
   // Starts checking `target` (an id of the owner's choosing) per `spec`.
   void add(std::size_t target, CheckSpec spec);
+  // Passive health: `target` failed real traffic too often. It is down now
+  // and stays down until `until` whatever its checks say; after that its
+  // checks decide (from down: `rise` passes to come back). Reported through
+  // the Report callback like a check, with `reason` as the detail.
+  void eject(std::size_t target, std::chrono::steady_clock::time_point until, std::string reason);
+
   // Stops every loop after its current probe.
   void stop();
 
@@ -43,6 +49,7 @@ class HealthChecker {
     CheckSpec spec;
     HealthVerdict verdict;
     boost::asio::steady_timer timer;
+    std::chrono::steady_clock::time_point ejected_until{};
   };
   boost::asio::awaitable<void> run(Loop& loop);
 

@@ -56,8 +56,9 @@ std::string_view how(balancer::Algorithm a) {
 
 }  // namespace
 
-PoolControl::PoolControl(PoolRegistry& pools, std::vector<std::unique_ptr<Worker>>& workers)
-    : pools_(pools), workers_(workers) {
+PoolControl::PoolControl(asio::any_io_executor control, PoolRegistry& pools,
+                         std::vector<std::unique_ptr<Worker>>& workers)
+    : control_(std::move(control)), pools_(pools), workers_(workers) {
   const auto now = std::chrono::system_clock::now();
   for (std::size_t i = 0; i < pools_.size(); ++i) {
     since_.emplace_back(pools_.at(i).snapshot->servers.size(), now);
@@ -161,18 +162,33 @@ void PoolControl::apply_check(std::size_t pool, std::size_t server,
     c.failure_transcript = result.transcript;
   }
   if (transition == health::Transition::none) return;
+  set_health(pool, server, transition == health::Transition::went_up,
+             fmt::format("{} after {:.1f}ms", result.detail, c.latency_ms));
+}
 
+void PoolControl::set_health(std::size_t pool, std::size_t server, bool up, std::string_view why) {
   PoolRuntime& p = pools_.at(pool);
   auto next = std::make_shared<balancer::PoolSnapshot>(*p.snapshot);
   balancer::ServerView& s = next->servers[server];
-  const bool up = transition == health::Transition::went_up;
+  if ((s.health == balancer::Health::up) == up) return;
   s.health = up ? balancer::Health::up : balancer::Health::down;
   // Back in rotation: slow start (if the pool has a window) ramps from now.
   if (up && s.eligible()) s.up_since = std::chrono::steady_clock::now();
   since_[pool][server] = std::chrono::system_clock::now();
-  spdlog::warn("pool {}: {} {}: {} after {:.1f}ms", p.config.name, s.name, up ? "up" : "down",
-               result.detail, c.latency_ms);
+  spdlog::warn("pool {}: {} {}: {}", p.config.name, s.name, up ? "up" : "down", why);
   publish(pool, std::move(next));
+}
+
+void PoolControl::eject_unchecked(std::size_t pool, std::size_t server,
+                                  std::chrono::milliseconds ejection_time,
+                                  const std::string& reason) {
+  set_health(pool, server, false, reason);
+  auto timer = std::make_shared<asio::steady_timer>(control_, ejection_time);
+  timer->async_wait([this, timer, pool, server, ejection_time](const error_code& ec) {
+    if (ec) return;
+    set_health(pool, server, true,
+               fmt::format("ejection of {}ms over (no active check)", ejection_time.count()));
+  });
 }
 
 json::value PoolControl::status() const {

@@ -24,7 +24,8 @@ namespace sb::runtime {
 
 class PoolControl {
  public:
-  PoolControl(PoolRegistry& pools, std::vector<std::unique_ptr<Worker>>& workers);
+  PoolControl(asio::any_io_executor control, PoolRegistry& pools,
+              std::vector<std::unique_ptr<Worker>>& workers);
 
   enum class Lookup { ok, no_pool, no_server };
   struct ActionResult {
@@ -39,6 +40,11 @@ class PoolControl {
   // /status and, on a transition, publish the pool with the new health.
   void apply_check(std::size_t pool, std::size_t server, const health::ProbeResult& result,
                    health::Transition transition);
+
+  // Passive health for a pool without active checks: down now, back up after
+  // `ejection_time` (no check could bring it back otherwise).
+  void eject_unchecked(std::size_t pool, std::size_t server,
+                       std::chrono::milliseconds ejection_time, const std::string& reason);
 
   // SPEC §6 /status.
   boost::json::value status() const;
@@ -58,6 +64,9 @@ class PoolControl {
   std::optional<std::size_t> find_pool(std::string_view name) const;
   boost::json::value server_json(std::size_t pool, std::size_t server) const;
 
+  void set_health(std::size_t pool, std::size_t server, bool up, std::string_view why);
+
+  asio::any_io_executor control_;
   PoolRegistry& pools_;
   std::vector<std::unique_ptr<Worker>>& workers_;
   struct CheckRecord {

@@ -1,5 +1,6 @@
 #include "proxy/runtime/runtime.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -201,7 +202,7 @@ int run(const config::Config& cfg, const std::string& file) {
 
     asio::io_context control(1);
     std::atomic<bool> shutting_down{false};
-    PoolControl pool_control(pools, workers);
+    PoolControl pool_control(control.get_executor(), pools, workers);
     // Active checks: one loop per server of every pool that is checked.
     std::vector<std::pair<std::size_t, std::size_t>> targets;  // (pool, server)
     health::HealthChecker checker(
@@ -210,14 +211,34 @@ int run(const config::Config& cfg, const std::string& file) {
           pool_control.apply_check(targets[target].first, targets[target].second, r, t);
         },
         0x5eed);
+    std::vector<std::vector<std::optional<std::size_t>>> target_of(pools.size());
     for (std::size_t p = 0; p < pools.size(); ++p) {
       const auto& snapshot = *pools.at(p).snapshot;
+      target_of[p].resize(snapshot.servers.size());
       for (std::size_t s = 0; s < snapshot.servers.size(); ++s) {
         if (auto spec = check_spec(pools.at(p).config, snapshot.servers[s])) {
           targets.emplace_back(p, s);
+          target_of[p][s] = targets.size() - 1;
           checker.add(targets.size() - 1, std::move(*spec));
         }
       }
+    }
+    // Passive health: a worker reports a server that failed real connects
+    // too often; the control plane ejects it (decided once, here).
+    for (auto& w : workers) {
+      w->set_outlier_hook([&](std::size_t p, balancer::ServerIndex s) {
+        asio::post(control, [&, p, s] {
+          const auto& outlier = pools.at(p).config.outlier;
+          const std::string reason =
+              fmt::format("ejected after {} failed connects in a row (outlier) for {}ms",
+                          outlier.consecutive_failures, outlier.ejection_time.count());
+          if (const auto t = target_of[p][s]) {
+            checker.eject(*t, std::chrono::steady_clock::now() + outlier.ejection_time, reason);
+          } else {
+            pool_control.eject_unchecked(p, s, outlier.ejection_time, reason);
+          }
+        });
+      });
     }
     AdminServer admin(control, cfg.admin, shutting_down, pool_control);
     ControlPlane plane(control, workers, listeners, admin, shutting_down, cfg.shutdown_grace);

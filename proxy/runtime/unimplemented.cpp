@@ -55,7 +55,6 @@ std::vector<config::ConfigError> find_unimplemented(const config::Config& cfg,
       c.add(mark_of(pool.health.marks, "starttls", pool.health.mark),
             ctx + "health check `starttls: true`", kHealth);
     }
-    c.key(pool.marks, "outlier", ctx, kHealth);
     for (const auto& s : pool.servers) {
       if (s.kind == config::ServerEntry::Kind::srv) {
         c.add(s.mark, ctx + "server `srv:` discovery", "DNS discovery: issue 4");

@@ -29,6 +29,11 @@ ConnectFailure classify(const error_code& ec) {
   return ConnectFailure::reset;
 }
 
+bool is_local_exhaustion(const error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
 std::string_view failure_name(ConnectFailure f) {
   switch (f) {
     case ConnectFailure::refused:
@@ -145,11 +150,25 @@ awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_inde
     const auto failure = co_await try_server(socket, endpoint_of(view), cfg.connect_timeout,
                                              cfg.proxy_protocol, endpoints, error);
     if (!failure) {
+      view.stats->count_success();
       out.connection = UpstreamConnection{std::move(socket), std::move(snapshot), pick->server,
                                           balancer::ActiveConnection(view.stats.get())};
       co_return out;
     }
-    view.stats->count_failure(*failure);
+    if (is_local_exhaustion(error)) {
+      // Out of descriptors or memory here: no server is to blame and every
+      // other would fail the same way. Not counted against the server.
+      spdlog::warn("pool {}: cannot open a connection to {}: {}", cfg.name, view.address,
+                   error.message());
+      break;
+    }
+    const std::uint32_t in_a_row = view.stats->count_failure(*failure);
+    if (cfg.outlier.consecutive_failures > 0 &&
+        in_a_row == static_cast<std::uint32_t>(cfg.outlier.consecutive_failures)) {
+      worker.report_outlier(pool_index, pick->server);
+      // Counted anew from here: a server back from ejection gets a fresh run.
+      view.stats->consecutive_failures.store(0, std::memory_order_relaxed);
+    }
     spdlog::debug("pool {}: connect {} ({}) failed: {} ({})", cfg.name, view.address, view.name,
                   failure_name(*failure), error.message());
   }

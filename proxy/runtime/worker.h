@@ -4,6 +4,7 @@
 // and relay resources. Nothing here is shared with other workers except the
 // read-only snapshots and the atomic counters they point to.
 
+#include <functional>
 #include <list>
 #include <memory>
 #include <thread>
@@ -44,6 +45,15 @@ class Worker {
   // snapshot they picked from.
   void publish(std::size_t i, std::shared_ptr<const balancer::PoolSnapshot> snapshot);
 
+  // Passive health: called (on this worker's thread) when a server of pool i
+  // has failed `outlier.consecutive-failures` connects in a row. The runtime
+  // sets it before start; it hands the report to the control plane.
+  using OutlierHook = std::function<void(std::size_t pool, balancer::ServerIndex server)>;
+  void set_outlier_hook(OutlierHook hook) { outlier_hook_ = std::move(hook); }
+  void report_outlier(std::size_t pool, balancer::ServerIndex server) {
+    if (outlier_hook_) outlier_hook_(pool, server);
+  }
+
   // Takes ownership of an acceptor that was opened on io(); the accept loop
   // runs on this worker once started.
   tcp::acceptor& adopt_acceptor(tcp::acceptor acceptor);
@@ -70,6 +80,7 @@ class Worker {
   BufferPool buffers_;
   PipePool pipes_;
   std::thread thread_;
+  OutlierHook outlier_hook_;
 };
 
 }  // namespace sb::runtime

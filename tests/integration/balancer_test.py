@@ -71,9 +71,12 @@ listeners:
         second = {"name": "b2", "port": free_port()}
         n1 = Nginx(self.procs, self.workdir, [first], tag="nginx-b1")
         Nginx(self.procs, self.workdir, [second], tag="nginx-b2")
+        # Without health checks or outlier ejection the return is immediate:
+        # b1 is tried first again on the next connection.
         self.start("first-available",
                    f"      - {{address: 127.0.0.1:{first['port']}, name: b1}}\n"
-                   f"      - {{address: 127.0.0.1:{second['port']}, name: b2}}")
+                   f"      - {{address: 127.0.0.1:{second['port']}, name: b2}}",
+                   pool_extra="    outlier: {consecutive-failures: 0}")
         self.assertEqual({http_get(self.port)[1] for _ in range(5)}, {"b1"})
         n1.proc.terminate()
         n1.proc.wait(timeout=10)

@@ -129,6 +129,46 @@ listeners:
                    what="a passing check through PROXY v2 LOCAL")
         self.assertEqual(http_get(self.port), (0, "b1"))
 
+    def test_outlier_ejection_without_active_checks(self):
+        b = {"name": "b1", "port": free_port()}
+        Nginx(self.procs, self.workdir, [b])
+        closed = free_port()
+        self.start(f"""\
+      - {{address: 127.0.0.1:{closed}, name: gone}}
+      - {{address: 127.0.0.1:{b['port']}, name: b1}}""", "{check: none}",
+                   pool_extra="    outlier: {consecutive-failures: 3, ejection-time: 1500ms}")
+        for _ in range(8):  # every other request meets the closed port first
+            self.assertEqual(http_get(self.port), (0, "b1"))
+        self.assertEqual(self.servers()["gone"]["state"], "down")
+        self.assertRegex(self.sb.log(), r"pool p: gone down: ejected after 3 failed connects")
+        before = self.sb.log().count("retries=1")
+        for _ in range(6):
+            http_get(self.port)
+        self.assertEqual(self.sb.log().count("retries=1"), before, "ejected server still tried")
+        # After the ejection time it is presented connections again.
+        self.wait_state("gone", "up", timeout=5)
+        self.assertIn("ejection of 1500ms over", self.sb.log())
+
+    def test_outlier_ejection_holds_against_passing_checks(self):
+        b1 = SmtpSink(self.procs)
+        flaky = SmtpSink(self.procs)
+        self.start(f"""\
+      - {{address: 127.0.0.1:{b1.port}, name: b1}}
+      - {{address: 127.0.0.1:{flaky.port}, name: flaky}}""",
+                   "{check: tcp, interval: 300ms, rise: 1, fall: 5}",
+                   pool_extra="    outlier: {consecutive-failures: 2, ejection-time: 2s}")
+        # A server that accepts checks but whose service port refuses traffic
+        # is a case for passive health: simulate by stopping it between
+        # checks and restarting it at once.
+        flaky.stop()
+        for _ in range(6):
+            http_get(self.port)  # not HTTP, but each connect attempt counts
+        SmtpSink(self.procs, port=flaky.port)
+        self.wait_state("flaky", "down", timeout=5)
+        time.sleep(1.0)  # checks pass meanwhile (rise: 1) but the ejection holds
+        self.assertEqual(self.servers()["flaky"]["health"], "down")
+        self.wait_state("flaky", "up", timeout=5)  # then the checks decide
+
     def test_tcp_is_the_default_check(self):
         closed = free_port()
         b = {"name": "b1", "port": free_port()}
