@@ -24,4 +24,16 @@ std::string_view to_string(EffectiveState s) {
   return "unknown";
 }
 
+std::string_view to_string(AdminState s) {
+  switch (s) {
+    case AdminState::enabled:
+      return "enabled";
+    case AdminState::drain:
+      return "drain";
+    case AdminState::disabled:
+      return "disabled";
+  }
+  return "unknown";
+}
+
 }  // namespace sb::balancer

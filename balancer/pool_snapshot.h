@@ -51,5 +51,6 @@ struct PoolSnapshot {
 };
 
 std::string_view to_string(EffectiveState);
+std::string_view to_string(AdminState);
 
 }  // namespace sb::balancer

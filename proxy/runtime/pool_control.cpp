@@ -15,18 +15,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string_view to_string(balancer::AdminState s) {
-  switch (s) {
-    case balancer::AdminState::enabled:
-      return "enabled";
-    case balancer::AdminState::drain:
-      return "drain";
-    case balancer::AdminState::disabled:
-      return "disabled";
-  }
-  return "unknown";
-}
-
 std::string iso8601(std::chrono::system_clock::time_point t) {
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
 }
@@ -79,7 +67,7 @@ json::value PoolControl::server_json(std::size_t pool, std::size_t server) const
   o["name"] = s.name;
   o["address"] = s.address;
   o["state"] = balancer::to_string(s.state());
-  o["admin_state"] = to_string(s.admin);
+  o["admin_state"] = balancer::to_string(s.admin);
   o["health"] = s.health == balancer::Health::up ? "up" : "down";
   o["weight"] = s.weight;
   o["priority"] = s.priority;
@@ -134,7 +122,7 @@ PoolControl::ActionResult PoolControl::set_admin_state(std::string_view pool_nam
     // Back in rotation: slow start (if the pool has a window) ramps from now.
     if (!was_eligible && changed.eligible()) changed.up_since = std::chrono::steady_clock::now();
     spdlog::info("pool {}: server {} set to {} by the admin API", pool.config.name, changed.name,
-                 to_string(state));
+                 balancer::to_string(state));
     publish(*p, std::move(next));  // `it` points into the old snapshot: not used after this
   }
   out.server = server_json(*p, index);
