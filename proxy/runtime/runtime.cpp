@@ -147,6 +147,8 @@ std::optional<health::CheckSpec> check_spec(const config::PoolConfig& pool,
       spec.type = health::CheckType::http;
       break;
     case config::CheckType::https:
+      spec.type = health::CheckType::https;
+      break;
     case config::CheckType::sip_options:
       return std::nullopt;  // refused before start (unimplemented.cpp)
   }

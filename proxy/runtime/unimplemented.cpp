@@ -47,7 +47,7 @@ std::vector<config::ConfigError> find_unimplemented(const config::Config& cfg,
             "transparent source: issue 6");
     }
     const auto check = pool.health.check;
-    if (check == config::CheckType::https || check == config::CheckType::sip_options) {
+    if (check == config::CheckType::sip_options) {
       c.add(mark_of(pool.health.marks, "check", pool.health.mark),
             fmt::format("{}health check `{}`", ctx, config::to_string(check)), kHealth);
     }

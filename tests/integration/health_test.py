@@ -10,6 +10,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
+import sbtest  # noqa: E402
 from sbtest import (IntegrationTest, Nginx, SmtpSink, Switchboard, free_port,  # noqa: E402
                     http_get, wait_until)
 
@@ -168,6 +169,26 @@ listeners:
         time.sleep(1.0)  # checks pass meanwhile (rise: 1) but the ejection holds
         self.assertEqual(self.servers()["flaky"]["health"], "down")
         self.wait_state("flaky", "up", timeout=5)  # then the checks decide
+
+    def test_https_check_with_sni_and_a_self_signed_certificate(self):
+        cert = sbtest.self_signed_certificate(self.workdir, "mail.example.com")
+        good = {"name": "good", "port": free_port(), "tls": cert}
+        bad = {"name": "bad", "port": free_port(), "tls": cert, "status": 500}
+        plain = {"name": "plain", "port": free_port()}  # speaks no TLS
+        Nginx(self.procs, self.workdir, [good, bad, plain])
+        self.start("\n".join(f"      - {{address: 127.0.0.1:{s['port']}, name: {s['name']}}}"
+                             for s in (good, bad, plain)),
+                   "{check: https, host: mail.example.com, path: /owa/healthcheck.htm, "
+                   "interval: 200ms, timeout: 1s}")
+        self.wait_state("bad", "down", timeout=5)
+        self.wait_state("plain", "down", timeout=5)
+        s = self.servers()
+        self.assertEqual(s["good"]["health"], "up")
+        self.assertIn("200", s["good"]["last_check"]["detail"])
+        self.assertIn("500", s["bad"]["last_failure"]["detail"])
+        self.assertTrue(any(line.startswith("TLS: TLSv1.")
+                            for line in s["bad"]["last_failure"]["transcript"]))
+        self.assertIn("TLS handshake", s["plain"]["last_failure"]["detail"])
 
     def test_tcp_is_the_default_check(self):
         closed = free_port()

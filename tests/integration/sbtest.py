@@ -96,7 +96,7 @@ class Nginx:
     """An nginx that answers its own name on each of the given servers.
 
     servers: list of dicts {name, port, proxy_protocol (bool), root (optional),
-    status (optional, default 200)}. Each server
+    status (optional, default 200), tls (optional {cert, key}: HTTPS)}. Each server
     logs "$proxy_protocol_addr:$proxy_protocol_port $remote_addr" to
     <workdir>/<name>.access for servers that take PROXY headers."""
 
@@ -106,6 +106,11 @@ class Nginx:
         blocks = []
         for s in servers:
             pp = " proxy_protocol" if s.get("proxy_protocol") else ""
+            tls = ""
+            if s.get("tls"):  # {"cert": path, "key": path}
+                pp += " ssl"
+                tls = (f"ssl_certificate {s['tls']['cert']}; "
+                       f"ssl_certificate_key {s['tls']['key']};")
             # "root": serve files from that directory instead of the name.
             status = s.get("status", 200)
             body = f"root {s['root']};" if s.get("root") else \
@@ -115,6 +120,7 @@ class Nginx:
                 server {{
                     listen 127.0.0.1:{s['port']}{pp};
                     access_log {workdir}/{s['name']}.access who;
+                    {tls}
                     location / {{ {body} }}
                 }}"""))
         temp = os.path.join(workdir, f"{tag}-temp")
@@ -199,6 +205,16 @@ def closed_within(sock, seconds):
         return True
     except socket.timeout:
         return False
+
+
+def self_signed_certificate(workdir, name="localhost"):
+    """A throwaway key and certificate made with the openssl command."""
+    cert = os.path.join(workdir, f"{name}.crt")
+    key = os.path.join(workdir, f"{name}.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={name}", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True, timeout=60)
+    return {"cert": cert, "key": key}
 
 
 class SmtpSink:
