@@ -111,7 +111,13 @@ asio::awaitable<void> smtp_dialogue(Session& s, const CheckSpec& spec) {
 // Over the plain socket (http) or a TLS stream on it (https).
 template <class Stream>
 asio::awaitable<void> http_dialogue(Stream& stream, Session& s, const CheckSpec& spec) {
-  const std::string host = spec.host.empty() ? "localhost" : spec.host;
+  // No `host:` configured: the server's own address, as a browser would send
+  // for http://IP/ (documented in docs/configuration.md).
+  std::string host = spec.host;
+  if (host.empty()) {
+    const auto address = endpoint_of(spec).address();
+    host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  }
   const std::string request = fmt::format(
       "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: switchboard-health\r\nConnection: close\r\n\r\n",
       spec.path, host);
