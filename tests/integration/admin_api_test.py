@@ -12,7 +12,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sbtest import IntegrationTest, Nginx, Switchboard, free_port, http_get  # noqa: E402
+from sbtest import (IntegrationTest, Nginx, Switchboard, free_port, http_get,  # noqa: E402
+                    one_pool_config, servers_yaml)
 
 
 class AdminApiTest(IntegrationTest):
@@ -22,31 +23,16 @@ class AdminApiTest(IntegrationTest):
         Nginx(self.procs, self.workdir, self.servers)
         self.port = free_port()
         self.admin = free_port()
-        token_line = ""
+        admin_extra = ""
         if token is not None:
             path = os.path.join(self.workdir, "token")
             with open(path, "w") as f:
                 f.write(f"  {token}\n")  # surrounding whitespace is not part of it
-            token_line = f"  token-file: {path}"
-        servers = "\n".join(f"      - {{address: 127.0.0.1:{s['port']}, name: {s['name']}}}"
-                            for s in self.servers)
-        self.sb = Switchboard(self.procs, self.workdir, f"""\
-workers: 1
-admin:
-  listen: 127.0.0.1:{self.admin}
-{token_line}
-pools:
-  web:
-    balance: {balance}
-    health: {{check: none}}
-{pool_extra}
-    servers:
-{servers}
-listeners:
-  vip:
-    listen: ["127.0.0.1:{self.port}"]
-    pool: web
-""", wait_ports=[self.port])
+            admin_extra = f", token-file: {path}"
+        config = one_pool_config(self.port, self.admin, servers_yaml(self.servers),
+                                 f"    balance: {balance}\n    health: {{check: none}}\n{pool_extra}",
+                                 pool="web", admin_extra=admin_extra)
+        self.sb = Switchboard(self.procs, self.workdir, config, wait_ports=[self.port])
 
     def call(self, method, path, token=None):
         req = urllib.request.Request(f"http://127.0.0.1:{self.admin}{path}", method=method)

@@ -8,30 +8,19 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from sbtest import IntegrationTest, Nginx, Switchboard, can_connect, free_port, http_get, \
-    wait_until  # noqa: E402
+    one_pool_config, wait_until  # noqa: E402
 
 
 class BalancerTest(IntegrationTest):
 
     def start(self, balance, servers_yaml, pool_extra=""):
         self.port = free_port()
-        self.sb = Switchboard(self.procs, self.workdir, f"""\
-workers: 1
-admin: {{listen: 127.0.0.1:{free_port()}}}
-log: {{access: false}}
-pools:
-  web:
-    balance: {balance}
-    connect-timeout: 500ms
-    health: {{check: none}}
-{pool_extra}
-    servers:
-{servers_yaml}
-listeners:
-  vip:
-    listen: ["127.0.0.1:{self.port}"]
-    pool: web
-""", wait_ports=[self.port])
+        pool_lines = (f"    balance: {balance}\n    connect-timeout: 500ms\n"
+                      f"    health: {{check: none}}\n{pool_extra}")
+        self.sb = Switchboard(self.procs, self.workdir,
+                              one_pool_config(self.port, free_port(), servers_yaml, pool_lines,
+                                              top_lines="log: {access: false}", pool="web"),
+                              wait_ports=[self.port])
 
     def backends(self, names):
         servers = [{"name": n, "port": free_port()} for n in names]

@@ -12,29 +12,20 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 import sbtest  # noqa: E402
 from sbtest import (IntegrationTest, Nginx, SmtpSink, Switchboard, free_port,  # noqa: E402
-                    http_get, wait_until)
+                    http_get, one_pool_config, wait_until)
 
 
 class HealthTest(IntegrationTest):
 
-    def start(self, servers_yaml, health, pool_extra=""):
+    def start(self, servers_yaml, health=None, pool_extra=""):
+        """health=None leaves the key out: the default check applies."""
         self.port = free_port()
         self.admin = free_port()
-        self.sb = Switchboard(self.procs, self.workdir, f"""\
-workers: 1
-admin: {{listen: 127.0.0.1:{self.admin}}}
-pools:
-  p:
-    connect-timeout: 500ms
-    health: {health}
-{pool_extra}
-    servers:
-{servers_yaml}
-listeners:
-  vip:
-    listen: ["127.0.0.1:{self.port}"]
-    pool: p
-""", wait_ports=[self.port])
+        pool_lines = "    connect-timeout: 500ms\n" + (f"    health: {health}\n" if health else "")
+        self.sb = Switchboard(self.procs, self.workdir,
+                              one_pool_config(self.port, self.admin, servers_yaml,
+                                              pool_lines + pool_extra),
+                              wait_ports=[self.port])
 
     def servers(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/status", timeout=5) as r:
@@ -194,21 +185,9 @@ listeners:
         closed = free_port()
         b = {"name": "b1", "port": free_port()}
         Nginx(self.procs, self.workdir, [b])
-        self.port = free_port()
-        self.admin = free_port()
-        self.sb = Switchboard(self.procs, self.workdir, f"""\
-workers: 1
-admin: {{listen: 127.0.0.1:{self.admin}}}
-pools:
-  p:
-    servers:
+        self.start(f"""\
       - {{address: 127.0.0.1:{b['port']}, name: b1}}
-      - {{address: 127.0.0.1:{closed}, name: gone}}
-listeners:
-  vip:
-    listen: ["127.0.0.1:{self.port}"]
-    pool: p
-""", wait_ports=[self.port])
+      - {{address: 127.0.0.1:{closed}, name: gone}}""")
         self.wait_state("gone", "down", timeout=5)  # first check, at start
         self.assertEqual(self.servers()["b1"]["last_check"]["detail"], "connected")
 

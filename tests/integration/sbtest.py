@@ -186,6 +186,34 @@ class Switchboard:
         return self.proc.wait(timeout=timeout)
 
 
+def one_pool_config(port, admin, servers_yaml, pool_lines="", top_lines="", pool="p",
+                    admin_extra=""):
+    """The YAML of one worker, one pool and one tcp listener on `port`: what
+    most integration tests run. `pool_lines` are the pool's keys (4 spaces
+    in), `servers_yaml` its server list items (6 spaces in); `admin_extra`
+    more admin keys (", token-file: F")."""
+    return f"""\
+workers: 1
+admin: {{listen: 127.0.0.1:{admin}{admin_extra}}}
+{top_lines}
+pools:
+  {pool}:
+{pool_lines}
+    servers:
+{servers_yaml}
+listeners:
+  vip:
+    listen: ["127.0.0.1:{port}"]
+    pool: {pool}
+"""
+
+
+def servers_yaml(servers):
+    """List items for servers given as {name, port} dicts."""
+    return "\n".join(f"      - {{address: 127.0.0.1:{s['port']}, name: {s['name']}}}"
+                     for s in servers)
+
+
 def http_get(port, host="127.0.0.1", interface=None, timeout=5):
     """curl through the proxy; returns (exit code, body)."""
     args = ["curl", "-s", "--max-time", str(timeout), "-o", "-"]
