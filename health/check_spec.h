@@ -11,6 +11,7 @@
 namespace sb::health {
 
 enum class CheckType : std::uint8_t { none, tcp, smtp, http, https, sip_options };
+enum class SipTransport : std::uint8_t { udp, tcp };
 
 struct CheckSpec {
   CheckType type = CheckType::tcp;
@@ -27,12 +28,15 @@ struct CheckSpec {
   std::string proxy_header;
   // smtp
   std::string helo = "switchboard.localdomain";
+  bool starttls = false;
   // http
   std::string path = "/";
   std::string host;
   int expect_status_low = 200;
   int expect_status_high = 399;
   std::string expect_body;
+  // sip-options: the transport of the SIP listener that uses the pool.
+  SipTransport sip_transport = SipTransport::udp;
 };
 
 }  // namespace sb::health

@@ -1,5 +1,6 @@
 #include "health/health_checker.h"
 
+#include <algorithm>
 #include <boost/asio.hpp>
 
 namespace sb::health {
@@ -19,19 +20,30 @@ void HealthChecker::add(std::size_t target, CheckSpec spec) {
   const int rise = spec.rise, fall = spec.fall;
   loops_.push_back(
       Loop{target, std::move(spec), HealthVerdict(rise, fall), asio::steady_timer(executor_)});
-  asio::co_spawn(executor_, run(loops_.back()), asio::detached);
+  asio::co_spawn(executor_, run(std::prev(loops_.end())), asio::detached);
 }
 
-void HealthChecker::eject(std::size_t target, std::chrono::steady_clock::time_point until,
+std::list<HealthChecker::Loop>::iterator HealthChecker::find(std::size_t target) {
+  return std::find_if(loops_.begin(), loops_.end(),
+                      [&](const Loop& l) { return l.target == target && !l.removed; });
+}
+
+void HealthChecker::remove(std::size_t target) {
+  const auto it = find(target);
+  if (it == loops_.end()) return;
+  it->removed = true;  // its coroutine erases it when it wakes
+  it->timer.cancel();
+}
+
+bool HealthChecker::eject(std::size_t target, std::chrono::steady_clock::time_point until,
                           std::string reason) {
-  for (auto& loop : loops_) {
-    if (loop.target != target) continue;
-    loop.ejected_until = until;
-    ProbeResult r;
-    r.detail = std::move(reason);
-    report_(target, r, loop.verdict.force_down());
-    return;
-  }
+  const auto it = find(target);
+  if (it == loops_.end()) return false;
+  it->ejected_until = until;
+  ProbeResult r;
+  r.detail = std::move(reason);
+  report_(target, r, it->verdict.force_down());
+  return true;
 }
 
 void HealthChecker::stop() {
@@ -39,19 +51,24 @@ void HealthChecker::stop() {
   for (auto& loop : loops_) loop.timer.cancel();
 }
 
-asio::awaitable<void> HealthChecker::run(Loop& loop) {
+asio::awaitable<void> HealthChecker::run(std::list<Loop>::iterator it) {
   const auto stopped = stopped_;  // outlives this object's loops if need be
+  Loop& loop = *it;
   for (;;) {
     const ProbeResult result = co_await probe(loop.spec);
     if (*stopped) co_return;
+    if (loop.removed) break;
     // While ejected, results are shown but do not count: the ejection holds.
     const bool ejected = std::chrono::steady_clock::now() < loop.ejected_until;
     report_(loop.target, result, ejected ? Transition::none : loop.verdict.record(result.ok));
     const double u = static_cast<double>(random_.next() >> 11) / 9007199254740992.0;  // 2^53
     loop.timer.expires_after(jittered(loop.spec.interval, u));
-    auto [ec] = co_await loop.timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec || *stopped) co_return;
+    // Cancelled by stop() or remove(): the flags below say which.
+    co_await loop.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (*stopped) co_return;
+    if (loop.removed) break;
   }
+  loops_.erase(it);
 }
 
 }  // namespace sb::health

@@ -34,11 +34,15 @@ class HealthChecker {
 
   // Starts checking `target` (an id of the owner's choosing) per `spec`.
   void add(std::size_t target, CheckSpec spec);
+  // Stops checking `target` (a server that DNS discovery removed): no report
+  // about it follows, even from a probe in flight.
+  void remove(std::size_t target);
   // Passive health: `target` failed real traffic too often. It is down now
   // and stays down until `until` whatever its checks say; after that its
   // checks decide (from down: `rise` passes to come back). Reported through
   // the Report callback like a check, with `reason` as the detail.
-  void eject(std::size_t target, std::chrono::steady_clock::time_point until, std::string reason);
+  // False when `target` is not checked here.
+  bool eject(std::size_t target, std::chrono::steady_clock::time_point until, std::string reason);
 
   // Stops every loop after its current probe.
   void stop();
@@ -50,13 +54,15 @@ class HealthChecker {
     HealthVerdict verdict;
     boost::asio::steady_timer timer;
     std::chrono::steady_clock::time_point ejected_until{};
+    bool removed = false;
   };
-  boost::asio::awaitable<void> run(Loop& loop);
+  boost::asio::awaitable<void> run(std::list<Loop>::iterator loop);
+  std::list<Loop>::iterator find(std::size_t target);
 
   boost::asio::any_io_executor executor_;
   Report report_;
   balancer::Random random_;
-  std::list<Loop> loops_;  // stable addresses for the coroutines
+  std::list<Loop> loops_;  // stable addresses for the coroutines; each erases its own
   std::shared_ptr<bool> stopped_ = std::make_shared<bool>(false);
 };
 

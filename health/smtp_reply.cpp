@@ -1,8 +1,26 @@
 #include "health/smtp_reply.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace sb::health {
+
+std::vector<std::string> ehlo_keywords(const SmtpReply& ehlo) {
+  std::vector<std::string> out;
+  for (std::size_t i = 1; i < ehlo.lines.size(); ++i) {
+    const std::string_view line = ehlo.lines[i];
+    const std::string_view text = line.substr(std::min<std::size_t>(4, line.size()));
+    std::string keyword(text.substr(0, text.find(' ')));
+    for (char& c : keyword) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (!keyword.empty()) out.push_back(std::move(keyword));
+  }
+  return out;
+}
+
+bool offers(const SmtpReply& ehlo, std::string_view keyword) {
+  const auto keywords = ehlo_keywords(ehlo);
+  return std::find(keywords.begin(), keywords.end(), keyword) != keywords.end();
+}
 
 SmtpReplyParser::Status SmtpReplyParser::feed(std::string_view& data) {
   while (!data.empty()) {

@@ -15,6 +15,12 @@ struct SmtpReply {
   std::vector<std::string> lines;  // each line as received, without CRLF
 };
 
+// The extension keywords of an EHLO reply (every line after the first),
+// upper-cased: {"PIPELINING", "SIZE", "STARTTLS"}.
+std::vector<std::string> ehlo_keywords(const SmtpReply& ehlo);
+// Whether an EHLO reply offers `keyword` (upper case).
+bool offers(const SmtpReply& ehlo, std::string_view keyword);
+
 class SmtpReplyParser {
  public:
   enum class Status { need_more, done, invalid };

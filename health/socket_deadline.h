@@ -22,9 +22,12 @@ namespace sb::health {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-class SocketDeadline {
+// Socket: any Asio socket (tcp for the connector and most probes, udp for
+// SIP OPTIONS over UDP).
+template <class Socket>
+class BasicSocketDeadline {
  public:
-  SocketDeadline(tcp::socket& socket, std::chrono::steady_clock::duration timeout)
+  BasicSocketDeadline(Socket& socket, std::chrono::steady_clock::duration timeout)
       : socket_(socket), timer_(socket.get_executor()) {
     timer_.expires_after(timeout);
     timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -35,10 +38,12 @@ class SocketDeadline {
       socket_.cancel(ignored);
     });
   }
-  SocketDeadline(const SocketDeadline&) = delete;
-  SocketDeadline& operator=(const SocketDeadline&) = delete;
+  BasicSocketDeadline(const BasicSocketDeadline&) = delete;
+  BasicSocketDeadline& operator=(const BasicSocketDeadline&) = delete;
 
   bool expired() const { return expired_; }
+  // For code that checks later, after the operation it guards has failed.
+  const bool& expired_flag() const { return expired_; }
 
   asio::awaitable<void> disarm() {
     timer_.cancel();
@@ -48,10 +53,12 @@ class SocketDeadline {
   }
 
  private:
-  tcp::socket& socket_;
+  Socket& socket_;
   asio::steady_timer timer_;
   bool handler_ran_ = false;
   bool expired_ = false;
 };
+
+using SocketDeadline = BasicSocketDeadline<tcp::socket>;
 
 }  // namespace sb::health

@@ -71,6 +71,37 @@ TEST(HttpStatus, RefusesWhatIsNotOne) {
   }
 }
 
+TEST(SipStatus, ParsesFinalAndProvisional) {
+  auto s = parse_sip_status_line("SIP/2.0 200 OK\r\nVia: x\r\n\r\n");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->code, 200);
+  EXPECT_EQ(s->line, "SIP/2.0 200 OK");
+  EXPECT_EQ(parse_sip_status_line("SIP/2.0 100 Trying\r\n")->code, 100);
+  for (std::string_view bad : {"OPTIONS sip:a SIP/2.0\r\n", "SIP/2.0 20 OK\r\n",
+                               "HTTP/1.1 200 OK\r\n", "SIP/2.0 200 OK"}) {
+    EXPECT_FALSE(parse_sip_status_line(bad)) << bad;
+  }
+}
+
+TEST(SipMessageLength, FramesATcpStream) {
+  const std::string one = "SIP/2.0 100 Trying\r\nContent-Length: 0\r\n\r\n";
+  const std::string two = "SIP/2.0 200 OK\r\nl: 4\r\n\r\nv=0\n";
+  const std::string stream = one + two + "SIP/2.0";
+  EXPECT_EQ(sip_message_length(stream), one.size());
+  EXPECT_EQ(sip_message_length(std::string_view(stream).substr(one.size())), two.size());
+  // Incomplete: headers not ended, or the body not all there yet.
+  EXPECT_FALSE(sip_message_length("SIP/2.0 200 OK\r\nContent-Length: 0\r\n"));
+  EXPECT_FALSE(sip_message_length("SIP/2.0 200 OK\r\ncontent-length : 10\r\n\r\nshort"));
+}
+
+TEST(EhloKeywords, UpperCasedKeywordsAfterTheFirstLine) {
+  SmtpReply ehlo{250, {"250-mx1 Hello", "250-PIPELINING", "250-size 10240000", "250 starttls"}};
+  EXPECT_EQ(ehlo_keywords(ehlo), (std::vector<std::string>{"PIPELINING", "SIZE", "STARTTLS"}));
+  EXPECT_TRUE(offers(ehlo, "STARTTLS"));
+  EXPECT_FALSE(offers(ehlo, "AUTH"));
+  EXPECT_FALSE(offers(SmtpReply{250, {"250 mx1 STARTTLS"}}, "STARTTLS"));
+}
+
 TEST(Jitter, StaysWithinTenPercent) {
   const std::chrono::milliseconds interval{5000};
   EXPECT_EQ(jittered(interval, 0.0).count(), 4500);

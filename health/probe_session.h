@@ -1,0 +1,112 @@
+#pragma once
+// Internals shared by the probes (not part of the health module's interface):
+// the target endpoint, failure wording, transcript lines, the TLS client
+// context, and a line-reading session over a plain or TLS stream.
+
+#include <fmt/format.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <string>
+#include <string_view>
+
+#include "health/check_spec.h"
+#include "health/probe.h"
+#include "health/smtp_reply.h"
+
+namespace sb::health::detail {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+inline constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+asio::ip::address address_of(const CheckSpec& spec);
+
+// Why a socket operation failed, in the words an operator expects.
+std::string failure(const boost::system::error_code& ec, bool deadline_expired,
+                    std::string_view during);
+
+// At most 200 characters, control characters shown as '?': safe for one log
+// line and for /status.
+std::string printable(std::string_view line);
+
+// "192.0.2.1" / "[2001:db8::1]": an address as it stands in a URI or Host.
+std::string uri_host(const asio::ip::address& address);
+
+// Writes all of `bytes`; false (detail set) on failure. `bytes` must outlive
+// the call: callers pass a named local.
+template <class Stream>
+asio::awaitable<bool> write_all(Stream& stream, const std::string& bytes, const bool& expired,
+                                ProbeResult& result, std::string_view what) {
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes), use_nothrow);
+  if (ec) result.detail = failure(ec, expired, what);
+  co_return !ec;
+}
+
+// Certificates are not verified (SPEC: optional and off by default): a check
+// asks "does it answer", and internal servers often carry self-signed ones.
+asio::ssl::context& tls_client_context();
+// Sets SNI when `host` is a name (not an IP literal).
+void set_sni(SSL* ssl, const std::string& host);
+// "TLSv1.3 TLS_AES_256_GCM_SHA384".
+std::string tls_summary(SSL* ssl);
+// The peer certificate's notAfter as "2027-01-31T12:00:00Z (in 70 days)", or
+// "no certificate".
+std::string certificate_expiry(SSL* ssl);
+
+// Sends lines and reads SMTP replies over `Stream` (a tcp::socket or a TLS
+// stream over one), recording both in the result's transcript.
+template <class Stream>
+struct LineSession {
+  Stream& stream;
+  const bool& deadline_expired;
+  ProbeResult& result;
+  std::string buffer;  // received but not yet parsed
+
+  // By value: the coroutine frame owns the line (callers pass temporaries,
+  // and GCC 12 mishandles temporaries that live across a co_await).
+  asio::awaitable<bool> send(std::string line) {
+    result.transcript.push_back("C: " + line);
+    const std::string wire = line + "\r\n";
+    co_return co_await write_all(stream, wire, deadline_expired, result, "send");
+  }
+
+  // One SMTP reply; false (detail set) on error, timeout or garbage.
+  asio::awaitable<bool> read_reply(SmtpReply& reply, std::size_t max_line, std::string_view what) {
+    SmtpReplyParser parser(max_line);
+    for (;;) {
+      std::string_view data = buffer;
+      const auto status = parser.feed(data);
+      buffer.erase(0, buffer.size() - data.size());
+      if (status == SmtpReplyParser::Status::done) break;
+      if (status == SmtpReplyParser::Status::invalid) {
+        result.detail = fmt::format("{}: {}", what, parser.error());
+        co_return false;
+      }
+      char chunk[1024];
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), use_nothrow);
+      if (ec) {
+        result.detail = failure(ec, deadline_expired, what);
+        co_return false;
+      }
+      buffer.append(chunk, n);
+    }
+    reply = parser.reply();
+    for (const auto& l : reply.lines) result.transcript.push_back("S: " + printable(l));
+    co_return true;
+  }
+};
+
+// The dialogues, each run on a connected socket within the probe's deadline.
+asio::awaitable<void> smtp_dialogue(tcp::socket& socket, const bool& expired, ProbeResult& result,
+                                    const CheckSpec& spec);
+asio::awaitable<void> http_dialogue(tcp::socket& socket, const bool& expired, ProbeResult& result,
+                                    const CheckSpec& spec);
+asio::awaitable<void> https_dialogue(tcp::socket& socket, const bool& expired, ProbeResult& result,
+                                     const CheckSpec& spec);
+asio::awaitable<void> sip_tcp_dialogue(tcp::socket& socket, const bool& expired,
+                                       ProbeResult& result, const CheckSpec& spec);
+// SIP over UDP has no connection: a probe of its own.
+asio::awaitable<ProbeResult> sip_udp_probe(const CheckSpec& spec);
+
+}  // namespace sb::health::detail
