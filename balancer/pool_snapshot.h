@@ -23,6 +23,10 @@ enum class AdminState : std::uint8_t { enabled, drain, disabled };
 enum class EffectiveState : std::uint8_t { up, down, drain, disabled };
 
 struct ServerView {
+  // Stable identity across snapshots (assigned by the control plane): health
+  // state, checks and reports follow a server by id, since its index changes
+  // when DNS discovery adds or removes servers.
+  std::uint64_t id = 0;
   std::string name;
   std::string address;  // as configured, for logs and dry runs
   // Where to connect, as plain bytes so that this module needs no socket

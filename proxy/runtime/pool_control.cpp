@@ -48,10 +48,27 @@ PoolControl::PoolControl(asio::any_io_executor control, PoolRegistry& pools,
                          std::vector<std::unique_ptr<Worker>>& workers)
     : control_(std::move(control)), pools_(pools), workers_(workers) {
   const auto now = std::chrono::system_clock::now();
+  index_.resize(pools_.size());
   for (std::size_t i = 0; i < pools_.size(); ++i) {
-    since_.emplace_back(pools_.at(i).snapshot->servers.size(), now);
-    checks_.emplace_back(pools_.at(i).snapshot->servers.size());
+    for (const auto& s : pools_.at(i).snapshot->servers) records_[s.id] = {i, now, {}};
+    index_pool(i);
   }
+}
+
+void PoolControl::index_pool(std::size_t pool) {
+  auto& index = index_[pool];
+  index.clear();
+  const auto& servers = pools_.at(pool).snapshot->servers;
+  for (std::size_t s = 0; s < servers.size(); ++s) index[servers[s].id] = s;
+}
+
+std::optional<std::pair<std::size_t, std::size_t>> PoolControl::locate(std::uint64_t id) const {
+  const auto record = records_.find(id);
+  if (record == records_.end()) return std::nullopt;
+  const auto& index = index_[record->second.pool];
+  const auto it = index.find(id);
+  if (it == index.end()) return std::nullopt;
+  return std::pair{record->second.pool, it->second};
 }
 
 std::optional<std::size_t> PoolControl::find_pool(std::string_view name) const {
@@ -73,8 +90,9 @@ json::value PoolControl::server_json(std::size_t pool, std::size_t server) const
   o["priority"] = s.priority;
   o["active_connections"] = s.stats->active.load(std::memory_order_relaxed);
   o["connections_total"] = s.stats->connections_total.load(std::memory_order_relaxed);
-  o["since"] = iso8601(since_[pool][server]);
-  const CheckRecord& c = checks_[pool][server];
+  const ServerRecord& record = records_.at(s.id);
+  o["since"] = iso8601(record.since);
+  const CheckRecord& c = record.check;
   if (c.any) {
     o["last_check"] =
         json::object{{"result", c.result}, {"latency_ms", c.latency_ms}, {"detail", c.detail}};
@@ -118,7 +136,7 @@ PoolControl::ActionResult PoolControl::set_admin_state(std::string_view pool_nam
     const auto before = changed.state();
     const bool was_eligible = changed.eligible();
     changed.admin = state;
-    if (changed.state() != before) since_[*p][index] = std::chrono::system_clock::now();
+    if (changed.state() != before) records_[changed.id].since = std::chrono::system_clock::now();
     // Back in rotation: slow start (if the pool has a window) ramps from now.
     if (!was_eligible && changed.eligible()) changed.up_since = std::chrono::steady_clock::now();
     spdlog::info("pool {}: server {} set to {} by the admin API", pool.config.name, changed.name,
@@ -136,9 +154,11 @@ void PoolControl::publish(std::size_t pool, std::shared_ptr<balancer::PoolSnapsh
   for (auto& w : workers_) w->publish(pool, next);
 }
 
-void PoolControl::apply_check(std::size_t pool, std::size_t server,
-                              const health::ProbeResult& result, health::Transition transition) {
-  CheckRecord& c = checks_[pool][server];
+void PoolControl::apply_check(std::uint64_t id, const health::ProbeResult& result,
+                              health::Transition transition) {
+  const auto record = records_.find(id);
+  if (record == records_.end()) return;
+  CheckRecord& c = record->second.check;
   c.any = true;
   c.result = result.ok ? "pass" : result.timed_out ? "timeout" : "fail";
   c.latency_ms = static_cast<double>(result.latency.count()) / 1000.0;
@@ -150,11 +170,14 @@ void PoolControl::apply_check(std::size_t pool, std::size_t server,
     c.failure_transcript = result.transcript;
   }
   if (transition == health::Transition::none) return;
-  set_health(pool, server, transition == health::Transition::went_up,
+  set_health(id, transition == health::Transition::went_up,
              fmt::format("{} after {:.1f}ms", result.detail, c.latency_ms));
 }
 
-void PoolControl::set_health(std::size_t pool, std::size_t server, bool up, std::string_view why) {
+void PoolControl::set_health(std::uint64_t id, bool up, std::string_view why) {
+  const auto where = locate(id);
+  if (!where) return;
+  const auto [pool, server] = *where;
   PoolRuntime& p = pools_.at(pool);
   auto next = std::make_shared<balancer::PoolSnapshot>(*p.snapshot);
   balancer::ServerView& s = next->servers[server];
@@ -162,21 +185,70 @@ void PoolControl::set_health(std::size_t pool, std::size_t server, bool up, std:
   s.health = up ? balancer::Health::up : balancer::Health::down;
   // Back in rotation: slow start (if the pool has a window) ramps from now.
   if (up && s.eligible()) s.up_since = std::chrono::steady_clock::now();
-  since_[pool][server] = std::chrono::system_clock::now();
+  records_[id].since = std::chrono::system_clock::now();
   spdlog::warn("pool {}: {} {}: {}", p.config.name, s.name, up ? "up" : "down", why);
   publish(pool, std::move(next));
 }
 
-void PoolControl::eject_unchecked(std::size_t pool, std::size_t server,
+void PoolControl::eject_unchecked(std::size_t, std::uint64_t id,
                                   std::chrono::milliseconds ejection_time,
                                   const std::string& reason) {
-  set_health(pool, server, false, reason);
+  set_health(id, false, reason);
   auto timer = std::make_shared<asio::steady_timer>(control_, ejection_time);
-  timer->async_wait([this, timer, pool, server, ejection_time](const error_code& ec) {
+  timer->async_wait([this, timer, id, ejection_time](const error_code& ec) {
     if (ec) return;
-    set_health(pool, server, true,
+    set_health(id, true,
                fmt::format("ejection of {}ms over (no active check)", ejection_time.count()));
   });
+}
+
+bool PoolControl::set_members(std::size_t pool, std::vector<balancer::ServerView> members) {
+  PoolRuntime& p = pools_.at(pool);
+  const auto& old = p.snapshot->servers;
+  const auto same_server = [](const balancer::ServerView& a, const balancer::ServerView& b) {
+    return a.name == b.name && a.ip == b.ip && a.ipv6 == b.ipv6 && a.port == b.port;
+  };
+  auto next = std::make_shared<balancer::PoolSnapshot>();
+  next->name = p.snapshot->name;
+  bool changed = members.size() != old.size();
+  std::vector<balancer::ServerView> added;
+  for (auto& m : members) {
+    const auto it = std::find_if(old.begin(), old.end(),
+                                 [&](const balancer::ServerView& o) { return same_server(o, m); });
+    if (it != old.end()) {
+      balancer::ServerView kept = *it;
+      changed |= kept.weight != m.weight || kept.priority != m.priority ||
+                 static_cast<std::size_t>(it - old.begin()) != next->servers.size();
+      kept.weight = m.weight;
+      kept.priority = m.priority;
+      next->servers.push_back(std::move(kept));
+      continue;
+    }
+    changed = true;
+    m.id = pools_.next_server_id();
+    m.stats = std::make_shared<balancer::ServerStats>();
+    m.health = balancer::Health::up;  // assumed up until its first check (SPEC §4)
+    records_[m.id] = {pool, std::chrono::system_clock::now(), {}};
+    spdlog::info("pool {}: server {} ({}) joins from DNS", p.config.name, m.name, m.address);
+    added.push_back(m);
+    next->servers.push_back(std::move(m));
+  }
+  if (!changed) return false;
+  for (const auto& o : old) {
+    const bool stays = std::any_of(next->servers.begin(), next->servers.end(),
+                                   [&](const balancer::ServerView& n) { return n.id == o.id; });
+    if (stays) continue;
+    spdlog::info("pool {}: server {} ({}) leaves: no longer in DNS; {} open connections finish",
+                 p.config.name, o.name, o.address, o.stats->active.load(std::memory_order_relaxed));
+    records_.erase(o.id);
+    if (hooks_.removed) hooks_.removed(o.id);
+  }
+  publish(pool, std::move(next));
+  index_pool(pool);
+  for (const auto& a : added) {
+    if (hooks_.added) hooks_.added(pool, a);
+  }
+  return true;
 }
 
 json::value PoolControl::status() const {

@@ -8,10 +8,12 @@
 
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "balancer/pool_snapshot.h"
@@ -36,15 +38,32 @@ class PoolControl {
   ActionResult set_admin_state(std::string_view pool, std::string_view server,
                                balancer::AdminState state);
 
-  // A health check of one server finished (control thread): remember it for
-  // /status and, on a transition, publish the pool with the new health.
-  void apply_check(std::size_t pool, std::size_t server, const health::ProbeResult& result,
+  // A health check of server `id` finished (control thread): remember it for
+  // /status and, on a transition, publish its pool with the new health.
+  // Ignored when the server has left its pool meanwhile.
+  void apply_check(std::uint64_t id, const health::ProbeResult& result,
                    health::Transition transition);
 
   // Passive health for a pool without active checks: down now, back up after
   // `ejection_time` (no check could bring it back otherwise).
-  void eject_unchecked(std::size_t pool, std::size_t server,
-                       std::chrono::milliseconds ejection_time, const std::string& reason);
+  void eject_unchecked(std::size_t pool, std::uint64_t id, std::chrono::milliseconds ejection_time,
+                       const std::string& reason);
+
+  // Told of every server that joins or leaves a pool after start (DNS
+  // discovery), so that its health check starts or stops.
+  struct MembershipHooks {
+    std::function<void(std::size_t pool, const balancer::ServerView&)> added;
+    std::function<void(std::uint64_t id)> removed;
+  };
+  void set_membership_hooks(MembershipHooks hooks) { hooks_ = std::move(hooks); }
+
+  // The pool's members are now `members` (static entries and what DNS
+  // discovery found; id and stats unset). Servers that stay (same name and
+  // address) keep their id, health, counters and connections and take the
+  // new weight and priority; new ones start assumed up (SPEC §4); removed
+  // ones leave the rotation while their open connections finish. Publishes
+  // only when something changed; returns whether it did.
+  bool set_members(std::size_t pool, std::vector<balancer::ServerView> members);
 
   // SPEC §6 /status.
   boost::json::value status() const;
@@ -64,7 +83,10 @@ class PoolControl {
   std::optional<std::size_t> find_pool(std::string_view name) const;
   boost::json::value server_json(std::size_t pool, std::size_t server) const;
 
-  void set_health(std::size_t pool, std::size_t server, bool up, std::string_view why);
+  void set_health(std::uint64_t id, bool up, std::string_view why);
+  // Where server `id` is now: (pool, index), or nullopt when it has left.
+  std::optional<std::pair<std::size_t, std::size_t>> locate(std::uint64_t id) const;
+  void index_pool(std::size_t pool);
 
   asio::any_io_executor control_;
   PoolRegistry& pools_;
@@ -79,11 +101,18 @@ class PoolControl {
     std::string failure_detail;
     std::vector<std::string> failure_transcript;
   };
+  struct ServerRecord {
+    std::size_t pool = 0;
+    std::chrono::system_clock::time_point since;  // when its effective state last changed
+    CheckRecord check;
+  };
   void publish(std::size_t pool, std::shared_ptr<balancer::PoolSnapshot> next);
 
-  // Per pool, per server: when its effective state last changed.
-  std::vector<std::vector<std::chrono::system_clock::time_point>> since_;
-  std::vector<std::vector<CheckRecord>> checks_;
+  // By server id; pool membership and each server's index in its pool's
+  // current snapshot.
+  std::unordered_map<std::uint64_t, ServerRecord> records_;
+  std::vector<std::unordered_map<std::uint64_t, std::size_t>> index_;
+  MembershipHooks hooks_;
 };
 
 }  // namespace sb::runtime

@@ -5,7 +5,7 @@
 #include "proxy/runtime/endpoint.h"
 
 namespace sb::runtime {
-namespace {
+namespace {}  // namespace
 
 balancer::AdminState to_admin(config::AdminState s) {
   switch (s) {
@@ -18,6 +18,8 @@ balancer::AdminState to_admin(config::AdminState s) {
   }
   return balancer::AdminState::enabled;
 }
+
+namespace {
 
 balancer::Algorithm to_algorithm(config::Balance b) {
   switch (b) {
@@ -43,6 +45,27 @@ balancer::Algorithm to_algorithm(config::Balance b) {
 
 }  // namespace
 
+bool is_discovered(const config::ServerEntry& s) {
+  return s.kind != config::ServerEntry::Kind::address ||
+         s.address.kind == config::HostPort::Kind::hostname;
+}
+
+balancer::ServerView static_server(const config::ServerEntry& s) {
+  const auto ep = to_endpoint(s.address);
+  if (!ep) throw std::runtime_error("server \"" + s.name + "\" is not an IP address");
+  balancer::ServerView view;
+  view.name = s.name;
+  view.address = s.address.to_string();
+  const net::IpBytes ip = to_ip_bytes(ep->address());
+  view.ip = ip.bytes;
+  view.ipv6 = ip.v6;
+  view.port = ep->port();
+  view.weight = s.weight;
+  view.priority = s.priority;
+  view.admin = to_admin(s.state);
+  return view;
+}
+
 PoolRegistry::PoolRegistry(const config::Config& cfg) {
   for (const config::PoolConfig& pc : cfg.pools) {
     auto pool = std::make_unique<PoolRuntime>();
@@ -55,22 +78,9 @@ PoolRegistry::PoolRegistry(const config::Config& cfg) {
     snapshot->name = pc.name;
     snapshot->generation = 1;
     for (const config::ServerEntry& s : pc.servers) {
-      auto ep =
-          s.kind == config::ServerEntry::Kind::address ? to_endpoint(s.address) : std::nullopt;
-      if (!ep) {
-        throw std::runtime_error("pool \"" + pc.name + "\": server \"" + s.name +
-                                 "\" is not an IP address");
-      }
-      balancer::ServerView view;
-      view.name = s.name;
-      view.address = s.address.to_string();
-      const net::IpBytes ip = to_ip_bytes(ep->address());
-      view.ip = ip.bytes;
-      view.ipv6 = ip.v6;
-      view.port = ep->port();
-      view.weight = s.weight;
-      view.priority = s.priority;
-      view.admin = to_admin(s.state);
+      if (is_discovered(s)) continue;
+      balancer::ServerView view = static_server(s);
+      view.id = next_server_id();
       view.stats = std::make_shared<balancer::ServerStats>();
       snapshot->servers.push_back(std::move(view));
     }

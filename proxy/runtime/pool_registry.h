@@ -32,10 +32,16 @@ struct PoolRuntime {
   PoolStats stats;
 };
 
+// Whether a configured server comes from DNS (HOST:PORT, srv:, mx:).
+bool is_discovered(const config::ServerEntry& s);
+balancer::AdminState to_admin(config::AdminState s);
+// An IP:PORT server entry as a pool member (no id, no stats yet).
+balancer::ServerView static_server(const config::ServerEntry& s);
+
 class PoolRegistry {
  public:
-  // Builds every pool of `cfg`. Servers must be IP literals (checked before,
-  // by the not-implemented check); throws std::runtime_error otherwise.
+  // Builds every pool of `cfg` with its IP:PORT servers. Servers found
+  // through DNS (HOST:PORT, srv:, mx:) join later, through discovery.
   explicit PoolRegistry(const config::Config& cfg);
 
   std::size_t size() const { return pools_.size(); }
@@ -44,8 +50,12 @@ class PoolRegistry {
   // Index of the pool called `name`; throws std::out_of_range when unknown.
   std::size_t index_of(std::string_view name) const;
 
+  // A fresh ServerView::id (control thread).
+  std::uint64_t next_server_id() { return ++last_server_id_; }
+
  private:
   std::vector<std::unique_ptr<PoolRuntime>> pools_;
+  std::uint64_t last_server_id_ = 0;
 };
 
 }  // namespace sb::runtime

@@ -13,6 +13,7 @@
 #include "health/health_checker.h"
 #include "proxy/net/proxy_protocol.h"
 #include "proxy/runtime/admin_server.h"
+#include "proxy/runtime/discovery.h"
 #include "proxy/runtime/listener.h"
 #include "proxy/runtime/logging.h"
 #include "proxy/runtime/pool_control.h"
@@ -129,8 +130,22 @@ class ControlPlane {
   std::function<void()> on_stop_;
 };
 
+// sip-options checks go over the first transport of the SIP listener that
+// uses the pool (UDP, SIP's default, when none does).
+health::SipTransport sip_check_transport(const config::Config& cfg, const std::string& pool) {
+  for (const auto& l : cfg.listeners) {
+    if (l.protocol == config::Protocol::sip && l.pool == pool && l.sip &&
+        !l.sip->transports.empty()) {
+      return l.sip->transports.front() == config::SipTransport::tcp ? health::SipTransport::tcp
+                                                                    : health::SipTransport::udp;
+    }
+  }
+  return health::SipTransport::udp;
+}
+
 // The health check of one server, or nothing when the pool is not checked.
-std::optional<health::CheckSpec> check_spec(const config::PoolConfig& pool,
+std::optional<health::CheckSpec> check_spec(const config::Config& cfg,
+                                            const config::PoolConfig& pool,
                                             const balancer::ServerView& server) {
   const config::HealthConfig& h = pool.health;
   health::CheckSpec spec;
@@ -150,7 +165,9 @@ std::optional<health::CheckSpec> check_spec(const config::PoolConfig& pool,
       spec.type = health::CheckType::https;
       break;
     case config::CheckType::sip_options:
-      return std::nullopt;  // refused before start (unimplemented.cpp)
+      spec.type = health::CheckType::sip_options;
+      spec.sip_transport = sip_check_transport(cfg, pool.name);
+      break;
   }
   spec.interval = h.interval;
   spec.timeout = h.timeout;
@@ -160,6 +177,7 @@ std::optional<health::CheckSpec> check_spec(const config::PoolConfig& pool,
   spec.ipv6 = server.ipv6;
   spec.port = h.port != 0 ? h.port : server.port;
   spec.helo = h.helo;
+  spec.starttls = h.starttls;
   spec.path = h.path;
   spec.host = h.host;
   spec.expect_status_low = h.expect_status.low;
@@ -205,46 +223,60 @@ int run(const config::Config& cfg, const std::string& file) {
     asio::io_context control(1);
     std::atomic<bool> shutting_down{false};
     PoolControl pool_control(control.get_executor(), pools, workers);
-    // Active checks: one loop per server of every pool that is checked.
-    std::vector<std::pair<std::size_t, std::size_t>> targets;  // (pool, server)
+    // Active checks: one loop per server of every pool that is checked, the
+    // server's id as the target; servers that DNS adds or removes later
+    // start or stop theirs through the membership hooks.
     health::HealthChecker checker(
         control.get_executor(),
-        [&](std::size_t target, const health::ProbeResult& r, health::Transition t) {
-          pool_control.apply_check(targets[target].first, targets[target].second, r, t);
+        [&](std::size_t id, const health::ProbeResult& r, health::Transition t) {
+          pool_control.apply_check(id, r, t);
         },
         0x5eed);
-    std::vector<std::vector<std::optional<std::size_t>>> target_of(pools.size());
-    for (std::size_t p = 0; p < pools.size(); ++p) {
-      const auto& snapshot = *pools.at(p).snapshot;
-      target_of[p].resize(snapshot.servers.size());
-      for (std::size_t s = 0; s < snapshot.servers.size(); ++s) {
-        if (auto spec = check_spec(pools.at(p).config, snapshot.servers[s])) {
-          targets.emplace_back(p, s);
-          target_of[p][s] = targets.size() - 1;
-          checker.add(targets.size() - 1, std::move(*spec));
-        }
+    const auto start_check = [&](std::size_t p, const balancer::ServerView& server) {
+      if (auto spec = check_spec(cfg, pools.at(p).config, server)) {
+        checker.add(server.id, std::move(*spec));
       }
+    };
+    for (std::size_t p = 0; p < pools.size(); ++p) {
+      for (const auto& server : pools.at(p).snapshot->servers) start_check(p, server);
     }
+    pool_control.set_membership_hooks({start_check, [&](std::uint64_t id) { checker.remove(id); }});
     // Passive health: a worker reports a server that failed real connects
     // too often; the control plane ejects it (decided once, here).
     for (auto& w : workers) {
-      w->set_outlier_hook([&](std::size_t p, balancer::ServerIndex s) {
-        asio::post(control, [&, p, s] {
+      w->set_outlier_hook([&](std::size_t p, std::uint64_t id) {
+        asio::post(control, [&, p, id] {
           const auto& outlier = pools.at(p).config.outlier;
           const std::string reason =
               fmt::format("ejected after {} failed connects in a row (outlier) for {}ms",
                           outlier.consecutive_failures, outlier.ejection_time.count());
-          if (const auto t = target_of[p][s]) {
-            checker.eject(*t, std::chrono::steady_clock::now() + outlier.ejection_time, reason);
-          } else {
-            pool_control.eject_unchecked(p, s, outlier.ejection_time, reason);
+          if (!checker.eject(id, std::chrono::steady_clock::now() + outlier.ejection_time,
+                             reason)) {
+            pool_control.eject_unchecked(p, id, outlier.ejection_time, reason);
           }
         });
       });
     }
+    // Servers by DNS name: the first round is awaited (bounded by the
+    // resolver's own timeouts) so that such pools are not empty at start.
+    Discovery discovery(control.get_executor(), cfg.resolver, pools, pool_control);
+    if (discovery.needed()) {
+      discovery.start();
+      const auto limit =
+          Clock::now() + 3 * cfg.resolver.timeout * std::max(1, cfg.resolver.attempts);
+      while (!discovery.first_round_done() && Clock::now() < limit) {
+        control.run_one_for(std::chrono::milliseconds(50));
+      }
+      if (!discovery.first_round_done()) {
+        spdlog::warn("DNS discovery: first lookups still running; serving what is known");
+      }
+    }
     AdminServer admin(control, cfg.admin, shutting_down, pool_control);
     ControlPlane plane(control, workers, listeners, admin, shutting_down, cfg.shutdown_grace);
-    plane.on_stop([&checker] { checker.stop(); });
+    plane.on_stop([&checker, &discovery] {
+      checker.stop();
+      discovery.stop();
+    });
     plane.start();
     admin.start();
     for (auto& w : workers) w->start();

@@ -36,35 +36,11 @@ config::Mark mark_of(const config::Marks& marks, std::string_view key, config::M
 std::vector<config::ConfigError> find_unimplemented(const config::Config& cfg,
                                                     const std::string& file) {
   Collector c(file);
-  constexpr std::string_view kHealth = "health checks: issue 4";
-
-  c.key(cfg.marks, "resolver", "", "DNS discovery: issue 4");
-
   for (const auto& pool : cfg.pools) {
     const std::string ctx = fmt::format("pool \"{}\": ", pool.name);
     if (pool.source == config::SourceMode::client) {
       c.add(mark_of(pool.marks, "source", pool.mark), ctx + "source: client",
             "transparent source: issue 6");
-    }
-    const auto check = pool.health.check;
-    if (check == config::CheckType::sip_options) {
-      c.add(mark_of(pool.health.marks, "check", pool.health.mark),
-            fmt::format("{}health check `{}`", ctx, config::to_string(check)), kHealth);
-    }
-    if (pool.health.starttls) {
-      c.add(mark_of(pool.health.marks, "starttls", pool.health.mark),
-            ctx + "health check `starttls: true`", kHealth);
-    }
-    for (const auto& s : pool.servers) {
-      if (s.kind == config::ServerEntry::Kind::srv) {
-        c.add(s.mark, ctx + "server `srv:` discovery", "DNS discovery: issue 4");
-      } else if (s.kind == config::ServerEntry::Kind::mx) {
-        c.add(s.mark, ctx + "server `mx:` discovery", "DNS discovery: issue 4");
-      } else if (s.address.kind == config::HostPort::Kind::hostname) {
-        c.add(s.address.mark.line ? s.address.mark : s.mark,
-              fmt::format("{}server address by host name ({})", ctx, s.address.to_string()),
-              "DNS discovery: issue 4");
-      }
     }
   }
 

@@ -165,7 +165,7 @@ awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_inde
     const std::uint32_t in_a_row = view.stats->count_failure(*failure);
     if (cfg.outlier.consecutive_failures > 0 &&
         in_a_row == static_cast<std::uint32_t>(cfg.outlier.consecutive_failures)) {
-      worker.report_outlier(pool_index, pick->server);
+      worker.report_outlier(pool_index, view.id);
       // Counted anew from here: a server back from ejection gets a fresh run.
       view.stats->consecutive_failures.store(0, std::memory_order_relaxed);
     }

@@ -47,11 +47,12 @@ class Worker {
 
   // Passive health: called (on this worker's thread) when a server of pool i
   // has failed `outlier.consecutive-failures` connects in a row. The runtime
-  // sets it before start; it hands the report to the control plane.
-  using OutlierHook = std::function<void(std::size_t pool, balancer::ServerIndex server)>;
+  // sets it before start; it hands the report to the control plane. By the
+  // server's id: its index may mean another server in a newer snapshot.
+  using OutlierHook = std::function<void(std::size_t pool, std::uint64_t server_id)>;
   void set_outlier_hook(OutlierHook hook) { outlier_hook_ = std::move(hook); }
-  void report_outlier(std::size_t pool, balancer::ServerIndex server) {
-    if (outlier_hook_) outlier_hook_(pool, server);
+  void report_outlier(std::size_t pool, std::uint64_t server_id) {
+    if (outlier_hook_) outlier_hook_(pool, server_id);
   }
 
   // Takes ownership of an acceptor that was opened on io(); the accept loop

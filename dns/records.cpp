@@ -1,0 +1,106 @@
+#include "dns/records.h"
+
+#include <ares.h>
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+
+#include <cstring>
+#include <memory>
+
+namespace sb::dns {
+
+std::string AddressRecord::to_string() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(ipv6 ? AF_INET6 : AF_INET, ip.data(), text, sizeof text);
+  return text;
+}
+
+namespace {
+
+std::uint16_t u16(const unsigned char* p) {
+  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
+std::uint32_t u32(const unsigned char* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         p[3];
+}
+
+// Reads a (possibly compressed) name at `at`: the name and its encoded
+// length, or false. ares_expand_name bounds-checks and refuses loops.
+bool read_name(const unsigned char* msg, int length, const unsigned char* at, std::string& name,
+               long& encoded) {
+  char* expanded = nullptr;
+  if (ares_expand_name(at, msg, length, &expanded, &encoded) != ARES_SUCCESS) return false;
+  name = expanded;
+  ares_free_string(expanded);
+  return true;
+}
+
+// Walks the answer section, handing each record of `type` (rdata, rdlength,
+// ttl) to `take`; false when the message is malformed or `take` refuses.
+template <class Take>
+bool walk_answers(const unsigned char* msg, int length, int type, Take take) {
+  if (length < HFIXEDSZ) return false;
+  const int questions = u16(msg + 4);
+  const int answers = u16(msg + 6);
+  const unsigned char* p = msg + HFIXEDSZ;
+  const unsigned char* end = msg + length;
+  std::string name;
+  long encoded = 0;
+  for (int i = 0; i < questions; ++i) {
+    if (!read_name(msg, length, p, name, encoded) || end - p < encoded + QFIXEDSZ) return false;
+    p += encoded + QFIXEDSZ;
+  }
+  for (int i = 0; i < answers; ++i) {
+    if (!read_name(msg, length, p, name, encoded) || end - p < encoded + RRFIXEDSZ) return false;
+    p += encoded;
+    const int rr_type = u16(p);
+    const auto ttl = std::chrono::seconds(u32(p + 4) & 0x7fffffff);
+    const int rdlength = u16(p + 8);
+    p += RRFIXEDSZ;
+    if (end - p < rdlength) return false;
+    if (rr_type == type && !take(p, rdlength, ttl)) return false;
+    p += rdlength;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::vector<SrvRecord>> parse_srv_answer(const unsigned char* msg, int length) {
+  std::vector<SrvRecord> out;
+  const bool ok = walk_answers(
+      msg, length, T_SRV, [&](const unsigned char* rdata, int rdlength, std::chrono::seconds ttl) {
+        if (rdlength < 7) return false;
+        SrvRecord r;
+        r.priority = u16(rdata);
+        r.weight = u16(rdata + 2);
+        r.port = u16(rdata + 4);
+        r.ttl = ttl;
+        long encoded = 0;
+        if (!read_name(msg, length, rdata + 6, r.target, encoded)) return false;
+        out.push_back(std::move(r));
+        return true;
+      });
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::optional<std::vector<MxRecord>> parse_mx_answer(const unsigned char* msg, int length) {
+  std::vector<MxRecord> out;
+  const bool ok = walk_answers(
+      msg, length, T_MX, [&](const unsigned char* rdata, int rdlength, std::chrono::seconds ttl) {
+        if (rdlength < 3) return false;
+        MxRecord r;
+        r.preference = u16(rdata);
+        r.ttl = ttl;
+        long encoded = 0;
+        if (!read_name(msg, length, rdata + 2, r.host, encoded)) return false;
+        out.push_back(std::move(r));
+        return true;
+      });
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+}  // namespace sb::dns
