@@ -37,6 +37,28 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def free_port_tcp_udp(host="127.0.0.1"):
+    """A port free for both TCP and UDP (DNS and SIP servers take both)."""
+    for _ in range(100):
+        port = free_port(host)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((host, port))
+                return port
+            except OSError:
+                continue
+    raise AssertionError("no port free for both TCP and UDP")
+
+
+def tcp_listening(port):
+    """True when some IPv4 socket listens on `port`, seen without connecting
+    (a probe connection would show up in the peer's log)."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        return any(int(cols[1].split(":")[1], 16) == port and cols[3] == "0A"
+                   for cols in (line.split() for line in f))
+
+
 def can_connect(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.5):
@@ -51,6 +73,7 @@ class Processes:
     def __init__(self, workdir):
         self.workdir = workdir
         self.procs = []
+        self.cleanups = []  # for daemons that are not our children (Postfix)
 
     def start(self, args, name, **kwargs):
         log = open(os.path.join(self.workdir, f"{name}.log"), "wb")
@@ -61,8 +84,18 @@ class Processes:
         self.procs.append(proc)
         return proc
 
+    def on_stop(self, fn):
+        """Calls `fn` in stop_all (before the children are signalled)."""
+        self.cleanups.append(fn)
+
     def stop_all(self):
         """SIGTERM first (a clean exit lets sanitizers report), SIGKILL after 5s."""
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception as e:  # must not keep the children below alive
+                print(f"\ncleanup {fn} failed: {e!r}")
+        self.cleanups.clear()
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.terminate()
@@ -257,6 +290,310 @@ class SmtpSink:
                    what=f"smtp-sink on {self.port}")
         if self.proc.poll() is not None:
             raise AssertionError("smtp-sink exited:\n" + read_log(self.proc))
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class PostfixInstance:
+    """A private Postfix: its own config, queue, data dir and log under
+    <workdir>/<name>-XXXX; smtpd on 127.0.0.1:port only. It accepts mail
+    from 127.0.0.0/8 for any domain and discards it (default_transport =
+    discard), so nothing leaves the host; maillog() still shows each client
+    ("connect from unknown[127.0.0.7]") and message ("postfix/discard ...
+    status=sent").
+
+    tls: {cert, key} (from self_signed_certificate) offers STARTTLS.
+    upstream_proxy="haproxy": smtpd expects a PROXY header (v1 or v2) first.
+    Postfix daemonizes, so it is no child of `procs`: stop() is registered
+    with procs.on_stop, and may be called any number of times."""
+
+    # Only the services that receive and discard mail. No chroot (5th column
+    # "n"): a jail in the queue would need copies of /etc files.
+    MASTER_CF = """\
+        127.0.0.1:{port} inet n - n - - smtpd
+        cleanup   unix  n - n - 0 cleanup
+        qmgr      unix  n - n 300 1 qmgr
+        tlsmgr    unix  - - n 1000? 1 tlsmgr
+        rewrite   unix  - - n - - trivial-rewrite
+        bounce    unix  - - n - 0 bounce
+        defer     unix  - - n - 0 bounce
+        trace     unix  - - n - 0 bounce
+        verify    unix  - - n - 1 verify
+        flush     unix  n - n 1000? 0 flush
+        proxymap  unix  - - n - - proxymap
+        anvil     unix  - - n - 1 anvil
+        error     unix  - - n - - error
+        retry     unix  - - n - - error
+        discard   unix  - - n - - discard
+        postlog   unix-dgram n - n - 1 postlogd
+        """
+
+    def __init__(self, procs, workdir, port=None, tls=None, upstream_proxy=None,
+                 name="postfix"):
+        if upstream_proxy not in (None, "haproxy"):
+            raise ValueError(f"upstream_proxy {upstream_proxy!r}")
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix=f"{name}-", dir=workdir)
+        # master opens data/master.lock as user postfix, who must be able to
+        # walk down to it: mkdtemp made the test's workdir 0700, add o+x/g+x.
+        os.chmod(workdir, os.stat(workdir).st_mode | 0o011)
+        os.chmod(self.dir, 0o755)
+        self.config = os.path.join(self.dir, "etc")
+        self.queue = os.path.join(self.dir, "queue")
+        self.log_path = os.path.join(self.dir, "maillog")
+        os.makedirs(self.config)
+        os.makedirs(self.queue)  # postfix creates what is inside
+        main = [
+            "compatibility_level = 3.6",
+            f"queue_directory = {self.queue}",
+            f"data_directory = {self.dir}/data",
+            f"maillog_file = {self.log_path}",
+            f"maillog_file_prefixes = {self.dir}",  # the default allows /var only
+            "myhostname = postfix.test",
+            "inet_interfaces = 127.0.0.1",
+            "inet_protocols = ipv4",
+            "mynetworks = 127.0.0.0/8",
+            "mydestination =",
+            "relayhost =",
+            "default_transport = discard",
+            "alias_maps =",
+            "smtpd_peername_lookup = no",  # no reverse DNS: log unknown[ip]
+        ]
+        if tls:
+            main += ["smtpd_tls_security_level = may", "smtpd_tls_loglevel = 1",
+                     f"smtpd_tls_cert_file = {tls['cert']}",
+                     f"smtpd_tls_key_file = {tls['key']}"]
+        if upstream_proxy:
+            main.append(f"smtpd_upstream_proxy_protocol = {upstream_proxy}")
+        with open(os.path.join(self.config, "main.cf"), "w") as f:
+            f.write("\n".join(main) + "\n")
+        with open(os.path.join(self.config, "master.cf"), "w") as f:
+            f.write(textwrap.dedent(self.MASTER_CF).format(port=self.port))
+        self.master_pid = None
+        procs.on_stop(self.stop)
+        self.start()
+
+    def _postfix(self, command):
+        # -c needs no alternate_config_directories: that list only guards the
+        # set-gid commands (postdrop, postqueue) of non-root users.
+        return subprocess.run(["postfix", "-c", self.config, command], capture_output=True,
+                              timeout=60)
+
+    def start(self):
+        r = self._postfix("start")
+        if r.returncode != 0:
+            raise AssertionError(f"postfix start failed: {r.stdout.decode()}{r.stderr.decode()}"
+                                 + self.maillog())
+        with open(os.path.join(self.queue, "pid", "master.pid")) as f:
+            self.master_pid = int(f.read().split()[0])
+        wait_until(lambda: tcp_listening(self.port), what=f"postfix on {self.port}")
+
+    def _master_alive(self):
+        # The PID is ours only while that process's cwd is our queue (master
+        # chdirs there): a recycled PID must not be killed.
+        try:
+            return os.readlink(f"/proc/{self.master_pid}/cwd") == self.queue
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.master_pid is None:
+            return
+        # SIGTERM, then waits up to 5s. Its fallback "kill -9" never fires: awk's
+        # END block turns the PID lookup's status into 1. So we SIGKILL.
+        self._postfix("stop")
+        try:
+            wait_until(lambda: not self._master_alive(), timeout=5, what="postfix master exit")
+        except AssertionError:
+            os.killpg(self.master_pid, signal.SIGKILL)  # master leads its process group
+            wait_until(lambda: not self._master_alive(), timeout=5, what="postfix master kill")
+        self.master_pid = None
+
+    def maillog(self):
+        if not os.path.exists(self.log_path):
+            return ""
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+
+class NamedServer:
+    """BIND 9 named, authoritative only, on 127.0.0.1:port (UDP and TCP) for
+    `zones` {zone name: zone file text with $TTL, SOA and NS}. Its config, zone
+    files, pid file and session key live in <workdir>/<name>-<port>; it runs as
+    root in the foreground and never reads /var/cache/bind or /etc/bind state
+    other than the read-only bind.keys (and no rndc: `controls { }`).
+
+    update(zone, text) serves new zone text; the text MUST carry a higher SOA
+    serial, since that is how it waits for the reload. stop() and start() stop
+    and restart it on the same port. dig(qname, rtype) queries it (and fails
+    when named has exited)."""
+
+    def __init__(self, procs, workdir, zones, port=None, name="named"):
+        self.procs = procs
+        self.port = port or free_port_tcp_udp()
+        self.name = f"{name}-{self.port}"
+        self.dir = os.path.join(workdir, self.name)
+        os.makedirs(self.dir)
+        self.zones = dict(zones)
+        self.mtime = 0.0
+        conf = [f"""\
+options {{
+    directory "{self.dir}";
+    pid-file "{self.dir}/named.pid";
+    session-keyfile "{self.dir}/session.key";
+    managed-keys-directory "{self.dir}";
+    listen-on port {self.port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    dnssec-validation no;
+    notify no;
+}};
+controls {{ }};
+"""]
+        for zone, text in self.zones.items():
+            path = self._write_zone(zone, text)
+            conf.append(f'zone "{zone}" {{ type primary; file "{path}"; }};\n')
+        self.conf = os.path.join(self.dir, "named.conf")
+        with open(self.conf, "w") as f:
+            f.write("".join(conf))
+        self.proc = None
+        self.runs = 0
+        self.start()
+
+    def _write_zone(self, zone, text):
+        path = os.path.join(self.dir, (zone.strip(".") or "root") + ".zone")
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(text))
+        # named skips reloading a file whose mtime is not after the last load;
+        # two writes within one timestamp tick would look unchanged.
+        self.mtime = max(time.time(), self.mtime + 1)
+        os.utime(path, (self.mtime, self.mtime))
+        return path
+
+    def start(self):
+        self.runs += 1
+        log = self.name if self.runs == 1 else f"{self.name}-{self.runs}"
+        # -4: no IPv6 sockets; -n 1: one worker thread is plenty.
+        self.proc = self.procs.start(["named", "-g", "-4", "-n", "1", "-c", self.conf,
+                                      "-p", str(self.port)], log)
+        for zone in self.zones:
+            wait_until(lambda: self.serial(zone) is not None, timeout=20,
+                       what=f"named serving {zone} on {self.port}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def dig(self, qname, rtype="A", tcp=False):
+        """The answer's records as `dig +short` prints them (a list of lines)."""
+        if self.proc.poll() is not None:
+            raise AssertionError(f"named exited {self.proc.returncode}:\n" + read_log(self.proc))
+        r = subprocess.run(["dig", "@127.0.0.1", "-p", str(self.port), qname, rtype, "+short",
+                            "+time=1", "+tries=1"] + (["+tcp"] if tcp else []),
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.split("\n")[:-1] if r.returncode == 0 else []
+
+    def serial(self, zone):
+        """The SOA serial named serves for `zone`, or None."""
+        soa = self.dig(zone, "SOA")
+        return int(soa[0].split()[2]) if soa and len(soa[0].split()) == 7 else None
+
+    def update(self, zone, text):
+        """Rewrites the zone file, reloads (SIGHUP) and waits for the new serial."""
+        old = self.serial(zone)
+        self.zones[zone] = text
+        self._write_zone(zone, text)
+        self.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: self.serial(zone) not in (None, old), timeout=20,
+                   what=f"a serial after {old} for {zone} (did the update bump it?)")
+
+
+class SippUas:
+    """A sipp UAS on 127.0.0.1:port (transport "udp" or "tcp") that answers
+    every SIP OPTIONS with `status` (200, or e.g. 503 for a sick server).
+
+    The scenario is one OPTIONS in, one response out. sipp in UAS mode runs
+    the scenario once per new Call-ID, so it answers any number of probes,
+    each its own call; the response echoes Via/From/To/Call-ID/CSeq."""
+
+    REASONS = {200: "OK", 403: "Forbidden", 404: "Not Found", 480: "Temporarily Unavailable",
+               486: "Busy Here", 500: "Server Internal Error", 503: "Service Unavailable"}
+
+    SCENARIO = """\
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="options-{status}">
+  <recv request="OPTIONS"/>
+  <send>
+    <![CDATA[
+SIP/2.0 {status} {reason}
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+"""
+
+    def __init__(self, procs, workdir, transport="udp", status=200, port=None):
+        if transport not in ("udp", "tcp"):
+            raise ValueError(f"transport {transport!r}")
+        self.transport = transport
+        self.port = port or free_port_tcp_udp()
+        scenario = os.path.join(workdir, f"sipp-{self.port}.xml")
+        with open(scenario, "w") as f:
+            f.write(self.SCENARIO.format(status=status, reason=self.REASONS.get(status, "Status")))
+        # -bind_local: listen on 127.0.0.1 only (else on all addresses); its UDP
+        # control socket would take 0.0.0.0:8888, shared by all sipps: -ci/-cp.
+        # (RTP sockets take 127.0.0.1:6000 and up, the next free pair each.)
+        # sipp's watchdog ends the run after 120 main-loop stalls of 0.5s (or 10
+        # of 3s): a loaded CI machine must not end our server. -nostdin: no
+        # keyboard commands; in the foreground without a tty it prints only
+        # its final statistics.
+        self.proc = procs.start(
+            ["sipp", "-sf", scenario, "-i", "127.0.0.1", "-bind_local", "-p", str(self.port),
+             "-t", "u1" if transport == "udp" else "t1", "-nostdin",
+             "-ci", "127.0.0.1", "-cp", str(free_port_tcp_udp()),
+             "-watchdog_minor_maxtriggers", "1000000", "-watchdog_major_maxtriggers", "1000000"],
+            f"sipp-{self.port}")
+        ready = (lambda: tcp_listening(self.port)) if transport == "tcp" else self._udp_answers
+        wait_until(lambda: self.proc.poll() is not None or ready(), timeout=15,
+                   what=f"sipp on {transport} {self.port}")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"sipp exited {self.proc.returncode}:\n" + read_log(self.proc))
+
+    def _udp_answers(self):
+        """Sends one OPTIONS (a call of its own) and reads any SIP response."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(0.5)
+            me = s.getsockname()[1]
+            tag = time.monotonic_ns()
+            s.sendto("\r\n".join([
+                f"OPTIONS sip:ping@127.0.0.1:{self.port} SIP/2.0",
+                f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-ready-{tag}",
+                "From: <sip:sbtest@127.0.0.1>;tag=ready", "To: <sip:ping@127.0.0.1>",
+                f"Call-ID: ready-{tag}@127.0.0.1", "CSeq: 1 OPTIONS", "Max-Forwards: 70",
+                "Content-Length: 0", "", ""]).encode(), ("127.0.0.1", self.port))
+            try:
+                return s.recv(65536).startswith(b"SIP/2.0 ")
+            except OSError:
+                return False
+
+    def log(self):
+        return read_log(self.proc)
 
     def stop(self):
         self.proc.terminate()
