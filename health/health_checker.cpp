@@ -13,6 +13,18 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds interval, double u)
       static_cast<std::int64_t>(static_cast<double>(interval.count()) * factor));
 }
 
+std::chrono::steady_clock::time_point on_tick(std::chrono::steady_clock::time_point t) {
+  const auto since = t.time_since_epoch();
+  const auto ticks = (since + kCheckTick - std::chrono::nanoseconds(1)) / kCheckTick;
+  return std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(ticks * kCheckTick));
+}
+
+std::chrono::milliseconds spread(std::chrono::milliseconds interval, double u) {
+  return std::chrono::milliseconds(
+      static_cast<std::int64_t>(static_cast<double>(interval.count()) * u));
+}
+
 HealthChecker::HealthChecker(asio::any_io_executor executor, Report report, std::uint64_t seed)
     : executor_(std::move(executor)), report_(std::move(report)), random_(seed) {}
 
@@ -54,6 +66,7 @@ void HealthChecker::stop() {
 asio::awaitable<void> HealthChecker::run(std::list<Loop>::iterator it) {
   const auto stopped = stopped_;  // outlives this object's loops if need be
   Loop& loop = *it;
+  bool first = true;
   for (;;) {
     const ProbeResult result = co_await probe(loop.spec);
     if (*stopped) co_return;
@@ -62,7 +75,13 @@ asio::awaitable<void> HealthChecker::run(std::list<Loop>::iterator it) {
     const bool ejected = std::chrono::steady_clock::now() < loop.ejected_until;
     report_(loop.target, result, ejected ? Transition::none : loop.verdict.record(result.ok));
     const double u = static_cast<double>(random_.next() >> 11) / 9007199254740992.0;  // 2^53
-    loop.timer.expires_after(jittered(loop.spec.interval, u));
+    // Every server's first check runs at start (SPEC §3), so they all run
+    // together; the wait after it is a random part of the interval, which
+    // spreads the checks evenly over it from then on (HAProxy staggers its
+    // start the same way). ±10% jitter after that keeps them apart.
+    const auto wait = first ? spread(loop.spec.interval, u) : jittered(loop.spec.interval, u);
+    loop.timer.expires_at(on_tick(std::chrono::steady_clock::now() + wait));
+    first = false;
     // Cancelled by stop() or remove(): the flags below say which.
     co_await loop.timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (*stopped) co_return;

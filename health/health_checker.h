@@ -1,7 +1,8 @@
 #pragma once
 // Runs the active checks of every server on the control-plane io_context:
-// one loop per server (first check at once, then every interval with ±10%
-// jitter so that checks do not synchronise), each result fed to that
+// one loop per server (first check at once, the second after a random part
+// of the interval, then every interval with ±10% jitter, so that checks
+// spread out and do not synchronise), each result fed to that
 // server's HealthVerdict, and every result reported — transitions included —
 // to the owner, which publishes new pool snapshots. Health is decided here
 // once, not per worker.
@@ -19,7 +20,16 @@
 
 namespace sb::health {
 
-// interval x (0.9 + 0.2 x u), u in [0, 1): the next wait.
+// Check start times are rounded up to this tick, so that the checks due
+// in one tick start together and the loop wakes once for all of them (as
+// HAProxy's millisecond task ticks do): with 1000 servers a second, one
+// wakeup per check cost more CPU than the checks' own work.
+inline constexpr std::chrono::milliseconds kCheckTick{10};
+std::chrono::steady_clock::time_point on_tick(std::chrono::steady_clock::time_point t);
+
+// interval x u, u in [0, 1): the wait after a server's first check.
+std::chrono::milliseconds spread(std::chrono::milliseconds interval, double u);
+// interval x (0.9 + 0.2 x u), u in [0, 1): the waits after that.
 std::chrono::milliseconds jittered(std::chrono::milliseconds interval, double u);
 
 class HealthChecker {

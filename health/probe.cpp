@@ -3,6 +3,7 @@
 // over UDP has no connection and is a probe of its own.
 #include "health/probe.h"
 
+#include "health/connect.h"
 #include "health/probe_session.h"
 #include "health/socket_deadline.h"
 
@@ -18,7 +19,7 @@ asio::awaitable<ProbeResult> tcp_probe(const CheckSpec& spec) {
   SocketDeadline deadline(socket, spec.timeout);
   const bool& expired = deadline.expired_flag();
 
-  auto [ec] = co_await socket.async_connect({address_of(spec), spec.port}, use_nothrow);
+  const auto ec = co_await connect_nonblocking(socket, {address_of(spec), spec.port});
   if (ec) {
     result.detail = failure(ec, expired, "connect");
   } else {
@@ -47,8 +48,7 @@ asio::awaitable<ProbeResult> tcp_probe(const CheckSpec& spec) {
     }
   }
   result.timed_out = expired && !result.ok;
-  boost::system::error_code ignored;
-  socket.close(ignored);
+  close_with_reset(socket);
   co_await deadline.disarm();
   co_return result;
 }

@@ -3,9 +3,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <thread>
@@ -24,6 +29,8 @@ namespace sb::runtime {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// How much nicer (nice(2)) the control-plane thread is than the workers.
+constexpr int kControlNice = 5;
 
 unsigned worker_count(const config::Config& cfg) {
   if (cfg.workers > 0) return static_cast<unsigned>(cfg.workers);
@@ -280,6 +287,19 @@ int run(const config::Config& cfg, const std::string& file) {
     plane.start();
     admin.start();
     for (auto& w : workers) w->start();
+    // The control plane (health checks, DNS, admin) yields to the workers
+    // when they share a core: traffic first. Its work is small per second
+    // but bursty, and at equal priority it delays connections in its bursts
+    // (bench: 1000 checked servers, docs/architecture.md). Set after the
+    // workers start, which keep the default priority.
+    // Relative to the process's own nice value (getpriority may return -1 as
+    // a valid value: errno tells).
+    errno = 0;
+    const int nice_now = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+    const int control_nice = std::min(19, (errno == 0 ? nice_now : 0) + kControlNice);
+    if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), control_nice) != 0) {
+      spdlog::debug("control plane: setpriority: {}", std::strerror(errno));
+    }
     spdlog::info("switchboard {} running {} with {} workers, relay {}", SWITCHBOARD_VERSION, file,
                  n, to_string(mode));
     control.run();

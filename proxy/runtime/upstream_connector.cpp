@@ -2,11 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <sys/socket.h>
-
 #include <array>
 #include <cerrno>
 
+#include "health/connect.h"
 #include "health/socket_deadline.h"
 #include "proxy/net/proxy_protocol.h"
 #include "proxy/runtime/endpoint.h"
@@ -59,27 +58,6 @@ net::ProxyAddresses proxy_addresses(const ClientEndpoints& e) {
   return a;
 }
 
-// A non-blocking connect: socket(), connect() -> EINPROGRESS, wait for
-// writability, SO_ERROR. Asio's async_connect does the same plus a poll(2)
-// per connection; this is the per-connection hot path.
-awaitable<error_code> connect_nonblocking(tcp::socket& socket, const tcp::endpoint& target) {
-  error_code ec;
-  socket.open(target.protocol(), ec);
-  if (!ec) socket.non_blocking(true, ec);
-  if (ec) co_return ec;
-  if (::connect(socket.native_handle(), target.data(), static_cast<socklen_t>(target.size())) ==
-      0) {
-    co_return error_code{};
-  }
-  if (errno != EINPROGRESS) co_return error_code(errno, asio::error::get_system_category());
-  auto [wec] = co_await socket.async_wait(tcp::socket::wait_write, use_nothrow);
-  if (wec) co_return wec;  // cancelled by the deadline
-  int err = 0;
-  socklen_t len = sizeof(err);
-  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  co_return err == 0 ? error_code{} : error_code(err, asio::error::get_system_category());
-}
-
 // Connects and sends the PROXY header, all within `timeout`. Returns the
 // failure kind, or nullopt on success.
 awaitable<std::optional<ConnectFailure>> try_server(tcp::socket& socket, tcp::endpoint target,
@@ -88,7 +66,7 @@ awaitable<std::optional<ConnectFailure>> try_server(tcp::socket& socket, tcp::en
                                                     const ClientEndpoints& endpoints,
                                                     error_code& error) {
   health::SocketDeadline deadline(socket, timeout);
-  error_code ec = co_await connect_nonblocking(socket, target);
+  error_code ec = co_await health::connect_nonblocking(socket, target);
   if (!ec) {
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);

@@ -102,6 +102,22 @@ TEST(EhloKeywords, UpperCasedKeywordsAfterTheFirstLine) {
   EXPECT_FALSE(offers(SmtpReply{250, {"250 mx1 STARTTLS"}}, "STARTTLS"));
 }
 
+TEST(Jitter, TheWaitAfterTheFirstCheckSpreadsOverTheWholeInterval) {
+  const std::chrono::milliseconds interval{1000};
+  EXPECT_EQ(spread(interval, 0.0).count(), 0);
+  EXPECT_EQ(spread(interval, 0.5).count(), 500);
+  EXPECT_LT(spread(interval, 0.999999).count(), 1000);
+}
+
+TEST(Jitter, CheckStartsAreRoundedUpToTheTick) {
+  using std::chrono::milliseconds;
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point t(milliseconds(1000));
+  EXPECT_EQ(on_tick(t), t);  // already on a tick
+  EXPECT_EQ(on_tick(t + std::chrono::microseconds(1)), t + kCheckTick);
+  EXPECT_EQ(on_tick(t + milliseconds(9)), t + kCheckTick);
+}
+
 TEST(Jitter, StaysWithinTenPercent) {
   const std::chrono::milliseconds interval{5000};
   EXPECT_EQ(jittered(interval, 0.0).count(), 4500);
