@@ -9,10 +9,14 @@
 #include <atomic>
 #include <cstdint>
 
+#include "balancer/duration_histogram.h"
+
 namespace sb::balancer {
 
 enum class ConnectFailure : std::uint8_t { refused, timeout, banner, tls, reset };
 inline constexpr std::size_t kConnectFailureKinds = 5;
+enum class CheckResult : std::uint8_t { pass, fail, timeout };
+inline constexpr std::size_t kCheckResults = 3;
 
 struct ServerStats {
   std::atomic<std::int64_t> active{0};
@@ -23,6 +27,13 @@ struct ServerStats {
   // Connects that failed in a row (passive health / outlier ejection); any
   // success resets it.
   std::atomic<std::uint32_t> consecutive_failures{0};
+  DurationHistogram connect_duration;   // successful connects
+  DurationHistogram response_duration;  // first answer (banner, HTTP byte, SIP final)
+  // Health, written by the control plane.
+  std::array<std::atomic<std::uint64_t>, kCheckResults> checks{};
+  DurationHistogram check_duration;
+  std::atomic<std::uint64_t> went_up{0};
+  std::atomic<std::uint64_t> went_down{0};
 
   // Returns the number of failures in a row, this one included.
   std::uint32_t count_failure(ConnectFailure f) {

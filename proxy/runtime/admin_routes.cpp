@@ -105,6 +105,11 @@ AdminResponse handle_admin_request(const AdminRequest& req, const AdminContext& 
                ? reply(req, http::status::service_unavailable, "shutting down\n", "text/plain")
                : reply(req, http::status::ok, "ok\n", "text/plain");
   }
+  if (parts.size() == 1 && parts[0] == "metrics") {
+    if (!get) return not_allowed(req, "GET, HEAD");
+    return reply(req, http::status::ok, ctx.metrics ? ctx.metrics() : std::string(),
+                 "text/plain; version=0.0.4; charset=utf-8");
+  }
   if (parts.size() == 1 && parts[0] == "status") {
     if (!get) return not_allowed(req, "GET, HEAD");
     return reply(req, http::status::ok, boost::json::serialize(ctx.pools.status()));

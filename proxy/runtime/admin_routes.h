@@ -3,6 +3,7 @@
 // it reads as a table of endpoints.
 
 #include <boost/beast/http.hpp>
+#include <functional>
 #include <string>
 
 #include "proxy/runtime/pool_control.h"
@@ -17,6 +18,8 @@ struct AdminContext {
   PoolControl& pools;
   const std::string& token;  // empty: no token needed
   bool shutting_down;
+  // GET /metrics: the text exposition, made at the time of the request.
+  const std::function<std::string()>& metrics;
 };
 
 AdminResponse handle_admin_request(const AdminRequest& req, const AdminContext& ctx);

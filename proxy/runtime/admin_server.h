@@ -2,10 +2,11 @@
 // The admin HTTP server (Beast) on `admin.listen`, on the control-plane
 // io_context: GET /healthz, GET /status, GET /pools/{pool}/pick, and POST
 // /pools/{pool}/servers/{server}/drain|enable|disable (SPEC §6). POSTs need
-// "Authorization: Bearer <token>" when admin.token-file is set. /metrics,
-// the status page and /reload land with the metrics/admin issue.
+// "Authorization: Bearer <token>" when admin.token-file is set; GET
+// /metrics. The status page and /reload land with the metrics/admin issue.
 
 #include <atomic>
+#include <functional>
 #include <string>
 
 #include "proxy/config/config.h"
@@ -22,6 +23,8 @@ class AdminServer {
               const std::atomic<bool>& shutting_down, PoolControl& pools);
   void start();
   void stop();
+  // Serves GET /metrics with what `render` returns (set before start).
+  void set_metrics(std::function<std::string()> render) { metrics_ = std::move(render); }
 
  private:
   awaitable<void> accept_loop();
@@ -32,6 +35,7 @@ class AdminServer {
   const std::atomic<bool>& shutting_down_;
   PoolControl& pools_;
   std::string token_;  // empty: POSTs need none
+  std::function<std::string()> metrics_;
 };
 
 }  // namespace sb::runtime

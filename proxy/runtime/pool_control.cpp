@@ -159,6 +159,15 @@ void PoolControl::apply_check(std::uint64_t id, const health::ProbeResult& resul
   const auto record = records_.find(id);
   if (record == records_.end()) return;
   CheckRecord& c = record->second.check;
+  if (const auto where = locate(id)) {
+    // Counted for the metrics (SPEC §5), which read them at scrape time.
+    auto& stats = *pools_.at(where->first).snapshot->servers[where->second].stats;
+    const auto kind = result.ok          ? balancer::CheckResult::pass
+                      : result.timed_out ? balancer::CheckResult::timeout
+                                         : balancer::CheckResult::fail;
+    stats.checks[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+    stats.check_duration.observe(result.latency);
+  }
   c.any = true;
   c.result = result.ok ? "pass" : result.timed_out ? "timeout" : "fail";
   c.latency_ms = static_cast<double>(result.latency.count()) / 1000.0;
@@ -183,6 +192,7 @@ void PoolControl::set_health(std::uint64_t id, bool up, std::string_view why) {
   balancer::ServerView& s = next->servers[server];
   if ((s.health == balancer::Health::up) == up) return;
   s.health = up ? balancer::Health::up : balancer::Health::down;
+  (up ? s.stats->went_up : s.stats->went_down).fetch_add(1, std::memory_order_relaxed);
   // Back in rotation: slow start (if the pool has a window) ramps from now.
   if (up && s.eligible()) s.up_since = std::chrono::steady_clock::now();
   records_[id].since = std::chrono::system_clock::now();

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "health/health_checker.h"
+#include "metrics/exporter.h"
 #include "proxy/net/proxy_protocol.h"
 #include "proxy/runtime/admin_server.h"
 #include "proxy/runtime/discovery.h"
@@ -204,6 +205,37 @@ std::optional<health::CheckSpec> check_spec(const config::Config& cfg,
   return spec;
 }
 
+metrics::Sample metrics_sample(const PoolRegistry& pools,
+                               const std::vector<std::unique_ptr<ListenerRuntime>>& listeners,
+                               const Discovery& discovery, double loaded_at) {
+  metrics::Sample s;
+  for (std::size_t p = 0; p < pools.size(); ++p) {
+    const PoolRuntime& pool = pools.at(p);
+    s.pools.push_back({pool.config.name, pool.snapshot,
+                       pool.stats.retries.load(std::memory_order_relaxed),
+                       pool.stats.exhausted.load(std::memory_order_relaxed)});
+  }
+  for (const auto& l : listeners) {
+    metrics::ListenerSample ls;
+    ls.name = l->config.name;
+    ls.connections_total = l->stats.connections_total.load(std::memory_order_relaxed);
+    ls.active = l->stats.active.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < kRejectReasons; ++i) {
+      ls.rejected[i] = l->stats.rejected[i].load(std::memory_order_relaxed);
+    }
+    s.listeners.push_back(std::move(ls));
+  }
+  if (discovery.needed()) {
+    const auto& r = discovery.stats();
+    s.resolver = {r.ok.load(std::memory_order_relaxed), r.nxdomain.load(std::memory_order_relaxed),
+                  r.error.load(std::memory_order_relaxed)};
+  }
+  // The start is the first successful load; reloads arrive with issue 5.
+  s.reloads_success = 0;
+  s.last_reload_success = loaded_at;
+  return s;
+}
+
 }  // namespace
 
 int run(const config::Config& cfg, const std::string& file) {
@@ -279,6 +311,12 @@ int run(const config::Config& cfg, const std::string& file) {
       }
     }
     AdminServer admin(control, cfg.admin, shutting_down, pool_control);
+    // Metrics: read from the live counters at each scrape (control thread).
+    metrics::Exporter exporter(SWITCHBOARD_VERSION);
+    const double loaded_at =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    admin.set_metrics(
+        [&] { return exporter.render(metrics_sample(pools, listeners, discovery, loaded_at)); });
     ControlPlane plane(control, workers, listeners, admin, shutting_down, cfg.shutdown_grace);
     plane.on_stop([&checker, &discovery] {
       checker.stop();

@@ -125,10 +125,13 @@ awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_inde
 
     tcp::socket socket(worker.io());
     error_code error;
+    const auto started = std::chrono::steady_clock::now();
     const auto failure = co_await try_server(socket, endpoint_of(view), cfg.connect_timeout,
                                              cfg.proxy_protocol, endpoints, error);
     if (!failure) {
       view.stats->count_success();
+      view.stats->connect_duration.observe(std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - started));
       out.connection = UpstreamConnection{std::move(socket), std::move(snapshot), pick->server,
                                           balancer::ActiveConnection(view.stats.get())};
       co_return out;

@@ -114,6 +114,11 @@ listeners:
         self.assertEqual(s["app@127.0.0.2"]["admin_state"], "drain")
         wait_until(lambda: self.status()["app"]["app@127.0.0.8"]["last_check"] is not None,
                    timeout=5, what="the new server's first check")
+        # Metrics follow: the server that left is gone from /metrics.
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/metrics", timeout=5) as r:
+            metrics = r.read().decode()
+        self.assertIn('switchboard_server_up{pool="app",server="app@127.0.0.8"}', metrics)
+        self.assertNotIn('server="app@127.0.0.3"', metrics)
         log = self.sb.log()
         self.assertIn("pool app: server app@127.0.0.8 (127.0.0.8:", log)
         self.assertIn("pool app: server app@127.0.0.3 (127.0.0.3:", log)

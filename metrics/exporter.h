@@ -1,0 +1,64 @@
+#pragma once
+// SPEC §5 metrics with prometheus-cpp's core registry. The hot path never
+// touches this module: workers count in relaxed atomics (balancer's
+// ServerStats, the runtime's listener and pool counters), and at scrape time
+// the control plane hands those to render(), which brings each registered
+// series up to date (counters by their increase, gauges set, histograms by
+// their new bucket counts) and serialises the registry. Series are added
+// when their pool, server or listener first appears and removed when it is
+// gone (DNS change, reload), so dashboards see neither stale nor missing
+// servers. The only module that includes prometheus headers.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "balancer/pool_snapshot.h"
+
+namespace sb::metrics {
+
+struct PoolSample {
+  std::string name;
+  std::shared_ptr<const balancer::PoolSnapshot> snapshot;
+  std::uint64_t retries = 0;
+  std::uint64_t exhausted = 0;
+};
+
+struct ListenerSample {
+  std::string name;
+  std::uint64_t connections_total = 0;
+  std::int64_t active = 0;
+  std::array<std::uint64_t, 3> rejected{};  // acl, limit, proxy-header
+};
+
+struct Sample {
+  std::vector<PoolSample> pools;
+  std::vector<ListenerSample> listeners;
+  std::array<std::uint64_t, 3> resolver{};  // ok, nxdomain, error
+  std::uint64_t reloads_success = 0;
+  std::uint64_t reloads_failure = 0;
+  double last_reload_success = 0;  // unix seconds (the start counts as one)
+};
+
+class Exporter {
+ public:
+  explicit Exporter(const std::string& version);
+  ~Exporter();
+  Exporter(const Exporter&) = delete;
+  Exporter& operator=(const Exporter&) = delete;
+
+  // The Prometheus text exposition (format 0.0.4) of `sample`. Control
+  // thread only.
+  std::string render(const Sample& sample);
+
+ private:
+  struct Families;
+  std::unique_ptr<Families> f_;
+};
+
+// The Content-Type of render()'s output.
+inline constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+}  // namespace sb::metrics
