@@ -1,5 +1,7 @@
 #include "proxy/runtime/admin_routes.h"
 
+#include "proxy/runtime/status_page.h"
+
 #include <boost/json/serialize.hpp>
 #include <optional>
 #include <vector>
@@ -104,6 +106,11 @@ AdminResponse handle_admin_request(const AdminRequest& req, const AdminContext& 
     return ctx.shutting_down
                ? reply(req, http::status::service_unavailable, "shutting down\n", "text/plain")
                : reply(req, http::status::ok, "ok\n", "text/plain");
+  }
+  if (parts.empty()) {
+    if (!get) return not_allowed(req, "GET, HEAD");
+    return reply(req, http::status::ok, std::string(status_page_html()),
+                 "text/html; charset=utf-8");
   }
   if (parts.size() == 1 && parts[0] == "metrics") {
     if (!get) return not_allowed(req, "GET, HEAD");

@@ -685,3 +685,83 @@ class IntegrationTest(unittest.TestCase):
             print(f"\n(kept {self.workdir})")
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class HeadlessChromium:
+    """Debian's chromium, headless, driven over the DevTools protocol on a
+    pipe (--remote-debugging-pipe: commands in on fd 3, answers out on fd 4,
+    NUL-separated JSON), so a test can load a page, wait while it refreshes
+    itself, read its DOM and take a screenshot. Standard library only."""
+
+    def __init__(self, procs, workdir):
+        import json
+        self.json = json
+        to_chrome_r, self.to_chrome = os.pipe()
+        self.from_chrome, from_chrome_w = os.pipe()
+
+        def fds():
+            os.dup2(to_chrome_r, 3)
+            os.dup2(from_chrome_w, 4)
+
+        profile = tempfile.mkdtemp(prefix="chromium-", dir=workdir)
+        self.proc = procs.start(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                                 "--no-first-run", "--disable-background-networking",
+                                 f"--user-data-dir={profile}", "--remote-debugging-pipe",
+                                 "--window-size=1200,700", "about:blank"],
+                                # subprocess closes other descriptors after
+                                # preexec_fn: keep 3 and 4 by number.
+                                "chromium", preexec_fn=fds, pass_fds=(3, 4))
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self.next_id = 0
+        self.buffer = b""
+        self.session = None
+
+    def call(self, method, params=None, session=True, timeout=20):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        os.write(self.to_chrome, self.json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        import select
+        while True:
+            while b"\0" in self.buffer:
+                raw, self.buffer = self.buffer.split(b"\0", 1)
+                reply = self.json.loads(raw)
+                if reply.get("id") == self.next_id:
+                    if "error" in reply:
+                        raise AssertionError(f"{method}: {reply['error']}")
+                    return reply.get("result", {})
+            left = deadline - time.monotonic()
+            if left <= 0 or self.proc.poll() is not None:
+                raise AssertionError(f"chromium gave no answer to {method}")
+            ready, _, _ = select.select([self.from_chrome], [], [], left)
+            if ready:
+                chunk = os.read(self.from_chrome, 1 << 16)
+                if not chunk:
+                    raise AssertionError("chromium closed its DevTools pipe")
+                self.buffer += chunk
+
+    def open(self, url):
+        target = self.call("Target.createTarget", {"url": url}, session=False)["targetId"]
+        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True},
+                                 session=False)["sessionId"]
+
+    def evaluate(self, expression):
+        r = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        return r.get("result", {}).get("value")
+
+    def screenshot(self, path):
+        import base64
+        data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(data))
+
+    def close(self):
+        try:
+            self.call("Browser.close", session=False, timeout=5)
+        except AssertionError:
+            pass
+        os.close(self.to_chrome)
+        os.close(self.from_chrome)
