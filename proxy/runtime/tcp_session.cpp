@@ -9,6 +9,7 @@
 #include "proxy/runtime/logging.h"
 #include "proxy/runtime/proxy_header_reader.h"
 #include "proxy/runtime/relay.h"
+#include "proxy/runtime/smtp_greeting.h"
 #include "proxy/runtime/upstream_connector.h"
 
 namespace sb::runtime {
@@ -23,21 +24,22 @@ class TcpRelay final : public Relay {
  public:
   TcpRelay(Worker& worker, tcp::socket client, UpstreamConnection upstream, AdmissionTicket ticket,
            std::chrono::milliseconds idle, const AccessRecord& record, std::string client_text,
-           std::chrono::steady_clock::time_point started)
+           std::chrono::steady_clock::time_point started, std::size_t already_to_client)
       : Relay(worker, std::move(client), std::move(upstream.socket), idle, *upstream.view().stats),
         ticket_(std::move(ticket)),
         snapshot_(std::move(upstream.snapshot)),
         active_(std::move(upstream.active)),
         record_(record),
         client_text_(std::move(client_text)),
-        started_(started) {
+        started_(started),
+        already_to_client_(already_to_client) {
     record_.client = client_text_;
   }
 
  private:
   void on_finished(const RelayResult& r) override {
     record_.bytes_in += r.from_client;
-    record_.bytes_out = r.to_client;
+    record_.bytes_out = already_to_client_ + r.to_client;
     record_.outcome = r.outcome;
     record_.duration = std::chrono::steady_clock::now() - started_;
     write_access_log(record_);
@@ -49,6 +51,7 @@ class TcpRelay final : public Relay {
   AccessRecord record_;
   std::string client_text_;
   std::chrono::steady_clock::time_point started_;
+  std::size_t already_to_client_;  // the SMTP greeting, sent before the relay
 };
 
 std::atomic<std::uint64_t> g_next_connection_id{1};
@@ -103,13 +106,25 @@ awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::sock
   record.client = client_text;
   record.pool = cfg.pool;
 
-  auto outcome = co_await connect_upstream(worker, listener.pool_index, endpoints);
+  // smtp passthrough: a server accepts with its 220 greeting, not with the
+  // TCP handshake (the client sees one greeting: the first 220).
+  std::optional<SmtpGreeting> greeting;
+  if (cfg.protocol == config::Protocol::smtp) {
+    greeting.emplace(cfg.smtp ? cfg.smtp->banner_timeout : config::SmtpConfig{}.banner_timeout);
+  }
+  auto outcome = co_await connect_upstream(worker, listener.pool_index, endpoints,
+                                           greeting ? &*greeting : nullptr);
   record.retries = outcome.retries;
   if (!outcome.connection) {
     spdlog::warn("listener {}: no server of pool {} accepted {} ({} tried)", cfg.name, cfg.pool,
                  client_text, outcome.tried);
     record.outcome = "exhausted";
     record.duration = std::chrono::steady_clock::now() - started;
+    if (greeting) {
+      // Nothing is lost: the sender keeps the message and retries later.
+      co_await asio::async_write(client, asio::buffer(kSmtpUnavailable), use_nothrow);
+      record.bytes_out = kSmtpUnavailable.size();
+    }
     write_access_log(record);
     co_return;
   }
@@ -117,6 +132,20 @@ awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::sock
   const balancer::ServerView& server = upstream.view();
   record.server = server.name;
   record.upstream = server.address;
+
+  std::size_t greeting_bytes = 0;
+  if (greeting) {
+    auto [gec, n] =
+        co_await asio::async_write(client, asio::buffer(greeting->greeting()), use_nothrow);
+    if (gec) {
+      record.outcome = "client-reset";
+      record.duration = std::chrono::steady_clock::now() - started;
+      write_access_log(record);
+      co_return;
+    }
+    server.stats->bytes_in.fetch_add(n, std::memory_order_relaxed);
+    greeting_bytes = n;
+  }
 
   if (!early_data.empty()) {
     auto [wec, n] =
@@ -134,7 +163,7 @@ awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::sock
   // The dialogue is over: hand both sockets and everything the connection
   // still needs to one relay object, and let this coroutine frame go.
   std::make_shared<TcpRelay>(worker, std::move(client), std::move(upstream), std::move(*ticket),
-                             cfg.idle_timeout, record, client_text, started)
+                             cfg.idle_timeout, record, client_text, started, greeting_bytes)
       ->start();
 }
 

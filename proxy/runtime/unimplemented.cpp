@@ -46,7 +46,23 @@ std::vector<config::ConfigError> find_unimplemented(const config::Config& cfg,
 
   for (const auto& l : cfg.listeners) {
     const std::string ctx = fmt::format("listener \"{}\": ", l.name);
-    if (l.protocol != config::Protocol::tcp) {
+    if (l.protocol == config::Protocol::smtp && l.smtp) {
+      // passthrough runs; what inspects or terminates the dialogue waits.
+      if (l.smtp->mode == config::SmtpMode::inspect) {
+        c.add(mark_of(l.smtp->marks, "mode", l.smtp->mark), ctx + "smtp.mode: inspect",
+              "a later milestone");
+      }
+      if (l.smtp->xclient) {
+        c.add(mark_of(l.smtp->marks, "xclient", l.smtp->mark), ctx + "smtp.xclient",
+              "a later milestone (inspect mode)");
+      }
+    }
+    if (l.protocol == config::Protocol::smtp && l.tls) {
+      c.add(mark_of(l.marks, "tls", l.mark),
+            ctx + "tls on an smtp listener (STARTTLS offered by switchboard)",
+            "a later milestone (inspect mode)");
+    }
+    if (l.protocol != config::Protocol::tcp && l.protocol != config::Protocol::smtp) {
       c.add(mark_of(l.marks, "protocol", l.mark),
             fmt::format("{}protocol: {}", ctx, config::to_string(l.protocol)),
             l.protocol == config::Protocol::smtp  ? "SMTP relay: issue 6"

@@ -94,7 +94,7 @@ awaitable<std::optional<ConnectFailure>> try_server(tcp::socket& socket, tcp::en
 }  // namespace
 
 awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_index,
-                                           const ClientEndpoints& endpoints) {
+                                           const ClientEndpoints& endpoints, AcceptStep* accept) {
   PoolRuntime& pool = worker.pool(pool_index);
   const config::PoolConfig& cfg = pool.config;
   ConnectOutcome out;
@@ -126,12 +126,26 @@ awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_inde
     tcp::socket socket(worker.io());
     error_code error;
     const auto started = std::chrono::steady_clock::now();
-    const auto failure = co_await try_server(socket, endpoint_of(view), cfg.connect_timeout,
-                                             cfg.proxy_protocol, endpoints, error);
+    auto failure = co_await try_server(socket, endpoint_of(view), cfg.connect_timeout,
+                                       cfg.proxy_protocol, endpoints, error);
+    const auto connected = std::chrono::steady_clock::now();
+    if (!failure) {
+      view.stats->connect_duration.observe(
+          std::chrono::duration_cast<std::chrono::microseconds>(connected - started));
+    }
+    if (!failure && accept) {
+      failure = co_await accept->accept(socket, view);
+      if (!failure) {
+        view.stats->response_duration.observe(std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - connected));
+      } else {
+        error = asio::error::connection_aborted;  // for the log; the kind says what
+        error_code ignored;
+        socket.close(ignored);
+      }
+    }
     if (!failure) {
       view.stats->count_success();
-      view.stats->connect_duration.observe(std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::steady_clock::now() - started));
       out.connection = UpstreamConnection{std::move(socket), std::move(snapshot), pick->server,
                                           balancer::ActiveConnection(view.stats.get())};
       co_return out;

@@ -8,7 +8,7 @@
 //
 // Nothing of the client's has been sent to a server that failed, so a retry
 // is always safe. Protocols that must see the server accept first (SMTP's 220
-// banner) will pass an acceptance step here; L4 TCP needs none.
+// banner) pass an AcceptStep; L4 TCP needs none.
 // Runs on the worker thread.
 
 #include <optional>
@@ -41,7 +41,20 @@ struct ConnectOutcome {
   int tried = 0;                                 // servers presented to in all
 };
 
+// What a protocol must see from a connected server before the connection
+// counts as accepted (SMTP: a 220 greeting). On failure the step has said
+// goodbye if the protocol has a way to (QUIT); the connector closes, counts
+// the failure against the server and presents the client to the next one.
+class AcceptStep {
+ public:
+  virtual ~AcceptStep() = default;
+  // nullopt: accepted.
+  virtual awaitable<std::optional<balancer::ConnectFailure>> accept(
+      tcp::socket& server, const balancer::ServerView& view) = 0;
+};
+
 awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_index,
-                                           const ClientEndpoints& endpoints);
+                                           const ClientEndpoints& endpoints,
+                                           AcceptStep* accept = nullptr);
 
 }  // namespace sb::runtime

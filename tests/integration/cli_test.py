@@ -107,12 +107,18 @@ listeners:
     listen: ["127.0.0.1:{free_port()}"]
     protocol: smtp
     pool: relay
+    smtp: {{mode: inspect}}
+  sip-vip:
+    listen: ["127.0.0.1:{free_port()}"]
+    protocol: sip
+    pool: relay
 """)
         self.assertEqual(sb("check", "-c", path).returncode, 0)
         r = sb("run", "-c", path)
         self.assertEqual(r.returncode, 1)
         self.assertRegex(r.stderr, re.escape(path) + r":4:\d+: .*source: client.*not implemented")
-        self.assertRegex(r.stderr, re.escape(path) + r":10:\d+: .*protocol: smtp.*not implemented")
+        self.assertRegex(r.stderr, re.escape(path) + r":12:\d+: .*smtp.mode: inspect.*not implemented")
+        self.assertRegex(r.stderr, re.escape(path) + r":15:\d+: .*protocol: sip.*not implemented")
 
     def test_run_exits_3_when_the_address_is_in_use(self):
         busy = socket.socket()

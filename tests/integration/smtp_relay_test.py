@@ -1,0 +1,159 @@
+"""The SMTP relay VIP (protocol: smtp, passthrough) with real peers: a
+connection is presented to the next server until one greets with 220
+(smtp-sink, one answering 421, a closed port), nothing is lost under
+smtp-source, the client gets 421 4.3.2 when no server greets, refused
+clients get no banner, and a real Postfix behind PROXY v1/v2 logs the
+client's own address."""
+
+import glob
+import os
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import sbtest  # noqa: E402
+from sbtest import (IntegrationTest, PostfixInstance, SmtpSink, Switchboard,  # noqa: E402
+                    closed_within, free_port, wait_until)
+
+
+def smtp_config(port, admin, servers, pool_lines="", listener_lines=""):
+    servers_yaml = "\n".join(f"      - {{address: 127.0.0.1:{p}, name: {n}}}" for n, p in servers)
+    return f"""\
+workers: 2
+admin: {{listen: 127.0.0.1:{admin}}}
+log: {{access: false}}
+pools:
+  relay:
+    retries: 2
+{pool_lines}    servers:
+{servers_yaml}
+listeners:
+  smtp-vip:
+    listen: ["127.0.0.1:{port}"]
+    protocol: smtp
+    pool: relay
+    smtp: {{mode: passthrough, banner-timeout: 2s}}
+{listener_lines}"""
+
+
+def greeting(port, source=None):
+    with socket.create_connection(("127.0.0.1", port), timeout=5,
+                                  source_address=(source, 0) if source else None) as c:
+        c.settimeout(5)
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = c.recv(1024)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode(errors="replace")
+
+
+class SmtpRelayTest(IntegrationTest):
+
+    def test_500_messages_through_a_421_server_and_a_closed_port_lose_nothing(self):
+        dump = os.path.join(self.workdir, "dump")
+        os.makedirs(dump)
+        # smtp-sink runs as nobody: it must reach and write the dump folder.
+        os.chmod(self.workdir, os.stat(self.workdir).st_mode | 0o011)
+        os.chmod(dump, 0o777)
+        sink = SmtpSink(self.procs, args=["-d", os.path.join(dump, "%H%M%S.")])
+        busy = SmtpSink(self.procs, args=["-Q", "CONNECT"], name="smtp-sink-421")
+        closed = free_port()
+        port, admin = free_port(), free_port()
+        # No health checks and no ejection: every connection may meet the
+        # failing servers first, so presentation to the next server is what
+        # keeps mail flowing.
+        self.sb = Switchboard(self.procs, self.workdir, smtp_config(
+            port, admin, [("busy", busy.port), ("closed", closed), ("sink", sink.port)],
+            "    health: {check: none}\n    outlier: {consecutive-failures: 0}\n"),
+            wait_ports=[port])
+        r = subprocess.run(["smtp-source", "-s", "20", "-m", "500", "-f", "a@example.test",
+                            "-t", "b@example.test", f"127.0.0.1:{port}"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual((r.returncode, r.stderr.strip()), (0, ""), r.stdout)
+        wait_until(lambda: len(glob.glob(os.path.join(dump, "*"))) >= 500, timeout=20,
+                   what="500 messages at the sink")
+        time.sleep(0.3)
+        self.assertEqual(len(glob.glob(os.path.join(dump, "*"))), 500)
+        # The 421 server and the closed port were met and counted.
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5) as m:
+            metrics = m.read().decode()
+        banner = [line for line in metrics.splitlines() if line.startswith(
+            'switchboard_server_connect_failures_total{pool="relay",reason="banner",server="busy"}')]
+        self.assertTrue(banner and float(banner[0].split()[-1]) > 0, banner)
+        self.assertIn('switchboard_pool_retries_total{pool="relay"}', metrics)
+
+    def test_the_client_sees_one_greeting_the_first_220(self):
+        sink = SmtpSink(self.procs)
+        busy = SmtpSink(self.procs, args=["-Q", "CONNECT"], name="smtp-sink-421")
+        port, admin = free_port(), free_port()
+        self.sb = Switchboard(self.procs, self.workdir, smtp_config(
+            port, admin, [("busy", busy.port), ("sink", sink.port)],
+            "    balance: first-available\n    health: {check: none}\n"
+            "    outlier: {consecutive-failures: 0}\n"), wait_ports=[port])
+        for _ in range(3):
+            g = greeting(port)
+            self.assertTrue(g.startswith("220 "), g)
+            self.assertNotIn("421", g)
+
+    def test_no_server_greets_the_client_gets_421_4_3_2(self):
+        busy = SmtpSink(self.procs, args=["-Q", "CONNECT"], name="smtp-sink-421")
+        port, admin = free_port(), free_port()
+        self.sb = Switchboard(self.procs, self.workdir, smtp_config(
+            port, admin, [("busy", busy.port), ("closed", free_port())],
+            "    health: {check: none}\n    outlier: {consecutive-failures: 0}\n"),
+            wait_ports=[port])
+        self.assertEqual(greeting(port),
+                         "421 4.3.2 Service not available, closing transmission channel\r\n")
+
+    def test_a_server_that_never_greets_is_passed_over_after_banner_timeout(self):
+        sink = SmtpSink(self.procs)
+        mute = socket.socket()
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(16)  # accepts (the kernel does), never says anything
+        port, admin = free_port(), free_port()
+        self.sb = Switchboard(self.procs, self.workdir, smtp_config(
+            port, admin, [("mute", mute.getsockname()[1]), ("sink", sink.port)],
+            "    balance: first-available\n    health: {check: none}\n"
+            "    outlier: {consecutive-failures: 0}\n"), wait_ports=[port])
+        started = time.monotonic()
+        self.assertTrue(greeting(port).startswith("220 "))
+        self.assertGreater(time.monotonic() - started, 1.8)  # banner-timeout: 2s
+        mute.close()
+
+    def test_refused_clients_get_no_banner(self):
+        sink = SmtpSink(self.procs)
+        port, admin = free_port(), free_port()
+        self.sb = Switchboard(self.procs, self.workdir, smtp_config(
+            port, admin, [("sink", sink.port)], "",
+            '    deny: ["127.0.0.66/32"]\n'), wait_ports=[port])
+        with socket.create_connection(("127.0.0.1", port), timeout=5,
+                                      source_address=("127.0.0.66", 0)) as c:
+            self.assertTrue(closed_within(c, 2))
+        self.assertTrue(greeting(port, source="127.0.0.5").startswith("220 "))
+
+    def test_postfix_behind_proxy_protocol_logs_the_real_client(self):
+        postfix = PostfixInstance(self.procs, self.workdir, upstream_proxy="haproxy")
+        for version in ("v2", "v1"):
+            port, admin = free_port(), free_port()
+            sb = Switchboard(self.procs, self.workdir, smtp_config(
+                port, admin, [("postfix", postfix.port)],
+                f"    proxy-protocol: {version}\n    health: {{check: none}}\n"),
+                wait_ports=[port], name=f"switchboard-{version}")
+            client = {"v2": "127.0.0.7", "v1": "127.0.0.8"}[version]
+            r = subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", "--local-interface",
+                                client, "--from", "a@example.test", "--to", "b@example.test",
+                                "--timeout", "10"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            wait_until(lambda: f"[{client}]" in postfix.maillog(), timeout=10,
+                       what=f"Postfix logging {client} ({version})")
+            sb.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
