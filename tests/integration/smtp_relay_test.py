@@ -52,7 +52,133 @@ def greeting(port, source=None):
         return data.decode(errors="replace")
 
 
+class ScriptedServer:
+    """A TCP server on loopback that runs `script(conn)` for every connection
+    in a thread: for servers that misbehave in a precise way."""
+
+    def __init__(self, script):
+        import threading
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.script = script
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
+
+    def _run(self, conn):
+        with conn:
+            try:
+                self.script(conn)
+            except OSError:
+                pass
+
+    def close(self):
+        self.listener.close()
+
+
 class SmtpRelayTest(IntegrationTest):
+
+    def relay(self, servers, pool_lines="", listener_lines=""):
+        port, admin = free_port(), free_port()
+        self.sb = Switchboard(self.procs, self.workdir, smtp_config(
+            port, admin, servers, "    balance: first-available\n    health: {check: none}\n"
+            "    outlier: {consecutive-failures: 0}\n" + pool_lines, listener_lines),
+            wait_ports=[port])
+        return port
+
+    def test_an_endless_greeting_line_is_a_failure_not_a_hang(self):
+        def endless(conn):
+            conn.sendall(b"220 ")
+            for _ in range(200):  # 20 000 bytes and never a line end
+                conn.sendall(b"x" * 100)
+                time.sleep(0.005)
+        bad = ScriptedServer(endless)
+        sink = SmtpSink(self.procs)
+        port = self.relay([("endless", bad.port), ("sink", sink.port)])
+        started = time.monotonic()
+        g = greeting(port)
+        self.assertTrue(g.startswith("220 ") and "xxxx" not in g, g[:80])
+        self.assertLess(time.monotonic() - started, 1.5)  # at 512 bytes, not at the timeout
+        self.assertIn("reply line too long", self.sb.log())
+        bad.close()
+
+    def test_a_220_after_banner_timeout_is_too_late(self):
+        def late(conn):
+            time.sleep(2.5)
+            conn.sendall(b"220 late.example ESMTP\r\n")
+            time.sleep(1)
+        slow = ScriptedServer(late)
+        sink = SmtpSink(self.procs)
+        port = self.relay([("late", slow.port), ("sink", sink.port)])
+        g = greeting(port)
+        self.assertTrue(g.startswith("220 ") and "late.example" not in g, g)
+        self.assertIn("no greeting within 2000ms", self.sb.log())
+        slow.close()
+
+    def test_a_client_that_sends_nothing_is_closed_at_idle_timeout(self):
+        sink = SmtpSink(self.procs)
+        port = self.relay([("sink", sink.port)], listener_lines="    idle-timeout: 1s\n")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            self.assertTrue(c.recv(100).startswith(b"220"))
+            started = time.monotonic()
+            self.assertTrue(closed_within(c, 5))
+            self.assertLess(time.monotonic() - started, 3)
+
+    def test_a_sink_killed_and_restarted_under_load_loses_no_accepted_message(self):
+        dumps = []
+        sinks = []
+        os.chmod(self.workdir, os.stat(self.workdir).st_mode | 0o011)
+        for i in range(3):
+            d = os.path.join(self.workdir, f"dump{i}")
+            os.makedirs(d)
+            os.chmod(d, 0o777)
+            dumps.append(d)
+            sinks.append(SmtpSink(self.procs, args=["-d", os.path.join(d, "%H%M%S.")],
+                                  name=f"sink{i}"))
+        port, admin = free_port(), free_port()
+        self.sb = Switchboard(self.procs, self.workdir, smtp_config(
+            port, admin, [(f"sink{i}", s.port) for i, s in enumerate(sinks)],
+            "    health: {check: smtp, interval: 300ms, timeout: 1s, rise: 2, fall: 1}\n"),
+            wait_ports=[port])
+        source = subprocess.Popen(["smtp-source", "-s", "20", "-m", "5000", "-f", "a@example.test",
+                                   "-t", "b@example.test", f"127.0.0.1:{port}"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        sinks[1].stop()  # sessions on it now fail: they are the sender's to retry
+        time.sleep(1.0)
+        sinks[1] = SmtpSink(self.procs, port=sinks[1].port,
+                            args=["-d", os.path.join(dumps[1], "%H%M%S.")], name="sink1-again")
+        out, err = source.communicate(timeout=300)
+        # smtp-source stops at its first failed session: report and resume
+        # with what is left, every later session must succeed.
+        failed = err.count("fatal")
+        delivered = sum(len(os.listdir(d)) for d in dumps)
+        print(f"\n5000 messages, sink1 killed after ~1s and restarted: {failed} in-flight "
+              f"session failure(s) reported by smtp-source, {delivered} messages at the sinks",
+              file=sys.stderr)
+        if failed:
+            # Sessions that start after the kill all succeed: the rest, sent now.
+            rest = 5000 - delivered
+            r = subprocess.run(["smtp-source", "-s", "20", "-m", str(rest), "-f", "a@example.test",
+                                "-t", "b@example.test", f"127.0.0.1:{port}"],
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual((r.returncode, r.stderr.strip()), (0, ""))
+            wait_until(lambda: sum(len(os.listdir(d)) for d in dumps) >= 5000, timeout=30,
+                       what="every message at a sink")
+        else:
+            self.assertEqual(source.returncode, 0, err)
+            wait_until(lambda: sum(len(os.listdir(d)) for d in dumps) >= 5000, timeout=30,
+                       what="5000 messages at the sinks")
+        self.assertEqual(sum(len(os.listdir(d)) for d in dumps), 5000)
 
     def test_500_messages_through_a_421_server_and_a_closed_port_lose_nothing(self):
         dump = os.path.join(self.workdir, "dump")
