@@ -13,7 +13,7 @@ using boost::system::error_code;
 asio::awaitable<error_code> connect_nonblocking(asio::ip::tcp::socket& socket,
                                                 const asio::ip::tcp::endpoint& target) {
   error_code ec;
-  socket.open(target.protocol(), ec);
+  if (!socket.is_open()) socket.open(target.protocol(), ec);
   if (!ec) socket.non_blocking(true, ec);
   if (ec) co_return ec;
   if (::connect(socket.native_handle(), target.data(), static_cast<socklen_t>(target.size())) ==

@@ -24,6 +24,7 @@
 #include "proxy/runtime/logging.h"
 #include "proxy/runtime/pool_control.h"
 #include "proxy/runtime/pool_registry.h"
+#include "proxy/runtime/transparent_source.h"
 #include "proxy/runtime/worker.h"
 
 namespace sb::runtime {
@@ -244,6 +245,17 @@ int run(const config::Config& cfg, const std::string& file) {
   // takes MSG_NOSIGNAL); the error code is all we want.
   std::signal(SIGPIPE, SIG_IGN);
   try {
+    // source: client needs CAP_NET_ADMIN: say so at start, not per connection.
+    for (const auto& pool : cfg.pools) {
+      if (pool.source != config::SourceMode::client) continue;
+      if (const auto why = transparent_unavailable()) {
+        throw std::runtime_error(fmt::format(
+            "pool \"{}\": source: client needs IP_TRANSPARENT (CAP_NET_ADMIN): {}; run as "
+            "root or grant the capability (setcap cap_net_admin+ep, or AmbientCapabilities= "
+            "in the systemd unit), see docs/transparent-source.md",
+            pool.name, *why));
+      }
+    }
     PoolRegistry pools(cfg);
     const unsigned n = worker_count(cfg);
     const RelayMode mode = relay_mode();

@@ -36,14 +36,6 @@ config::Mark mark_of(const config::Marks& marks, std::string_view key, config::M
 std::vector<config::ConfigError> find_unimplemented(const config::Config& cfg,
                                                     const std::string& file) {
   Collector c(file);
-  for (const auto& pool : cfg.pools) {
-    const std::string ctx = fmt::format("pool \"{}\": ", pool.name);
-    if (pool.source == config::SourceMode::client) {
-      c.add(mark_of(pool.marks, "source", pool.mark), ctx + "source: client",
-            "transparent source: issue 6");
-    }
-  }
-
   for (const auto& l : cfg.listeners) {
     const std::string ctx = fmt::format("listener \"{}\": ", l.name);
     if (l.protocol == config::Protocol::smtp && l.smtp) {

@@ -9,6 +9,7 @@
 #include "health/socket_deadline.h"
 #include "proxy/net/proxy_protocol.h"
 #include "proxy/runtime/endpoint.h"
+#include "proxy/runtime/transparent_source.h"
 
 namespace sb::runtime {
 namespace {
@@ -64,9 +65,13 @@ awaitable<std::optional<ConnectFailure>> try_server(tcp::socket& socket, tcp::en
                                                     std::chrono::milliseconds timeout,
                                                     config::ProxyProtocol proxy_protocol,
                                                     const ClientEndpoints& endpoints,
-                                                    error_code& error) {
+                                                    bool transparent, error_code& error) {
   health::SocketDeadline deadline(socket, timeout);
-  error_code ec = co_await health::connect_nonblocking(socket, target);
+  error_code ec;
+  // source: client: open, mark transparent and bind the client's address
+  // first; connect_nonblocking then uses the open socket.
+  if (transparent) ec = open_transparent(socket, target, endpoints.client);
+  if (!ec) ec = co_await health::connect_nonblocking(socket, target);
   if (!ec) {
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
@@ -126,8 +131,9 @@ awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_inde
     tcp::socket socket(worker.io());
     error_code error;
     const auto started = std::chrono::steady_clock::now();
-    auto failure = co_await try_server(socket, endpoint_of(view), cfg.connect_timeout,
-                                       cfg.proxy_protocol, endpoints, error);
+    auto failure =
+        co_await try_server(socket, endpoint_of(view), cfg.connect_timeout, cfg.proxy_protocol,
+                            endpoints, cfg.source == config::SourceMode::client, error);
     const auto connected = std::chrono::steady_clock::now();
     if (!failure) {
       view.stats->connect_duration.observe(

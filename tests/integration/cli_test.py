@@ -99,7 +99,6 @@ class CliTest(IntegrationTest):
 admin: {{listen: 127.0.0.1:{free_port()}}}
 pools:
   relay:
-    source: client
     servers:
       - address: 127.0.0.1:2525
 listeners:
@@ -116,9 +115,8 @@ listeners:
         self.assertEqual(sb("check", "-c", path).returncode, 0)
         r = sb("run", "-c", path)
         self.assertEqual(r.returncode, 1)
-        self.assertRegex(r.stderr, re.escape(path) + r":4:\d+: .*source: client.*not implemented")
-        self.assertRegex(r.stderr, re.escape(path) + r":12:\d+: .*smtp.mode: inspect.*not implemented")
-        self.assertRegex(r.stderr, re.escape(path) + r":15:\d+: .*protocol: sip.*not implemented")
+        self.assertRegex(r.stderr, re.escape(path) + r":11:\d+: .*smtp.mode: inspect.*not implemented")
+        self.assertRegex(r.stderr, re.escape(path) + r":14:\d+: .*protocol: sip.*not implemented")
 
     def test_run_exits_3_when_the_address_is_in_use(self):
         busy = socket.socket()
