@@ -111,6 +111,23 @@ class SmtpRelayTest(IntegrationTest):
         self.assertIn("reply line too long", self.sb.log())
         bad.close()
 
+    def test_a_multi_line_greeting_reaches_the_client_whole(self):
+        def multi(conn):
+            conn.sendall(b"220-mx.example.test ESMTP\r\n220-no UCE\r\n")
+            time.sleep(0.2)  # the last line comes later: still one greeting
+            conn.sendall(b"220 ready\r\n")
+            conn.recv(100)
+        server = ScriptedServer(multi)
+        port = self.relay([("multi", server.port)])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            data = b""
+            while not data.endswith(b"220 ready\r\n"):
+                chunk = c.recv(1024)
+                self.assertTrue(chunk, data)
+                data += chunk
+        self.assertEqual(data, b"220-mx.example.test ESMTP\r\n220-no UCE\r\n220 ready\r\n")
+        server.close()
+
     def test_a_220_after_banner_timeout_is_too_late(self):
         def late(conn):
             time.sleep(2.5)
