@@ -11,6 +11,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
+import sbtest  # noqa: E402
 from sbtest import (IntegrationTest, NamedServer, SmtpSink, Switchboard,  # noqa: E402
                     free_port, wait_until)
 
@@ -69,7 +70,9 @@ pools:
 listeners:
   vip: {{listen: ["127.0.0.1:{vip}"], pool: app}}
 """, wait_ports=[vip])
-        # Discovery's first round finishes before the listener serves.
+        # Discovery's first round finishes before the listener serves (and
+        # before the admin listener opens).
+        wait_until(lambda: sbtest.can_connect(self.admin), what="the admin listener")
         s = self.status()
         self.assertEqual(set(s["app"]), {"app@127.0.0.2", "app@127.0.0.3", "app@::1"})
         self.assertEqual(s["app"]["app@::1"]["address"], f"[::1]:{port}")

@@ -103,8 +103,9 @@ class HealthTest(IntegrationTest):
 
         self.assertTrue(all(banner() for _ in range(30)))
         servers[1].stop()
-        # Detection window: fall x interval (+10% jitter) + timeout.
-        time.sleep(2 * 0.22 + 0.5 + 0.1)
+        # Detection window: fall x (interval + 10% jitter + the 10 ms check
+        # tick) + timeout, and a little for the report to be published.
+        time.sleep(2 * 0.23 + 0.5 + 0.2)
         self.assertEqual(self.servers()["s1"]["health"], "down")
         # retries: 0, so only health keeps connections off the dead server.
         results = [banner() for _ in range(300)]
@@ -242,7 +243,7 @@ class HealthTest(IntegrationTest):
       - {{address: 127.0.0.1:{b1.port}, name: b1}}
       - {{address: 127.0.0.1:{flaky.port}, name: flaky}}""",
                    "{check: tcp, interval: 300ms, rise: 1, fall: 5}",
-                   pool_extra="    outlier: {consecutive-failures: 2, ejection-time: 2s}")
+                   pool_extra="    outlier: {consecutive-failures: 2, ejection-time: 4s}")
         # A server that accepts checks but whose service port refuses traffic
         # is a case for passive health: simulate by stopping it between
         # checks and restarting it at once.
@@ -253,7 +254,7 @@ class HealthTest(IntegrationTest):
         self.wait_state("flaky", "down", timeout=5)
         time.sleep(1.0)  # checks pass meanwhile (rise: 1) but the ejection holds
         self.assertEqual(self.servers()["flaky"]["health"], "down")
-        self.wait_state("flaky", "up", timeout=5)  # then the checks decide
+        self.wait_state("flaky", "up", timeout=8)  # then the checks decide
 
     def test_https_check_with_sni_and_a_self_signed_certificate(self):
         cert = sbtest.self_signed_certificate(self.workdir, "mail.example.com")
