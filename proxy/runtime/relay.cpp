@@ -22,8 +22,10 @@ Relay::Relay(Worker& worker, tcp::socket client, tcp::socket server,
       server_(std::move(server)),
       idle_timer_(worker.io()),
       idle_timeout_(idle_timeout),
-      up_(&client_, &server_, &stats.bytes_out, "client-reset"),
-      down_(&server_, &client_, &stats.bytes_in, "server-reset") {}
+      up_(&client_, &server_, worker.metrics_counting() ? &stats.bytes_out : nullptr,
+          "client-reset"),
+      down_(&server_, &client_, worker.metrics_counting() ? &stats.bytes_in : nullptr,
+            "server-reset") {}
 
 void Relay::start() {
   // The relay moves bytes with raw non-blocking syscalls. The server socket is
@@ -114,7 +116,7 @@ Relay::Step Relay::step_splice(Direction& d) {
     d.drained = static_cast<std::size_t>(n) < kSpliceChunk;
     d.pending = static_cast<std::size_t>(n);
     d.bytes += d.pending;
-    d.counter->fetch_add(d.pending, std::memory_order_relaxed);
+    if (d.counter) d.counter->fetch_add(d.pending, std::memory_order_relaxed);
     last_activity_ = Clock::now();
     return Step::again;
   }
@@ -143,7 +145,7 @@ Relay::Step Relay::step_copy(Direction& d) {
     d.pending = static_cast<std::size_t>(n);
     d.offset = 0;
     d.bytes += d.pending;
-    d.counter->fetch_add(d.pending, std::memory_order_relaxed);
+    if (d.counter) d.counter->fetch_add(d.pending, std::memory_order_relaxed);
     last_activity_ = Clock::now();
     return Step::again;
   }

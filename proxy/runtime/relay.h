@@ -63,7 +63,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
         : from(f), to(t), counter(c), error_outcome(e) {}
     tcp::socket* from;
     tcp::socket* to;
-    std::atomic<std::uint64_t>* counter;  // the server's bytes counter for this way
+    std::atomic<std::uint64_t>* counter;  // the server's bytes counter for this way, or null
     std::string_view error_outcome;       // what an error here means
     std::uint64_t bytes = 0;
     bool done = false;

@@ -264,7 +264,14 @@ int run(const config::Config& cfg, const std::string& file) {
     // in the listener's admission.
     std::vector<std::unique_ptr<ListenerRuntime>> listeners;
     std::vector<std::unique_ptr<Worker>> workers;
-    for (unsigned i = 0; i < n; ++i) workers.push_back(std::make_unique<Worker>(i, pools, mode));
+    // SWITCHBOARD_METRICS=off: for measuring what the per-connection metric
+    // updates cost (docs/architecture.md); never for production.
+    const char* metrics_env = std::getenv("SWITCHBOARD_METRICS");
+    const bool metrics_counting = !(metrics_env && std::string_view(metrics_env) == "off");
+    for (unsigned i = 0; i < n; ++i) {
+      workers.push_back(std::make_unique<Worker>(i, pools, mode));
+      workers.back()->set_metrics_counting(metrics_counting);
+    }
 
     for (const auto& lc : cfg.listeners) {
       listeners.push_back(std::make_unique<ListenerRuntime>(lc, pools.index_of(lc.pool)));

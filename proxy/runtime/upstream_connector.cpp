@@ -135,13 +135,13 @@ awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_inde
         co_await try_server(socket, endpoint_of(view), cfg.connect_timeout, cfg.proxy_protocol,
                             endpoints, cfg.source == config::SourceMode::client, error);
     const auto connected = std::chrono::steady_clock::now();
-    if (!failure) {
+    if (!failure && worker.metrics_counting()) {
       view.stats->connect_duration.observe(
           std::chrono::duration_cast<std::chrono::microseconds>(connected - started));
     }
     if (!failure && accept) {
       failure = co_await accept->accept(socket, view);
-      if (!failure) {
+      if (!failure && worker.metrics_counting()) {
         view.stats->response_duration.observe(std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::steady_clock::now() - connected));
       } else {

@@ -32,6 +32,11 @@ class Worker {
   unsigned id() const { return id_; }
   asio::io_context& io() { return io_; }
   RelayMode relay_mode() const { return relay_mode_; }
+  // Whether connections count what only the metrics read (bytes relayed,
+  // connect and response durations). Off only for measuring their cost
+  // (SWITCHBOARD_METRICS=off, bench/run's switchboard-nometrics).
+  bool metrics_counting() const { return metrics_counting_; }
+  void set_metrics_counting(bool on) { metrics_counting_ = on; }
   BufferPool& buffers() { return buffers_; }
   PipePool& pipes() { return pipes_; }
   PoolRuntime& pool(std::size_t i) { return pools_.at(i); }
@@ -76,6 +81,7 @@ class Worker {
   asio::executor_work_guard<asio::io_context::executor_type> keep_running_{io_.get_executor()};
   PoolRegistry& pools_;
   RelayMode relay_mode_;
+  bool metrics_counting_ = true;
   std::vector<std::unique_ptr<balancer::Balancer>> balancers_;
   std::list<tcp::acceptor> acceptors_;  // list: stable addresses for the loops
   BufferPool buffers_;
