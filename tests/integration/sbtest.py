@@ -600,18 +600,18 @@ Content-Length: 0
         self.proc.wait(timeout=10)
 
 
-class EchoServer:
-    """A TCP echo peer in a thread: writes back every byte it reads, and
-    half-closes when its client does. For byte-exact relay checks."""
+class ScriptedServer:
+    """A TCP server on loopback that runs `script(conn)` for every connection
+    in a thread: for peers that must behave (or misbehave) in a precise way."""
 
-    def __init__(self):
+    def __init__(self, script):
         import threading
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        self.script = script
+        threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self):
         import threading
@@ -620,20 +620,34 @@ class EchoServer:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
 
-    @staticmethod
-    def _echo(conn):
+    def _run(self, conn):
         with conn:
-            while True:
-                data = conn.recv(65536)
-                if not data:
-                    conn.shutdown(socket.SHUT_WR)
-                    return
-                conn.sendall(data)
+            try:
+                self.script(conn)
+            except OSError:
+                pass
 
     def close(self):
         self.listener.close()
+
+
+def _echo(conn):
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            conn.shutdown(socket.SHUT_WR)
+            return
+        conn.sendall(data)
+
+
+class EchoServer(ScriptedServer):
+    """A TCP echo peer: writes back every byte it reads, and half-closes when
+    its client does. For byte-exact relay checks."""
+
+    def __init__(self):
+        super().__init__(_echo)
 
 
 class BlackholePort:

@@ -15,8 +15,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import sbtest  # noqa: E402
-from sbtest import (IntegrationTest, PostfixInstance, SmtpSink, Switchboard,  # noqa: E402
-                    closed_within, free_port, wait_until)
+from sbtest import (IntegrationTest, PostfixInstance, ScriptedServer, SmtpSink,  # noqa: E402
+                    Switchboard, closed_within, free_port, wait_until)
 
 
 def smtp_config(port, admin, servers, pool_lines="", listener_lines=""):
@@ -50,39 +50,6 @@ def greeting(port, source=None):
                 break
             data += chunk
         return data.decode(errors="replace")
-
-
-class ScriptedServer:
-    """A TCP server on loopback that runs `script(conn)` for every connection
-    in a thread: for servers that misbehave in a precise way."""
-
-    def __init__(self, script):
-        import threading
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port = self.listener.getsockname()[1]
-        self.script = script
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        import threading
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
-
-    def _run(self, conn):
-        with conn:
-            try:
-                self.script(conn)
-            except OSError:
-                pass
-
-    def close(self):
-        self.listener.close()
 
 
 class SmtpRelayTest(IntegrationTest):
