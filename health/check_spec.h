@@ -37,6 +37,9 @@ struct CheckSpec {
   std::string expect_body;
   // sip-options: the transport of the SIP listener that uses the pool.
   SipTransport sip_transport = SipTransport::udp;
+
+  // A reload restarts a server's check only when this changes.
+  bool operator==(const CheckSpec&) const = default;
 };
 
 }  // namespace sb::health

@@ -28,11 +28,16 @@ std::chrono::milliseconds spread(std::chrono::milliseconds interval, double u) {
 HealthChecker::HealthChecker(asio::any_io_executor executor, Report report, std::uint64_t seed)
     : executor_(std::move(executor)), report_(std::move(report)), random_(seed) {}
 
-void HealthChecker::add(std::size_t target, CheckSpec spec) {
+void HealthChecker::add(std::size_t target, CheckSpec spec, bool up) {
   const int rise = spec.rise, fall = spec.fall;
   loops_.push_back(
-      Loop{target, std::move(spec), HealthVerdict(rise, fall), asio::steady_timer(executor_)});
+      Loop{target, std::move(spec), HealthVerdict(rise, fall, up), asio::steady_timer(executor_)});
   asio::co_spawn(executor_, run(std::prev(loops_.end())), asio::detached);
+}
+
+const CheckSpec* HealthChecker::spec_of(std::size_t target) {
+  const auto it = find(target);
+  return it == loops_.end() ? nullptr : &it->spec;
 }
 
 std::list<HealthChecker::Loop>::iterator HealthChecker::find(std::size_t target) {

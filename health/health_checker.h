@@ -43,7 +43,11 @@ class HealthChecker {
   HealthChecker& operator=(const HealthChecker&) = delete;
 
   // Starts checking `target` (an id of the owner's choosing) per `spec`.
-  void add(std::size_t target, CheckSpec spec);
+  // `up`: its health now (a new server is assumed up, SPEC §4); the first
+  // check decides at once either way.
+  void add(std::size_t target, CheckSpec spec, bool up = true);
+  // The check `target` runs now, if any.
+  const CheckSpec* spec_of(std::size_t target);
   // Stops checking `target` (a server that DNS discovery removed): no report
   // about it follows, even from a probe in flight.
   void remove(std::size_t target);

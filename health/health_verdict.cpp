@@ -4,14 +4,22 @@
 
 namespace sb::health {
 
-HealthVerdict::HealthVerdict(int rise, int fall)
-    : rise_(std::max(rise, 1)), fall_(std::max(fall, 1)), counter_(rise_ + fall_ - 1) {}
+HealthVerdict::HealthVerdict(int rise, int fall, bool up)
+    : rise_(std::max(rise, 1)),
+      fall_(std::max(fall, 1)),
+      counter_(up ? rise_ + fall_ - 1 : 0),
+      up_(up) {}
 
 Transition HealthVerdict::record(bool passed) {
   const bool first = !checked_;
   checked_ = true;
-  if (first && !passed) return force_down();
   const int top = rise_ + fall_ - 1;
+  if (first && !passed) return force_down();
+  if (first && !up_) {  // started down: the first pass brings it up at once
+    up_ = true;
+    counter_ = top;
+    return Transition::went_up;
+  }
   if (up_) {
     if (passed) {
       counter_ = top;

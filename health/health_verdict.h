@@ -15,7 +15,9 @@ enum class Transition : std::uint8_t { none, went_up, went_down };
 
 class HealthVerdict {
  public:
-  HealthVerdict(int rise, int fall);
+  // `up` false: a server that is down when its check starts (a reload that
+  // changed the check); its first check decides at once, either way.
+  HealthVerdict(int rise, int fall, bool up = true);
 
   Transition record(bool passed);
   // A passive ejection (outlier): down now, checks must then pass `rise` times.

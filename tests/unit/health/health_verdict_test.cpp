@@ -69,5 +69,25 @@ TEST(HealthVerdict, ForceDownNeedsRisePassesToReturn) {
   EXPECT_EQ(v.record(true), Transition::went_up);
 }
 
+// A reload that changes a down server's check: the new check decides at once.
+TEST(HealthVerdict, StartedDownFirstPassBringsItUpAtOnce) {
+  HealthVerdict v(3, 3, /*up=*/false);
+  EXPECT_FALSE(v.up());
+  EXPECT_EQ(v.record(true), Transition::went_up);
+  EXPECT_TRUE(v.up());
+  // From then on the usual counts: 3 failures to go down.
+  EXPECT_EQ(v.record(false), Transition::none);
+  EXPECT_EQ(v.record(false), Transition::none);
+  EXPECT_EQ(v.record(false), Transition::went_down);
+}
+
+TEST(HealthVerdict, StartedDownFirstFailureStaysDownWithoutATransition) {
+  HealthVerdict v(2, 3, /*up=*/false);
+  EXPECT_EQ(v.record(false), Transition::none);
+  EXPECT_FALSE(v.up());
+  EXPECT_EQ(v.record(true), Transition::none);
+  EXPECT_EQ(v.record(true), Transition::went_up);
+}
+
 }  // namespace
 }  // namespace sb::health
