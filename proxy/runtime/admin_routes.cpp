@@ -67,6 +67,12 @@ bool authorized(const AdminRequest& req, const std::string& token) {
          value.substr(kBearer.size()) == token;
 }
 
+AdminResponse unauthorized(const AdminRequest& req) {
+  auto res = reply(req, http::status::unauthorized, json_error("a bearer token is required"));
+  res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
 }  // namespace
 
 std::string url_decode(std::string_view s) {
@@ -135,14 +141,27 @@ AdminResponse handle_admin_request(const AdminRequest& req, const AdminContext& 
     if (!r.error.empty()) return reply(req, http::status::bad_request, json_error(r.error));
     return reply(req, http::status::ok, boost::json::serialize(r.body));
   }
+  if (parts.size() == 1 && parts[0] == "reload") {
+    if (!post) return not_allowed(req, "POST");
+    if (!authorized(req, ctx.token)) return unauthorized(req);
+    if (!ctx.reload) {
+      return reply(req, http::status::service_unavailable, json_error("reload is not available"));
+    }
+    const ReloadOutcome r = ctx.reload();
+    if (!r.ok) {
+      boost::json::array errors;
+      for (const auto& e : r.errors) errors.emplace_back(e);
+      return reply(req, http::status::bad_request,
+                   boost::json::serialize(boost::json::object{
+                       {"error", "configuration refused; the running configuration stays"},
+                       {"errors", std::move(errors)}}));
+    }
+    return reply(req, http::status::ok, boost::json::serialize(r.summary));
+  }
   if (parts.size() == 5 && parts[0] == "pools" && parts[2] == "servers" &&
       (parts[4] == "drain" || parts[4] == "enable" || parts[4] == "disable")) {
     if (!post) return not_allowed(req, "POST");
-    if (!authorized(req, ctx.token)) {
-      auto res = reply(req, http::status::unauthorized, json_error("a bearer token is required"));
-      res.set(http::field::www_authenticate, "Bearer");
-      return res;
-    }
+    if (!authorized(req, ctx.token)) return unauthorized(req);
     const auto state = parts[4] == "drain"    ? balancer::AdminState::drain
                        : parts[4] == "enable" ? balancer::AdminState::enabled
                                               : balancer::AdminState::disabled;

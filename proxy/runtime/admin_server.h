@@ -3,13 +3,14 @@
 // io_context: GET /healthz, GET /status, GET /pools/{pool}/pick, and POST
 // /pools/{pool}/servers/{server}/drain|enable|disable (SPEC §6). POSTs need
 // "Authorization: Bearer <token>" when admin.token-file is set; GET
-// /metrics. The status page and /reload land with the metrics/admin issue.
+// /metrics, the status page GET /, and POST /reload.
 
 #include <atomic>
 #include <functional>
 #include <string>
 
 #include "proxy/config/config.h"
+#include "proxy/runtime/admin_routes.h"
 #include "proxy/runtime/asio.h"
 #include "proxy/runtime/pool_control.h"
 
@@ -25,6 +26,8 @@ class AdminServer {
   void stop();
   // Serves GET /metrics with what `render` returns (set before start).
   void set_metrics(std::function<std::string()> render) { metrics_ = std::move(render); }
+  // Serves POST /reload with `reload` (set before start).
+  void set_reload(std::function<ReloadOutcome()> reload) { reload_ = std::move(reload); }
 
  private:
   awaitable<void> accept_loop();
@@ -36,6 +39,7 @@ class AdminServer {
   PoolControl& pools_;
   std::string token_;  // empty: POSTs need none
   std::function<std::string()> metrics_;
+  std::function<ReloadOutcome()> reload_;
 };
 
 }  // namespace sb::runtime

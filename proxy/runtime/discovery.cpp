@@ -50,19 +50,55 @@ std::string_view what(const config::ServerEntry& e) {
 Discovery::Discovery(asio::any_io_executor control, const config::ResolverConfig& resolver,
                      PoolRegistry& pools, PoolControl& pool_control)
     : control_(std::move(control)), options_(resolver), pools_(pools), pool_control_(pool_control) {
-  for (std::size_t p = 0; p < pools_.size(); ++p) {
-    const auto& servers = pools_.at(p).config.servers;
-    if (std::any_of(servers.begin(), servers.end(), is_discovered)) pools_with_names_.push_back(p);
+  for (const auto& pool : pools_.all()) {
+    const auto& servers = pool->config.servers;
+    if (std::any_of(servers.begin(), servers.end(), is_discovered)) {
+      pools_with_names_.push_back(pool);
+    }
   }
-  if (needed()) resolver_ = std::make_unique<dns::Resolver>(control_, resolver_options(resolver));
+  if (needed()) ensure_resolver();
+}
+
+void Discovery::ensure_resolver() {
+  if (!resolver_) resolver_ = std::make_unique<dns::Resolver>(control_, resolver_options(options_));
+}
+
+std::string Discovery::entry_key(const config::PoolConfig& pool, const config::ServerEntry& entry) {
+  // Not the weight or priority: a reload that changes them keeps the answer
+  // (with the old values) until the name resolves again.
+  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}", pool.name, entry.name, what(entry), entry.discovery,
+                     entry.address.to_string(), entry.port);
 }
 
 void Discovery::start() {
   first_rounds_left_ = pools_with_names_.size();
-  for (const std::size_t p : pools_with_names_) {
-    timers_.push_back(std::make_unique<asio::steady_timer>(control_));
-    asio::co_spawn(control_, run(p), asio::detached);
+  spawn_all();
+}
+
+void Discovery::spawn_all() {
+  for (const auto& pool : pools_with_names_) {
+    auto timer = std::make_shared<asio::steady_timer>(control_);
+    timers_.push_back(timer);
+    asio::co_spawn(control_, run(pool, generation_, std::move(timer)), asio::detached);
   }
+}
+
+void Discovery::restart(const config::ResolverConfig& resolver) {
+  ++generation_;
+  for (auto& t : timers_) t->cancel();
+  timers_.clear();
+  options_.min_ttl = resolver.min_ttl;
+  options_.max_ttl = resolver.max_ttl;
+  pools_with_names_.clear();
+  for (const auto& pool : pools_.all()) {
+    const auto& servers = pool->config.servers;
+    if (std::any_of(servers.begin(), servers.end(), is_discovered)) {
+      pools_with_names_.push_back(pool);
+    }
+  }
+  if (!needed()) return;
+  ensure_resolver();
+  spawn_all();
 }
 
 void Discovery::stop() {
@@ -70,26 +106,46 @@ void Discovery::stop() {
   for (auto& t : timers_) t->cancel();
 }
 
-asio::awaitable<void> Discovery::run(std::size_t pool) {
+std::vector<balancer::ServerView> Discovery::members_now(const config::PoolConfig& pool) const {
+  std::vector<Entry> entries(pool.servers.size());
+  for (std::size_t i = 0; i < pool.servers.size(); ++i) {
+    if (!is_discovered(pool.servers[i])) continue;
+    const auto it = last_good_.find(entry_key(pool, pool.servers[i]));
+    if (it != last_good_.end()) entries[i].last_good = it->second;
+  }
+  return members(pool, entries);
+}
+
+asio::awaitable<void> Discovery::run(std::shared_ptr<PoolRuntime> pool_runtime,
+                                     std::uint64_t generation,
+                                     std::shared_ptr<asio::steady_timer> timer_ptr) {
+  // Owned here: a reload or stop may drop the Discovery's references while
+  // this loop still waits on a lookup.
+  const std::shared_ptr<PoolRuntime> held = std::move(pool_runtime);
+  const std::shared_ptr<asio::steady_timer> timer_held = std::move(timer_ptr);
   const auto stopped = stopped_;
-  asio::steady_timer& timer = *timers_[static_cast<std::size_t>(
-      std::find(pools_with_names_.begin(), pools_with_names_.end(), pool) -
-      pools_with_names_.begin())];
-  const config::PoolConfig& cfg = pools_.at(pool).config;
+  asio::steady_timer& timer = *timer_held;
+  const config::PoolConfig& cfg = held->config;
   std::vector<Entry> entries(cfg.servers.size());
+  for (std::size_t i = 0; i < cfg.servers.size(); ++i) {
+    if (!is_discovered(cfg.servers[i])) continue;
+    const auto it = last_good_.find(entry_key(cfg, cfg.servers[i]));
+    if (it != last_good_.end()) entries[i].last_good = it->second;
+  }
   bool first = true;
   for (;;) {
     Round round;
     for (std::size_t i = 0; i < cfg.servers.size(); ++i) {
       if (is_discovered(cfg.servers[i])) {
         co_await resolve_entry(cfg, cfg.servers[i], entries[i], round);
-        if (*stopped) co_return;
+        if (*stopped || generation != generation_) co_return;
+        last_good_[entry_key(cfg, cfg.servers[i])] = entries[i].last_good;
       }
     }
-    pool_control_.set_members(pool, members(cfg, entries));
+    pool_control_.set_members(held->index, members(cfg, entries));
     if (first) {
       first = false;
-      --first_rounds_left_;
+      if (first_rounds_left_ > 0) --first_rounds_left_;
     }
     const auto wait = round.any_failure ? options_.min_ttl
                                         : dns::refresh_after(round.smallest_ttl, round.any_ttl,
@@ -97,7 +153,7 @@ asio::awaitable<void> Discovery::run(std::size_t pool) {
     spdlog::debug("pool {}: next DNS resolution in {}ms", cfg.name, wait.count());
     timer.expires_after(wait);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (*stopped) co_return;
+    if (*stopped || generation != generation_) co_return;
   }
 }
 
@@ -159,7 +215,6 @@ asio::awaitable<void> Discovery::resolve_entry(const config::PoolConfig& pool,
                    found.size());
     }
     state.last_good = std::move(found);
-    state.resolved = true;
     state.failing = false;
     co_return;
   }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "proxy/runtime/endpoint.h"
@@ -53,15 +54,16 @@ bool is_fd_exhaustion(const error_code& ec) {
          ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
 }
 
-// `targets` empty: this worker's own SO_REUSEPORT acceptor, sessions stay on
-// it. Otherwise one shared acceptor hands each connection to the next target
-// worker in turn (the alternative model, kept for the benchmark that chose
-// between them; see docs/architecture.md).
-awaitable<void> accept_loop(Worker& worker, ListenerRuntime& listener, tcp::acceptor& acceptor,
-                            std::vector<Worker*> targets) {
+// `slot->targets` empty: this worker's own SO_REUSEPORT acceptor, sessions
+// stay on it. Otherwise one shared acceptor hands each connection to the next
+// target worker in turn (the alternative model, kept for the benchmark that
+// chose between them; see docs/architecture.md).
+awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
   asio::steady_timer pause(worker.io());
   std::size_t next = 0;
   tcp::endpoint peer;  // filled by accept(2) itself: no getpeername per connection
+  tcp::acceptor& acceptor = slot->acceptor;
+  const auto& targets = slot->targets;
   for (;;) {
     Worker& owner = targets.empty() ? worker : *targets[next++ % targets.size()];
     auto [ec, socket] = co_await acceptor.async_accept(owner.io(), peer, use_nothrow);
@@ -70,48 +72,104 @@ awaitable<void> accept_loop(Worker& worker, ListenerRuntime& listener, tcp::acce
       if (is_fd_exhaustion(ec)) {
         // Out of descriptors: the pending connection stays in the backlog;
         // retrying at once would spin. Pause and let sessions end.
-        spdlog::warn("listener {}: accept failed: {}; pausing 100ms", listener.config.name,
+        spdlog::warn("listener {}: accept failed: {}; pausing 100ms", slot->listener->config.name,
                      ec.message());
         pause.expires_after(std::chrono::milliseconds(100));
         co_await pause.async_wait(use_nothrow);
       }
       continue;
     }
-    start_tcp_session(owner, listener, std::move(socket), peer);
+    // The listener now: a reload may have given the address a new one.
+    start_tcp_session(owner, slot->listener, std::move(socket), peer);
   }
 }
 
 }  // namespace
 
-ListenerRuntime::ListenerRuntime(const config::ListenerConfig& cfg, std::size_t pool)
+ListenerRuntime::ListenerRuntime(const config::ListenerConfig& cfg,
+                                 std::shared_ptr<const PoolRuntime> pool_runtime,
+                                 std::shared_ptr<ListenerStats> counters)
     : config(cfg),
-      pool_index(pool),
-      admission(cfg.allow, cfg.deny, cfg.max_connections, cfg.max_connections_per_source, stats) {}
+      pool(std::move(pool_runtime)),
+      stats(std::move(counters)),
+      admission(cfg.allow, cfg.deny, cfg.max_connections, cfg.max_connections_per_source, *stats) {}
 
-void open_listener(ListenerRuntime& listener, std::vector<std::unique_ptr<Worker>>& workers) {
-  for (const config::HostPort& hp : listener.config.listen) {
-    const auto ep = to_endpoint(hp);
-    if (!ep) throw ListenError("cannot listen on " + hp.to_string() + ": not an IP address");
-    ensure_unused(workers.front()->io(), *ep, hp.to_string());
-    std::vector<Worker*> targets;
-    if (shared_acceptor()) {
-      for (auto& w : workers) targets.push_back(w.get());
+void start_accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
+  asio::co_spawn(worker.io(), accept_loop(worker, std::move(slot)), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("accept loop ended by an exception: {}", ex.what());
     }
-    for (auto& w : workers) {
-      tcp::acceptor& a = w->adopt_acceptor(open_acceptor(w->io(), *ep, hp.to_string()));
-      asio::co_spawn(w->io(), accept_loop(*w, listener, a, targets), [](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::error("accept loop ended by an exception: {}", ex.what());
-        }
-      });
-      if (!targets.empty()) break;  // one acceptor, on the first worker
+  });
+}
+
+ListenerSet::Plan ListenerSet::prepare(const config::Config& cfg,
+                                       const PoolRegistry::Pools& pools) const {
+  Plan plan;
+  plan.per_worker.resize(workers_.size());
+  for (const config::ListenerConfig& lc : cfg.listeners) {
+    const auto pool = std::find_if(pools.begin(), pools.end(),
+                                   [&](const auto& p) { return p->config.name == lc.pool; });
+    if (pool == pools.end()) throw ListenError("listener " + lc.name + ": no pool " + lc.pool);
+    const auto old = std::find_if(current_.begin(), current_.end(),
+                                  [&](const auto& l) { return l->config.name == lc.name; });
+    auto stats = old != current_.end() ? (*old)->stats : std::make_shared<ListenerStats>();
+    auto listener = std::make_shared<ListenerRuntime>(lc, *pool, std::move(stats));
+    for (const config::HostPort& hp : lc.listen) {
+      const auto ep = to_endpoint(hp);
+      if (!ep) throw ListenError("cannot listen on " + hp.to_string() + ": not an IP address");
+      const std::string key = to_string(*ep);
+      plan.addresses.insert(key);
+      if (open_.contains(key)) {
+        for (auto& per_worker : plan.per_worker) per_worker.push_back({key, listener, {}, {}});
+        continue;
+      }
+      ensure_unused(workers_.front()->io(), *ep, hp.to_string());
+      std::vector<Worker*> targets;
+      if (shared_acceptor()) {
+        for (auto& w : workers_) targets.push_back(w.get());
+      }
+      for (std::size_t w = 0; w < workers_.size(); ++w) {
+        plan.per_worker[w].push_back(
+            {key, listener, open_acceptor(workers_[w]->io(), *ep, hp.to_string()), targets});
+        if (!targets.empty()) break;  // one acceptor, on the first worker
+      }
     }
-    spdlog::info("listener {}: {} on {} ({} workers)", listener.config.name,
-                 config::to_string(listener.config.protocol), hp.to_string(), workers.size());
+    plan.listeners.push_back(std::move(listener));
   }
+  return plan;
+}
+
+void ListenerSet::commit(Plan& plan) {
+  for (const auto& l : plan.listeners) {
+    for (const auto& hp : l->config.listen) {
+      const auto key = to_string(*to_endpoint(hp));
+      if (!open_.contains(key)) {
+        spdlog::info("listener {}: {} on {} ({} workers)", l->config.name,
+                     config::to_string(l->config.protocol), hp.to_string(), workers_.size());
+      }
+    }
+  }
+  for (const auto& key : open_) {
+    if (!plan.addresses.contains(key)) spdlog::info("listener address {} closed", key);
+  }
+  for (auto& old : current_) {
+    const bool kept = std::any_of(plan.listeners.begin(), plan.listeners.end(),
+                                  [&](const auto& l) { return l->stats == old->stats; });
+    if (!kept) retired_.push_back(old->stats);
+  }
+  current_ = plan.listeners;
+  open_ = plan.addresses;
+}
+
+std::int64_t ListenerSet::active() {
+  std::erase_if(retired_, [](const auto& s) { return s->active.load() <= 0; });
+  std::int64_t n = 0;
+  for (const auto& l : current_) n += l->stats->active.load(std::memory_order_relaxed);
+  for (const auto& s : retired_) n += s->active.load(std::memory_order_relaxed);
+  return n;
 }
 
 }  // namespace sb::runtime

@@ -151,7 +151,39 @@ void PoolControl::publish(std::size_t pool, std::shared_ptr<balancer::PoolSnapsh
   PoolRuntime& p = pools_.at(pool);
   next->generation = p.snapshot->generation + 1;
   p.snapshot = next;
-  for (auto& w : workers_) w->publish(pool, next);
+  if (held_) return;
+  for (auto& w : workers_) w->publish(pools_.shared(pool), next);
+}
+
+void PoolControl::rebuild() {
+  const auto now = std::chrono::system_clock::now();
+  index_.assign(pools_.size(), {});
+  for (std::size_t i = 0; i < pools_.size(); ++i) index_pool(i);
+  // Servers that left with their pool.
+  std::vector<std::uint64_t> gone;
+  for (auto& [id, record] : records_) {
+    bool found = false;
+    for (std::size_t i = 0; i < pools_.size() && !found; ++i) {
+      if (index_[i].contains(id)) {
+        record.pool = i;
+        found = true;
+      }
+    }
+    if (!found) gone.push_back(id);
+  }
+  for (const auto id : gone) {
+    records_.erase(id);
+    if (hooks_.removed) hooks_.removed(id);
+  }
+  // Servers of pools that are new (none: their snapshots start empty, but a
+  // caller may have filled one).
+  for (std::size_t i = 0; i < pools_.size(); ++i) {
+    for (const auto& s : pools_.at(i).snapshot->servers) {
+      if (records_.contains(s.id)) continue;
+      records_[s.id] = {i, now, {}};
+      if (hooks_.added) hooks_.added(i, s);
+    }
+  }
 }
 
 void PoolControl::apply_check(std::uint64_t id, const health::ProbeResult& result,
@@ -200,8 +232,7 @@ void PoolControl::set_health(std::uint64_t id, bool up, std::string_view why) {
   publish(pool, std::move(next));
 }
 
-void PoolControl::eject_unchecked(std::size_t, std::uint64_t id,
-                                  std::chrono::milliseconds ejection_time,
+void PoolControl::eject_unchecked(std::uint64_t id, std::chrono::milliseconds ejection_time,
                                   const std::string& reason) {
   set_health(id, false, reason);
   auto timer = std::make_shared<asio::steady_timer>(control_, ejection_time);
@@ -212,7 +243,8 @@ void PoolControl::eject_unchecked(std::size_t, std::uint64_t id,
   });
 }
 
-bool PoolControl::set_members(std::size_t pool, std::vector<balancer::ServerView> members) {
+bool PoolControl::set_members(std::size_t pool, std::vector<balancer::ServerView> members,
+                              std::string_view cause) {
   PoolRuntime& p = pools_.at(pool);
   const auto& old = p.snapshot->servers;
   const auto same_server = [](const balancer::ServerView& a, const balancer::ServerView& b) {
@@ -239,7 +271,7 @@ bool PoolControl::set_members(std::size_t pool, std::vector<balancer::ServerView
     m.stats = std::make_shared<balancer::ServerStats>();
     m.health = balancer::Health::up;  // assumed up until its first check (SPEC §4)
     records_[m.id] = {pool, std::chrono::system_clock::now(), {}};
-    spdlog::info("pool {}: server {} ({}) joins from DNS", p.config.name, m.name, m.address);
+    spdlog::info("pool {}: server {} ({}) joins ({})", p.config.name, m.name, m.address, cause);
     added.push_back(m);
     next->servers.push_back(std::move(m));
   }
@@ -248,8 +280,8 @@ bool PoolControl::set_members(std::size_t pool, std::vector<balancer::ServerView
     const bool stays = std::any_of(next->servers.begin(), next->servers.end(),
                                    [&](const balancer::ServerView& n) { return n.id == o.id; });
     if (stays) continue;
-    spdlog::info("pool {}: server {} ({}) leaves: no longer in DNS; {} open connections finish",
-                 p.config.name, o.name, o.address, o.stats->active.load(std::memory_order_relaxed));
+    spdlog::info("pool {}: server {} ({}) leaves ({}); {} open connections finish", p.config.name,
+                 o.name, o.address, cause, o.stats->active.load(std::memory_order_relaxed));
     records_.erase(o.id);
     if (hooks_.removed) hooks_.removed(o.id);
   }
@@ -275,8 +307,8 @@ json::value PoolControl::status() const {
     o["name"] = pool.config.name;
     o["balance"] = config::to_string(pool.config.balance);
     o["servers_up"] = up;
-    o["retries_total"] = pool.stats.retries.load(std::memory_order_relaxed);
-    o["exhausted_total"] = pool.stats.exhausted.load(std::memory_order_relaxed);
+    o["retries_total"] = pool.stats->retries.load(std::memory_order_relaxed);
+    o["exhausted_total"] = pool.stats->exhausted.load(std::memory_order_relaxed);
     o["servers"] = std::move(servers);
     pools.push_back(std::move(o));
   }

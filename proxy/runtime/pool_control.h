@@ -46,7 +46,7 @@ class PoolControl {
 
   // Passive health for a pool without active checks: down now, back up after
   // `ejection_time` (no check could bring it back otherwise).
-  void eject_unchecked(std::size_t pool, std::uint64_t id, std::chrono::milliseconds ejection_time,
+  void eject_unchecked(std::uint64_t id, std::chrono::milliseconds ejection_time,
                        const std::string& reason);
 
   // Told of every server that joins or leaves a pool after start (DNS
@@ -63,7 +63,17 @@ class PoolControl {
   // new weight and priority; new ones start assumed up (SPEC §4); removed
   // ones leave the rotation while their open connections finish. Publishes
   // only when something changed; returns whether it did.
-  bool set_members(std::size_t pool, std::vector<balancer::ServerView> members);
+  // `cause` says why in the log ("from DNS", "by reload").
+  bool set_members(std::size_t pool, std::vector<balancer::ServerView> members,
+                   std::string_view cause = "DNS");
+
+  // Reload: the registry holds a new set of pools (PoolRegistry::commit).
+  // Servers of pools that are gone leave (their checks stop); servers of
+  // the new pools' snapshots join. Call set_members per pool next.
+  void rebuild();
+  // While held, publish() only updates the registry: a reload hands the
+  // workers every pool at once (Worker::post_install) instead.
+  void hold_publication(bool hold) { held_ = hold; }
 
   // SPEC §6 /status.
   boost::json::value status() const;
@@ -113,6 +123,7 @@ class PoolControl {
   std::unordered_map<std::uint64_t, ServerRecord> records_;
   std::vector<std::unordered_map<std::uint64_t, std::size_t>> index_;
   MembershipHooks hooks_;
+  bool held_ = false;
 };
 
 }  // namespace sb::runtime

@@ -1,11 +1,11 @@
 #include "proxy/runtime/pool_registry.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "proxy/runtime/endpoint.h"
 
 namespace sb::runtime {
-namespace {}  // namespace
 
 balancer::AdminState to_admin(config::AdminState s) {
   switch (s) {
@@ -66,17 +66,49 @@ balancer::ServerView static_server(const config::ServerEntry& s) {
   return view;
 }
 
+namespace {
+
+std::shared_ptr<PoolRuntime> pool_runtime(const config::PoolConfig& pc, std::size_t index) {
+  auto pool = std::make_shared<PoolRuntime>();
+  pool->config = pc;
+  pool->algorithm = to_algorithm(pc.balance);
+  pool->options.source_prefix_v4 = pc.source_prefix_v4;
+  pool->options.source_prefix_v6 = pc.source_prefix_v6;
+  pool->options.slow_start = pc.slow_start;
+  pool->index = index;
+  return pool;
+}
+
+std::shared_ptr<balancer::PoolSnapshot> empty_snapshot(const std::string& name) {
+  auto snapshot = std::make_shared<balancer::PoolSnapshot>();
+  snapshot->name = name;
+  snapshot->generation = 1;
+  return snapshot;
+}
+
+}  // namespace
+
+PoolRegistry::Pools PoolRegistry::prepare(const config::Config& cfg) const {
+  Pools next;
+  for (const config::PoolConfig& pc : cfg.pools) {
+    auto pool = pool_runtime(pc, next.size());
+    const auto old = std::find_if(pools_.begin(), pools_.end(),
+                                  [&](const auto& p) { return p->config.name == pc.name; });
+    if (old != pools_.end()) {
+      pool->stats = (*old)->stats;
+      pool->snapshot = (*old)->snapshot;
+    } else {
+      pool->snapshot = empty_snapshot(pc.name);
+    }
+    next.push_back(std::move(pool));
+  }
+  return next;
+}
+
 PoolRegistry::PoolRegistry(const config::Config& cfg) {
   for (const config::PoolConfig& pc : cfg.pools) {
-    auto pool = std::make_unique<PoolRuntime>();
-    pool->config = pc;
-    pool->algorithm = to_algorithm(pc.balance);
-    pool->options.source_prefix_v4 = pc.source_prefix_v4;
-    pool->options.source_prefix_v6 = pc.source_prefix_v6;
-    pool->options.slow_start = pc.slow_start;
-    auto snapshot = std::make_shared<balancer::PoolSnapshot>();
-    snapshot->name = pc.name;
-    snapshot->generation = 1;
+    auto pool = pool_runtime(pc, pools_.size());
+    auto snapshot = empty_snapshot(pc.name);
     for (const config::ServerEntry& s : pc.servers) {
       if (is_discovered(s)) continue;
       balancer::ServerView view = static_server(s);

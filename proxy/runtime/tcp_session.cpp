@@ -18,14 +18,18 @@ namespace {
 std::atomic<std::uint64_t> g_session_exceptions{0};
 
 // The relay of one tcp connection, carrying what the session must keep until
-// the end: the admission slot, the server's active-connection guard and the
-// snapshot it came from, and the fields of the access-log line.
+// the end: the listener it came through (its settings and admission), the
+// admission slot, the server's active-connection guard and the snapshot it
+// came from, and the fields of the access-log line.
 class TcpRelay final : public Relay {
  public:
-  TcpRelay(Worker& worker, tcp::socket client, UpstreamConnection upstream, AdmissionTicket ticket,
-           std::chrono::milliseconds idle, const AccessRecord& record, std::string client_text,
-           std::chrono::steady_clock::time_point started, std::size_t already_to_client)
-      : Relay(worker, std::move(client), std::move(upstream.socket), idle, *upstream.view().stats),
+  TcpRelay(Worker& worker, std::shared_ptr<ListenerRuntime> listener, tcp::socket client,
+           UpstreamConnection upstream, AdmissionTicket ticket, const AccessRecord& record,
+           std::string client_text, std::chrono::steady_clock::time_point started,
+           std::size_t already_to_client)
+      : Relay(worker, std::move(client), std::move(upstream.socket), listener->config.idle_timeout,
+              *upstream.view().stats),
+        listener_(std::move(listener)),
         ticket_(std::move(ticket)),
         snapshot_(std::move(upstream.snapshot)),
         active_(std::move(upstream.active)),
@@ -45,6 +49,7 @@ class TcpRelay final : public Relay {
     write_access_log(record_);
   }
 
+  std::shared_ptr<ListenerRuntime> listener_;  // outlives ticket_ (declared first)
   AdmissionTicket ticket_;
   std::shared_ptr<const balancer::PoolSnapshot> snapshot_;  // keeps record_.server valid
   balancer::ActiveConnection active_;
@@ -56,10 +61,14 @@ class TcpRelay final : public Relay {
 
 std::atomic<std::uint64_t> g_next_connection_id{1};
 
-awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::socket client,
-                            tcp::endpoint peer) {
+awaitable<void> tcp_session(Worker& worker, std::shared_ptr<ListenerRuntime> listener_ptr,
+                            tcp::socket client, tcp::endpoint peer) {
   const auto started = std::chrono::steady_clock::now();
+  // Held to the end: a reload never changes these settings under the connection.
+  const std::shared_ptr<ListenerRuntime> held = std::move(listener_ptr);
+  ListenerRuntime& listener = *held;
   const auto& cfg = listener.config;
+  const PoolRuntime& pool = *listener.pool;
   error_code ec;
   ClientEndpoints endpoints{peer, {}};
 
@@ -76,7 +85,7 @@ awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::sock
 
   // The address the client reached is only needed for a PROXY header to the
   // server (or comes from the upstream balancer's): spare the syscall.
-  if (worker.pool(listener.pool_index).config.proxy_protocol != config::ProxyProtocol::none) {
+  if (pool.config.proxy_protocol != config::ProxyProtocol::none) {
     endpoints.local = client.local_endpoint(ec);
     if (ec) co_return;
   }
@@ -86,7 +95,7 @@ awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::sock
   if (cfg.accept_proxy) {
     auto header = co_await read_proxy_header(client, cfg.proxy_header_timeout);
     if (!header.ok) {
-      listener.stats.count_rejected(RejectReason::proxy_header);
+      listener.stats->count_rejected(RejectReason::proxy_header);
       spdlog::debug("listener {}: {} sent no valid PROXY header: {}", cfg.name,
                     to_string(endpoints.client), header.error);
       co_return;
@@ -112,8 +121,8 @@ awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::sock
   if (cfg.protocol == config::Protocol::smtp) {
     greeting.emplace(cfg.smtp ? cfg.smtp->banner_timeout : config::SmtpConfig{}.banner_timeout);
   }
-  auto outcome = co_await connect_upstream(worker, listener.pool_index, endpoints,
-                                           greeting ? &*greeting : nullptr);
+  auto outcome =
+      co_await connect_upstream(worker, pool, endpoints, greeting ? &*greeting : nullptr);
   record.retries = outcome.retries;
   if (!outcome.connection) {
     spdlog::warn("listener {}: no server of pool {} accepted {} ({} tried)", cfg.name, cfg.pool,
@@ -162,28 +171,29 @@ awaitable<void> tcp_session(Worker& worker, ListenerRuntime& listener, tcp::sock
 
   // The dialogue is over: hand both sockets and everything the connection
   // still needs to one relay object, and let this coroutine frame go.
-  std::make_shared<TcpRelay>(worker, std::move(client), std::move(upstream), std::move(*ticket),
-                             cfg.idle_timeout, record, client_text, started, greeting_bytes)
+  std::make_shared<TcpRelay>(worker, held, std::move(client), std::move(upstream),
+                             std::move(*ticket), record, client_text, started, greeting_bytes)
       ->start();
 }
 
 }  // namespace
 
-void start_tcp_session(Worker& worker, ListenerRuntime& listener, tcp::socket socket,
-                       const tcp::endpoint& peer) {
+void start_tcp_session(Worker& worker, std::shared_ptr<ListenerRuntime> listener,
+                       tcp::socket socket, const tcp::endpoint& peer) {
   const std::uint64_t id = g_next_connection_id.fetch_add(1, std::memory_order_relaxed);
-  asio::co_spawn(worker.io(), tcp_session(worker, listener, std::move(socket), peer),
-                 [id, &listener](std::exception_ptr e) {
+  auto session = tcp_session(worker, listener, std::move(socket), peer);
+  asio::co_spawn(worker.io(), std::move(session),
+                 [id, listener = std::move(listener)](std::exception_ptr e) {
                    if (!e) return;
                    g_session_exceptions.fetch_add(1, std::memory_order_relaxed);
                    try {
                      std::rethrow_exception(e);
                    } catch (const std::exception& ex) {
                      spdlog::error("listener {}: connection {} ended by an exception: {}",
-                                   listener.config.name, id, ex.what());
+                                   listener->config.name, id, ex.what());
                    } catch (...) {
                      spdlog::error("listener {}: connection {} ended by an unknown exception",
-                                   listener.config.name, id);
+                                   listener->config.name, id);
                    }
                  });
 }

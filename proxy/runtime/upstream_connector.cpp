@@ -98,9 +98,8 @@ awaitable<std::optional<ConnectFailure>> try_server(tcp::socket& socket, tcp::en
 
 }  // namespace
 
-awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_index,
+awaitable<ConnectOutcome> connect_upstream(Worker& worker, const PoolRuntime& pool,
                                            const ClientEndpoints& endpoints, AcceptStep* accept) {
-  PoolRuntime& pool = worker.pool(pool_index);
   const config::PoolConfig& cfg = pool.config;
   ConnectOutcome out;
 
@@ -111,19 +110,21 @@ awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_inde
   const std::size_t max_attempts = std::min<std::size_t>(1 + cfg.retries, tried.size());
 
   while (tried_count < max_attempts) {
-    balancer::Balancer& b = worker.balancer(pool_index);
+    // Looked up for each try: a reload may have replaced the pool meanwhile.
+    balancer::Balancer* b = worker.balancer_for(pool);
+    if (!b) break;  // the pool is gone from the configuration
     balancer::PickContext ctx;
     ctx.client_address =
         std::span<const std::uint8_t>(client_ip.bytes.data(), client_ip.v6 ? 16 : 4);
     ctx.tried = std::span<const balancer::ServerIndex>(tried.data(), tried_count);
     if (pool.options.slow_start.count() > 0) ctx.now = std::chrono::steady_clock::now();
-    const auto pick = b.pick(ctx);
+    const auto pick = b->pick(ctx);
     if (!pick) break;
-    auto snapshot = b.snapshot_ptr();
+    auto snapshot = b->snapshot_ptr();
     const balancer::ServerView& view = snapshot->servers[pick->server];
     if (tried_count > 0) {
       ++out.retries;
-      pool.stats.retries.fetch_add(1, std::memory_order_relaxed);
+      pool.stats->retries.fetch_add(1, std::memory_order_relaxed);
     }
     tried[tried_count++] = pick->server;
     out.tried = static_cast<int>(tried_count);
@@ -166,14 +167,14 @@ awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_inde
     const std::uint32_t in_a_row = view.stats->count_failure(*failure);
     if (cfg.outlier.consecutive_failures > 0 &&
         in_a_row == static_cast<std::uint32_t>(cfg.outlier.consecutive_failures)) {
-      worker.report_outlier(pool_index, view.id);
+      worker.report_outlier(pool, view.id);
       // Counted anew from here: a server back from ejection gets a fresh run.
       view.stats->consecutive_failures.store(0, std::memory_order_relaxed);
     }
     spdlog::debug("pool {}: connect {} ({}) failed: {} ({})", cfg.name, view.address, view.name,
                   failure_name(*failure), error.message());
   }
-  pool.stats.exhausted.fetch_add(1, std::memory_order_relaxed);
+  pool.stats->exhausted.fetch_add(1, std::memory_order_relaxed);
   co_return out;
 }
 

@@ -53,7 +53,8 @@ class AcceptStep {
       tcp::socket& server, const balancer::ServerView& view) = 0;
 };
 
-awaitable<ConnectOutcome> connect_upstream(Worker& worker, std::size_t pool_index,
+// `pool`: the settings the connection started with (its listener holds them).
+awaitable<ConnectOutcome> connect_upstream(Worker& worker, const PoolRuntime& pool,
                                            const ClientEndpoints& endpoints,
                                            AcceptStep* accept = nullptr);
 

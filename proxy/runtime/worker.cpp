@@ -2,36 +2,80 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "proxy/runtime/listener.h"
+
 namespace sb::runtime {
 
-Worker::Worker(unsigned id, PoolRegistry& pools, RelayMode relay_mode)
-    : id_(id), pools_(pools), relay_mode_(relay_mode) {
-  balancers_.reserve(pools_.size());
-  for (std::size_t i = 0; i < pools_.size(); ++i) {
-    const PoolRuntime& p = pools_.at(i);
-    // A different seed per worker: their round-robin cursors start apart.
-    balancers_.push_back(
-        balancer::make_balancer(p.algorithm, p.snapshot, id_ * 7919u + i, p.options));
+Worker::Worker(unsigned id, RelayMode relay_mode) : id_(id), relay_mode_(relay_mode) {}
+
+balancer::Balancer* Worker::balancer_for(const PoolRuntime& pool) {
+  if (pool.index < pools_.size() && pools_[pool.index].runtime.get() == &pool) {
+    return pools_[pool.index].balancer.get();
   }
+  for (auto& slot : pools_) {
+    if (slot.runtime->config.name == pool.config.name) return slot.balancer.get();
+  }
+  return nullptr;
 }
 
-void Worker::publish(std::size_t i, std::shared_ptr<const balancer::PoolSnapshot> snapshot) {
-  asio::post(io_, [this, i, snapshot = std::move(snapshot)]() mutable {
-    balancers_[i] = balancer::make_balancer(pools_.at(i).algorithm, std::move(snapshot),
-                                            id_ * 7919u + i, pools_.at(i).options);
+void Worker::publish(std::shared_ptr<const PoolRuntime> pool,
+                     std::shared_ptr<const balancer::PoolSnapshot> snapshot) {
+  asio::post(io_, [this, pool = std::move(pool), snapshot = std::move(snapshot)]() mutable {
+    if (pool->index >= pools_.size() || pools_[pool->index].runtime != pool) return;
+    // A different seed per worker: their round-robin cursors start apart.
+    pools_[pool->index].balancer = balancer::make_balancer(
+        pool->algorithm, std::move(snapshot), id_ * 7919u + pool->index, pool->options);
   });
 }
 
-tcp::acceptor& Worker::adopt_acceptor(tcp::acceptor acceptor) {
-  acceptors_.push_back(std::move(acceptor));
-  return acceptors_.back();
+void Worker::install(WorkerGeneration generation) {
+  std::vector<PoolSlot> pools;
+  pools.reserve(generation.pools.size());
+  for (auto& p : generation.pools) {
+    const PoolRuntime& rt = *p.runtime;
+    pools.push_back(
+        {std::move(p.runtime), balancer::make_balancer(rt.algorithm, std::move(p.snapshot),
+                                                       id_ * 7919u + rt.index, rt.options)});
+  }
+  pools_ = std::move(pools);
+
+  std::vector<std::shared_ptr<AcceptorSlot>> kept;
+  for (auto& a : generation.addresses) {
+    if (a.opened) {
+      auto slot = std::make_shared<AcceptorSlot>(
+          AcceptorSlot{a.address, std::move(*a.opened), a.listener, std::move(a.targets)});
+      start_accept_loop(*this, slot);
+      kept.push_back(std::move(slot));
+      continue;
+    }
+    const auto it = std::find_if(acceptors_.begin(), acceptors_.end(),
+                                 [&](const auto& s) { return s->address == a.address; });
+    if (it == acceptors_.end()) continue;  // not served by this worker (shared acceptor)
+    (*it)->listener = a.listener;
+    kept.push_back(*it);
+  }
+  for (auto& slot : acceptors_) {
+    if (std::find(kept.begin(), kept.end(), slot) != kept.end()) continue;
+    error_code ignored;
+    slot->acceptor.close(ignored);  // its loop ends; open connections go on
+  }
+  acceptors_ = std::move(kept);
+}
+
+void Worker::post_install(WorkerGeneration generation) {
+  // asio handlers must be copyable here only in name: a shared_ptr carries
+  // the move-only acceptors.
+  auto gen = std::make_shared<WorkerGeneration>(std::move(generation));
+  asio::post(io_, [this, gen] { install(std::move(*gen)); });
 }
 
 void Worker::stop_accepting() {
   asio::post(io_, [this] {
-    for (auto& a : acceptors_) {
+    for (auto& slot : acceptors_) {
       error_code ignored;
-      a.close(ignored);
+      slot->acceptor.close(ignored);
     }
   });
 }

@@ -4,9 +4,11 @@
 // and relay resources. Nothing here is shared with other workers except the
 // read-only snapshots and the atomic counters they point to.
 
+#include <chrono>
 #include <functional>
-#include <list>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,6 +19,39 @@
 
 namespace sb::runtime {
 
+struct ListenerRuntime;
+class Worker;
+
+// One listening address on one worker: the acceptor and the listener it
+// serves now. A reload gives a kept address its new listener (the socket
+// stays open, so no connection is refused) and closes removed ones.
+struct AcceptorSlot {
+  std::string address;  // the endpoint as text: what reloads match on
+  tcp::acceptor acceptor;
+  std::shared_ptr<ListenerRuntime> listener;  // worker thread: read per accept
+  // The shared-acceptor model: hand connections to these workers in turn
+  // (empty: keep them on this worker).
+  std::vector<Worker*> targets;
+};
+
+// What a worker runs with for one configuration: every pool (with the
+// snapshot current when the configuration was installed) and every
+// listening address it serves.
+struct WorkerGeneration {
+  struct Pool {
+    std::shared_ptr<const PoolRuntime> runtime;
+    std::shared_ptr<const balancer::PoolSnapshot> snapshot;
+  };
+  struct Address {
+    std::string address;
+    std::shared_ptr<ListenerRuntime> listener;
+    std::optional<tcp::acceptor> opened;  // a new address; empty: keep the open one
+    std::vector<Worker*> targets;
+  };
+  std::vector<Pool> pools;
+  std::vector<Address> addresses;  // the worker closes those not listed
+};
+
 // How the L4 relay moves bytes (docs/architecture.md):
 //   automatic: recv/send through a buffer until a read fills it, then splice(2)
 //              for that direction (small exchanges stay cheap, bulk goes zero-copy)
@@ -25,7 +60,7 @@ enum class RelayMode { automatic, copy, splice };
 
 class Worker {
  public:
-  Worker(unsigned id, PoolRegistry& pools, RelayMode relay_mode);
+  Worker(unsigned id, RelayMode relay_mode);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
@@ -39,30 +74,36 @@ class Worker {
   void set_metrics_counting(bool on) { metrics_counting_ = on; }
   BufferPool& buffers() { return buffers_; }
   PipePool& pipes() { return pipes_; }
-  PoolRuntime& pool(std::size_t i) { return pools_.at(i); }
+  // Worker thread only. The balancer over the newest snapshot the worker has
+  // received for `pool`; for a pool of an older configuration, the balancer
+  // of the pool of the same name now (a connection that retries after a
+  // reload); nullptr when no such pool is left.
+  balancer::Balancer* balancer_for(const PoolRuntime& pool);
 
-  // Worker thread only. The balancer of pool i over the newest snapshot the
-  // worker has received.
-  balancer::Balancer& balancer(std::size_t i) { return *balancers_[i]; }
+  // Any thread: hands a new snapshot of `pool` to this worker, which builds
+  // a fresh balancer from it on its own thread. Connections in flight keep
+  // the snapshot they picked from. Ignored when `pool` has been replaced by
+  // a reload meanwhile (the generation carried a newer snapshot).
+  void publish(std::shared_ptr<const PoolRuntime> pool,
+               std::shared_ptr<const balancer::PoolSnapshot> snapshot);
 
-  // Any thread: hands a new snapshot of pool i to this worker, which builds a
-  // fresh balancer from it on its own thread. Connections in flight keep the
-  // snapshot they picked from.
-  void publish(std::size_t i, std::shared_ptr<const balancer::PoolSnapshot> snapshot);
+  // Installs a configuration: new balancers for every pool, and the
+  // listening addresses (accept loops start for new ones; kept ones switch
+  // to their new listener; those not listed close, their connections go on).
+  // install() before start(); post_install() from any thread after.
+  void install(WorkerGeneration generation);
+  void post_install(WorkerGeneration generation);
 
-  // Passive health: called (on this worker's thread) when a server of pool i
+  // Passive health: called (on this worker's thread) when a server of `pool`
   // has failed `outlier.consecutive-failures` connects in a row. The runtime
   // sets it before start; it hands the report to the control plane. By the
   // server's id: its index may mean another server in a newer snapshot.
-  using OutlierHook = std::function<void(std::size_t pool, std::uint64_t server_id)>;
+  using OutlierHook = std::function<void(const PoolRuntime& pool, std::uint64_t server_id)>;
   void set_outlier_hook(OutlierHook hook) { outlier_hook_ = std::move(hook); }
-  void report_outlier(std::size_t pool, std::uint64_t server_id) {
+  void report_outlier(const PoolRuntime& pool, std::uint64_t server_id) {
     if (outlier_hook_) outlier_hook_(pool, server_id);
   }
 
-  // Takes ownership of an acceptor that was opened on io(); the accept loop
-  // runs on this worker once started.
-  tcp::acceptor& adopt_acceptor(tcp::acceptor acceptor);
   // Any thread: closes this worker's acceptors (graceful shutdown, step 1).
   void stop_accepting();
 
@@ -79,11 +120,15 @@ class Worker {
   // Keeps run() going while the worker has nothing of its own (no acceptor:
   // the shared-acceptor model, or a reload that moved its listeners).
   asio::executor_work_guard<asio::io_context::executor_type> keep_running_{io_.get_executor()};
-  PoolRegistry& pools_;
   RelayMode relay_mode_;
   bool metrics_counting_ = true;
-  std::vector<std::unique_ptr<balancer::Balancer>> balancers_;
-  std::list<tcp::acceptor> acceptors_;  // list: stable addresses for the loops
+  struct PoolSlot {
+    std::shared_ptr<const PoolRuntime> runtime;
+    std::unique_ptr<balancer::Balancer> balancer;
+  };
+  std::vector<PoolSlot> pools_;
+  // Shared with their accept loops, which outlive a slot that a reload closes.
+  std::vector<std::shared_ptr<AcceptorSlot>> acceptors_;
   BufferPool buffers_;
   PipePool pipes_;
   std::thread thread_;

@@ -2,17 +2,14 @@
 (with the bearer token), and the dry-run pick, against real nginx backends."""
 
 import collections
-import json
 import os
 import socket
 import sys
 import time
 import unittest
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sbtest import (IntegrationTest, Nginx, Switchboard, free_port, http_get,  # noqa: E402
+from sbtest import (IntegrationTest, admin_call, Nginx, Switchboard, free_port, http_get,  # noqa: E402
                     one_pool_config, servers_yaml)
 
 
@@ -35,14 +32,7 @@ class AdminApiTest(IntegrationTest):
         self.sb = Switchboard(self.procs, self.workdir, config, wait_ports=[self.port])
 
     def call(self, method, path, token=None):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.admin}{path}", method=method)
-        if token:
-            req.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(req, timeout=5) as r:
-                return r.status, json.loads(r.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
+        return admin_call(self.admin, method, path, token)
 
     def test_status_lists_pools_and_servers(self):
         self.start()

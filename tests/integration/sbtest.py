@@ -4,6 +4,7 @@ run time, every wait bounded, everything started is killed by PID.
 Standard library only. Tests find the binary in $SWITCHBOARD_BIN and the
 source tree in $SB_SOURCE_DIR (set by CTest)."""
 
+import json
 import os
 import shutil
 import signal
@@ -13,6 +14,8 @@ import tempfile
 import textwrap
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 SWITCHBOARD = os.environ.get("SWITCHBOARD_BIN", "build/switchboard")
 SOURCE_DIR = os.environ.get("SB_SOURCE_DIR", ".")
@@ -245,6 +248,18 @@ def servers_yaml(servers):
     """List items for servers given as {name, port} dicts."""
     return "\n".join(f"      - {{address: 127.0.0.1:{s['port']}, name: {s['name']}}}"
                      for s in servers)
+
+
+def admin_call(admin_port, method, path, token=None, timeout=10):
+    """One admin API request; returns (status, parsed JSON body or None)."""
+    req = urllib.request.Request(f"http://127.0.0.1:{admin_port}{path}", method=method)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
 
 
 def http_get(port, host="127.0.0.1", interface=None, timeout=5):

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/proxy/config_test_util.h"
 #include "proxy/config/yaml_reader.h"
+#include "tests/unit/proxy/config_test_util.h"
 
 namespace sb::config {
 namespace {
@@ -25,7 +25,6 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
 using namespace sb::config::testing_util;
-
 
 // Appended to cases that need pools; after the listeners, so that the line
 // numbers of the case text are unchanged (pools may come in any order).
