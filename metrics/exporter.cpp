@@ -123,6 +123,16 @@ struct Exporter::Families {
                                          "Open connections of the listener");
   Family<Counter>& listener_rejected = counter(registry, "switchboard_listener_rejected_total",
                                                "Connections refused at once, by reason");
+  Family<Counter>& dns_queries =
+      counter(registry, "switchboard_dns_queries_total",
+              "Queries answered by the dns listener, by query type and response code");
+  Family<Counter>& dns_all_down =
+      counter(registry, "switchboard_dns_all_down_answers_total",
+              "Answers given while no server of the record's pool was up (when-all-down)");
+  Family<Counter>& dns_dropped = counter(registry, "switchboard_dns_dropped_total",
+                                         "Packets that were no query and got no answer");
+  Family<Counter>& dns_truncated = counter(registry, "switchboard_dns_truncated_total",
+                                           "UDP answers sent with TC set (too large)");
   // control plane
   Family<Counter>& resolver = counter(registry, "switchboard_resolver_queries_total",
                                       "DNS lookups for server discovery, by result");
@@ -172,6 +182,11 @@ struct Exporter::Families {
     Counter* connections;
     Gauge* active;
     std::array<Counter*, kRejects.size()> rejected;
+    // dns listeners
+    std::array<std::array<Counter*, kDnsRcodes.size()>, kDnsQtypes.size()> queries{};
+    Counter* all_down = nullptr;
+    Counter* dropped = nullptr;
+    Counter* truncated = nullptr;
   };
   std::map<std::string, Listener> listeners;
   std::array<Counter*, kResolverResults.size()> resolver_series{};
@@ -334,6 +349,29 @@ std::string Exporter::render(const Sample& sample) {
         more["reason"] = kRejects[i];
         it->second.rejected[i] = &f.listener_rejected.Add(more);
       }
+      if (l.dns) {
+        for (std::size_t q = 0; q < kDnsQtypes.size(); ++q) {
+          for (std::size_t r = 0; r < kDnsRcodes.size(); ++r) {
+            Labels more = labels;
+            more["qtype"] = std::string(kDnsQtypes[q]);
+            more["rcode"] = std::string(kDnsRcodes[r]);
+            it->second.queries[q][r] = &f.dns_queries.Add(more);
+          }
+        }
+        it->second.all_down = &f.dns_all_down.Add(labels);
+        it->second.dropped = &f.dns_dropped.Add(labels);
+        it->second.truncated = &f.dns_truncated.Add(labels);
+      }
+    }
+    if (l.dns && it->second.all_down) {
+      for (std::size_t q = 0; q < kDnsQtypes.size(); ++q) {
+        for (std::size_t r = 0; r < kDnsRcodes.size(); ++r) {
+          sync(*it->second.queries[q][r], static_cast<double>(l.dns_queries[q][r]));
+        }
+      }
+      sync(*it->second.all_down, static_cast<double>(l.dns_all_down));
+      sync(*it->second.dropped, static_cast<double>(l.dns_dropped));
+      sync(*it->second.truncated, static_cast<double>(l.dns_truncated));
     }
     sync(*it->second.connections, static_cast<double>(l.connections_total));
     it->second.active->Set(static_cast<double>(l.active));
@@ -349,6 +387,14 @@ std::string Exporter::render(const Sample& sample) {
     f.listener_connections.Remove(it->second.connections);
     f.listener_active.Remove(it->second.active);
     for (Counter* c : it->second.rejected) f.listener_rejected.Remove(c);
+    if (it->second.all_down) {
+      for (auto& row : it->second.queries) {
+        for (Counter* c : row) f.dns_queries.Remove(c);
+      }
+      f.dns_all_down.Remove(it->second.all_down);
+      f.dns_dropped.Remove(it->second.dropped);
+      f.dns_truncated.Remove(it->second.truncated);
+    }
     it = f.listeners.erase(it);
   }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "balancer/pool_snapshot.h"
@@ -26,11 +27,24 @@ struct PoolSample {
   std::uint64_t exhausted = 0;
 };
 
+// switchboard_dns_queries_total's label values, in the order of
+// ListenerSample::dns_queries.
+inline constexpr std::array<std::string_view, 6> kDnsQtypes = {"A",   "AAAA", "MX",
+                                                               "SRV", "ANY",  "OTHER"};
+inline constexpr std::array<std::string_view, 7> kDnsRcodes = {
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS"};
+
 struct ListenerSample {
   std::string name;
   std::uint64_t connections_total = 0;
   std::int64_t active = 0;
   std::array<std::uint64_t, 3> rejected{};  // acl, limit, proxy-header
+  // dns listeners
+  bool dns = false;
+  std::array<std::array<std::uint64_t, kDnsRcodes.size()>, kDnsQtypes.size()> dns_queries{};
+  std::uint64_t dns_all_down = 0;
+  std::uint64_t dns_dropped = 0;
+  std::uint64_t dns_truncated = 0;
 };
 
 struct Sample {

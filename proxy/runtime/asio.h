@@ -10,6 +10,7 @@ namespace sb::runtime {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using udp = asio::ip::udp;
 using error_code = boost::system::error_code;
 template <class T = void>
 using awaitable = asio::awaitable<T>;

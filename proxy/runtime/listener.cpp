@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "dns/answer.h"
+#include "proxy/runtime/dns_listener.h"
 #include "proxy/runtime/endpoint.h"
 #include "proxy/runtime/tcp_session.h"
 
@@ -26,6 +28,31 @@ void ensure_unused(asio::io_context& io, const tcp::endpoint& ep, const std::str
   if (!ec && ep.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
   if (!ec) probe.bind(ep, ec);
   if (ec) throw ListenError("cannot listen on " + text + ": " + ec.message());
+}
+
+// The same for UDP (a dns listener serves both on each address).
+void ensure_unused_udp(asio::io_context& io, const tcp::endpoint& ep, const std::string& text) {
+  udp::socket probe(io);
+  const udp::endpoint uep(ep.address(), ep.port());
+  error_code ec;
+  probe.open(uep.protocol(), ec);
+  if (!ec && ep.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) probe.bind(uep, ec);
+  if (ec) throw ListenError("cannot listen on " + text + " (udp): " + ec.message());
+}
+
+udp::socket open_udp(asio::io_context& io, const tcp::endpoint& ep, const std::string& text) {
+  udp::socket u(io);
+  const udp::endpoint uep(ep.address(), ep.port());
+  error_code ec;
+  u.open(uep.protocol(), ec);
+  if (!ec) u.set_option(udp::socket::reuse_address(true), ec);
+  if (!ec) u.set_option(reuse_port(true), ec);
+  if (!ec && ep.address().is_v6()) u.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) u.bind(uep, ec);
+  if (!ec) u.non_blocking(true, ec);  // answers are sent without waiting
+  if (ec) throw ListenError("cannot listen on " + text + " (udp): " + ec.message());
+  return u;
 }
 
 tcp::acceptor open_acceptor(asio::io_context& io, const tcp::endpoint& ep,
@@ -80,7 +107,11 @@ awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) 
       continue;
     }
     // The listener now: a reload may have given the address a new one.
-    start_tcp_session(owner, slot->listener, std::move(socket), peer);
+    if (slot->listener->config.protocol == config::Protocol::dns) {
+      start_dns_tcp_session(owner, slot->listener, std::move(socket), peer);
+    } else {
+      start_tcp_session(owner, slot->listener, std::move(socket), peer);
+    }
   }
 }
 
@@ -93,6 +124,8 @@ ListenerRuntime::ListenerRuntime(const config::ListenerConfig& cfg,
       pool(std::move(pool_runtime)),
       stats(std::move(counters)),
       admission(cfg.allow, cfg.deny, cfg.max_connections, cfg.max_connections_per_source, *stats) {}
+
+ListenerRuntime::~ListenerRuntime() = default;
 
 void start_accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
   asio::co_spawn(worker.io(), accept_loop(worker, std::move(slot)), [](std::exception_ptr e) {
@@ -109,31 +142,41 @@ ListenerSet::Plan ListenerSet::prepare(const config::Config& cfg,
                                        const PoolRegistry::Pools& pools) const {
   Plan plan;
   plan.per_worker.resize(workers_.size());
-  for (const config::ListenerConfig& lc : cfg.listeners) {
+  const auto pool_named = [&](const std::string& name) {
     const auto pool = std::find_if(pools.begin(), pools.end(),
-                                   [&](const auto& p) { return p->config.name == lc.pool; });
-    if (pool == pools.end()) throw ListenError("listener " + lc.name + ": no pool " + lc.pool);
+                                   [&](const auto& p) { return p->config.name == name; });
+    if (pool == pools.end()) throw ListenError("no pool " + name);
+    return *pool;
+  };
+  for (const config::ListenerConfig& lc : cfg.listeners) {
+    const bool dns = lc.protocol == config::Protocol::dns;
     const auto old = std::find_if(current_.begin(), current_.end(),
                                   [&](const auto& l) { return l->config.name == lc.name; });
     auto stats = old != current_.end() ? (*old)->stats : std::make_shared<ListenerStats>();
-    auto listener = std::make_shared<ListenerRuntime>(lc, *pool, std::move(stats));
+    auto listener = std::make_shared<ListenerRuntime>(lc, dns ? nullptr : pool_named(lc.pool),
+                                                      std::move(stats));
+    if (dns) attach_answerers(*listener, workers_.size(), pool_named);
     for (const config::HostPort& hp : lc.listen) {
       const auto ep = to_endpoint(hp);
       if (!ep) throw ListenError("cannot listen on " + hp.to_string() + ": not an IP address");
-      const std::string key = to_string(*ep);
+      // A dns listener's address is its own: it holds a UDP socket too.
+      const std::string key = to_string(*ep) + (dns ? " dns" : "");
       plan.addresses.insert(key);
       if (open_.contains(key)) {
-        for (auto& per_worker : plan.per_worker) per_worker.push_back({key, listener, {}, {}});
+        for (auto& per_worker : plan.per_worker) per_worker.push_back({key, listener, {}, {}, {}});
         continue;
       }
       ensure_unused(workers_.front()->io(), *ep, hp.to_string());
+      if (dns) ensure_unused_udp(workers_.front()->io(), *ep, hp.to_string());
       std::vector<Worker*> targets;
-      if (shared_acceptor()) {
+      if (shared_acceptor() && !dns) {
         for (auto& w : workers_) targets.push_back(w.get());
       }
       for (std::size_t w = 0; w < workers_.size(); ++w) {
-        plan.per_worker[w].push_back(
-            {key, listener, open_acceptor(workers_[w]->io(), *ep, hp.to_string()), targets});
+        WorkerGeneration::Address a{
+            key, listener, open_acceptor(workers_[w]->io(), *ep, hp.to_string()), {}, targets};
+        if (dns) a.udp_opened = open_udp(workers_[w]->io(), *ep, hp.to_string());
+        plan.per_worker[w].push_back(std::move(a));
         if (!targets.empty()) break;  // one acceptor, on the first worker
       }
     }
@@ -145,7 +188,8 @@ ListenerSet::Plan ListenerSet::prepare(const config::Config& cfg,
 void ListenerSet::commit(Plan& plan) {
   for (const auto& l : plan.listeners) {
     for (const auto& hp : l->config.listen) {
-      const auto key = to_string(*to_endpoint(hp));
+      const auto key =
+          to_string(*to_endpoint(hp)) + (l->config.protocol == config::Protocol::dns ? " dns" : "");
       if (!open_.contains(key)) {
         spdlog::info("listener {}: {} on {} ({} workers)", l->config.name,
                      config::to_string(l->config.protocol), hp.to_string(), workers_.size());

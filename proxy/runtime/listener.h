@@ -15,6 +15,10 @@
 #include "proxy/runtime/pool_registry.h"
 #include "proxy/runtime/worker.h"
 
+namespace sb::dns {
+class Answerer;
+}
+
 namespace sb::runtime {
 
 // Immutable settings for the connections it accepts (each holds it until it
@@ -22,9 +26,14 @@ namespace sb::runtime {
 struct ListenerRuntime {
   ListenerRuntime(const config::ListenerConfig& cfg, std::shared_ptr<const PoolRuntime> pool,
                   std::shared_ptr<ListenerStats> stats);
+  ~ListenerRuntime();
 
   config::ListenerConfig config;
-  std::shared_ptr<const PoolRuntime> pool;
+  std::shared_ptr<const PoolRuntime> pool;  // tcp, smtp (dns: null)
+  // dns: the pool of each of dns.records, and one answerer per worker (by
+  // worker id; each used by its worker's thread only: its rotation).
+  std::vector<std::shared_ptr<const PoolRuntime>> record_pools;
+  std::vector<std::unique_ptr<dns::Answerer>> answerers;
   // Shared with the listener of the same name in other configurations.
   std::shared_ptr<ListenerStats> stats;
   Admission admission;

@@ -204,6 +204,18 @@ metrics::Sample Runtime::metrics_sample() const {
     for (std::size_t i = 0; i < kRejectReasons; ++i) {
       ls.rejected[i] = l->stats->rejected[i].load(std::memory_order_relaxed);
     }
+    if (l->config.protocol == config::Protocol::dns) {
+      const DnsCounters& d = l->stats->dns;
+      ls.dns = true;
+      for (std::size_t q = 0; q < ls.dns_queries.size(); ++q) {
+        for (std::size_t r = 0; r < ls.dns_queries[q].size(); ++r) {
+          ls.dns_queries[q][r] = d.queries[q][r].load(std::memory_order_relaxed);
+        }
+      }
+      ls.dns_all_down = d.all_down.load(std::memory_order_relaxed);
+      ls.dns_dropped = d.dropped.load(std::memory_order_relaxed);
+      ls.dns_truncated = d.truncated.load(std::memory_order_relaxed);
+    }
     s.listeners.push_back(std::move(ls));
   }
   if (discovery_.needed()) {

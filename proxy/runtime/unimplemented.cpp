@@ -54,12 +54,9 @@ std::vector<config::ConfigError> find_unimplemented(const config::Config& cfg,
             ctx + "tls on an smtp listener (STARTTLS offered by switchboard)",
             "a later milestone (inspect mode)");
     }
-    if (l.protocol != config::Protocol::tcp && l.protocol != config::Protocol::smtp) {
+    if (l.protocol == config::Protocol::http || l.protocol == config::Protocol::sip) {
       c.add(mark_of(l.marks, "protocol", l.mark),
-            fmt::format("{}protocol: {}", ctx, config::to_string(l.protocol)),
-            l.protocol == config::Protocol::smtp  ? "SMTP relay: issue 6"
-            : l.protocol == config::Protocol::dns ? "DNS responder: issue 7"
-                                                  : "a later milestone");
+            fmt::format("{}protocol: {}", ctx, config::to_string(l.protocol)), "a later milestone");
     }
     for (const auto& hp : l.listen) {
       if (hp.kind == config::HostPort::Kind::hostname) {

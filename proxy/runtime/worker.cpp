@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "proxy/runtime/dns_listener.h"
 #include "proxy/runtime/listener.h"
 
 namespace sb::runtime {
@@ -44,9 +45,11 @@ void Worker::install(WorkerGeneration generation) {
   std::vector<std::shared_ptr<AcceptorSlot>> kept;
   for (auto& a : generation.addresses) {
     if (a.opened) {
-      auto slot = std::make_shared<AcceptorSlot>(
-          AcceptorSlot{a.address, std::move(*a.opened), a.listener, std::move(a.targets)});
+      auto slot = std::make_shared<AcceptorSlot>(AcceptorSlot{a.address, std::move(*a.opened),
+                                                              std::move(a.udp_opened), a.listener,
+                                                              std::move(a.targets)});
       start_accept_loop(*this, slot);
+      if (slot->udp) start_dns_udp_loop(*this, slot);
       kept.push_back(std::move(slot));
       continue;
     }
@@ -60,6 +63,7 @@ void Worker::install(WorkerGeneration generation) {
     if (std::find(kept.begin(), kept.end(), slot) != kept.end()) continue;
     error_code ignored;
     slot->acceptor.close(ignored);  // its loop ends; open connections go on
+    if (slot->udp) slot->udp->close(ignored);
   }
   acceptors_ = std::move(kept);
 }
@@ -76,6 +80,7 @@ void Worker::stop_accepting() {
     for (auto& slot : acceptors_) {
       error_code ignored;
       slot->acceptor.close(ignored);
+      if (slot->udp) slot->udp->close(ignored);
     }
   });
 }

@@ -28,6 +28,7 @@ class Worker;
 struct AcceptorSlot {
   std::string address;  // the endpoint as text: what reloads match on
   tcp::acceptor acceptor;
+  std::optional<asio::ip::udp::socket> udp;   // dns listeners: the same address over UDP
   std::shared_ptr<ListenerRuntime> listener;  // worker thread: read per accept
   // The shared-acceptor model: hand connections to these workers in turn
   // (empty: keep them on this worker).
@@ -45,7 +46,8 @@ struct WorkerGeneration {
   struct Address {
     std::string address;
     std::shared_ptr<ListenerRuntime> listener;
-    std::optional<tcp::acceptor> opened;  // a new address; empty: keep the open one
+    std::optional<tcp::acceptor> opened;              // a new address; empty: keep the open one
+    std::optional<asio::ip::udp::socket> udp_opened;  // with `opened`, for dns listeners
     std::vector<Worker*> targets;
   };
   std::vector<Pool> pools;

@@ -14,7 +14,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sbtest import (IntegrationTest, admin_call, Nginx, Switchboard, can_connect, free_port,  # noqa: E402
+from sbtest import (IntegrationTest, metric_value, admin_call, Nginx, Switchboard, can_connect, free_port,  # noqa: E402
                     http_get, wait_until)
 
 TOKEN = "s3cret"
@@ -76,11 +76,8 @@ pools:
     def answers(self, n=12, port=None):
         return {http_get(port or self.port)[1] for _ in range(n)}
 
-    def metric(self, name_and_labels):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/metrics", timeout=10) as r:
-            text = r.read().decode()
-        m = re.search("^" + re.escape(name_and_labels) + r" (\S+)$", text, re.M)
-        return float(m.group(1)) if m else None
+    def metric(self, series):
+        return metric_value(self.admin, series)
 
     # --- tests -------------------------------------------------------------
 

@@ -262,6 +262,17 @@ def admin_call(admin_port, method, path, token=None, timeout=10):
         return e.code, json.loads(e.read() or b"null")
 
 
+def metric_value(admin_port, series):
+    """The value of one series (`name{labels}` exactly as exported) from
+    /metrics, or None when it is not there."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return None
+
+
 def http_get(port, host="127.0.0.1", interface=None, timeout=5):
     """curl through the proxy; returns (exit code, body)."""
     args = ["curl", "-s", "--max-time", str(timeout), "-o", "-"]
@@ -297,12 +308,13 @@ class SmtpSink:
     """Postfix's smtp-sink on a loopback port. `args` such as ["-Q", "CONNECT"]
     (a 421 greeting) make it a failing server."""
 
-    def __init__(self, procs, port=None, args=(), name="smtp-sink"):
-        self.port = port or free_port()
-        self.proc = procs.start(["smtp-sink", "-u", "nobody", *args, f"127.0.0.1:{self.port}",
+    def __init__(self, procs, port=None, args=(), name="smtp-sink", host="127.0.0.1"):
+        self.port = port or free_port(host)
+        self.host = host
+        self.proc = procs.start(["smtp-sink", "-u", "nobody", *args, f"{host}:{self.port}",
                                  "100"], f"{name}-{self.port}")
-        wait_until(lambda: can_connect(self.port) or self.proc.poll() is not None,
-                   what=f"smtp-sink on {self.port}")
+        wait_until(lambda: can_connect(self.port, host) or self.proc.poll() is not None,
+                   what=f"smtp-sink on {host}:{self.port}")
         if self.proc.poll() is not None:
             raise AssertionError("smtp-sink exited:\n" + read_log(self.proc))
 

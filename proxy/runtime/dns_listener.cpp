@@ -1,0 +1,181 @@
+#include "proxy/runtime/dns_listener.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <vector>
+
+#include "dns/answer.h"
+#include "health/socket_deadline.h"
+#include "proxy/runtime/endpoint.h"
+
+namespace sb::runtime {
+namespace {
+
+// Datagrams answered per wakeup before the loop yields to other work.
+constexpr int kBurst = 64;
+constexpr std::chrono::milliseconds kMaxTcpIdle{10000};
+
+std::size_t qtype_index(std::uint16_t qtype) {
+  switch (qtype) {
+    case dns::wire::kTypeA:
+      return 0;
+    case dns::wire::kTypeAaaa:
+      return 1;
+    case dns::wire::kTypeMx:
+      return 2;
+    case dns::wire::kTypeSrv:
+      return 3;
+    case dns::wire::kTypeAny:
+      return 4;
+    default:
+      return 5;
+  }
+}
+
+std::size_t rcode_index(dns::wire::Rcode r) {
+  return r == dns::wire::Rcode::badvers ? 6 : static_cast<std::size_t>(r);
+}
+
+dns::RecordKind kind_of(config::RecordType t) {
+  switch (t) {
+    case config::RecordType::AAAA:
+      return dns::RecordKind::aaaa;
+    case config::RecordType::MX:
+      return dns::RecordKind::mx;
+    case config::RecordType::SRV:
+      return dns::RecordKind::srv;
+    default:
+      return dns::RecordKind::a;
+  }
+}
+
+// Answers one query (worker thread); returns the response's size, 0 for none.
+std::size_t answer_one(Worker& worker, ListenerRuntime& l, std::span<const std::uint8_t> query,
+                       std::span<std::uint8_t> out, bool tcp) {
+  dns::Answerer& answerer = *l.answerers[worker.id()];
+  const auto r = answerer.answer(query, out, tcp, [&](std::size_t p) {
+    balancer::Balancer* b = worker.balancer_for(*l.record_pools[p]);
+    return b ? &b->snapshot() : nullptr;
+  });
+  DnsCounters& c = l.stats->dns;
+  if (r.size == 0) {
+    c.dropped.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  c.queries[qtype_index(r.qtype)][rcode_index(r.rcode)].fetch_add(1, std::memory_order_relaxed);
+  if (r.all_down) c.all_down.fetch_add(1, std::memory_order_relaxed);
+  if (r.truncated) c.truncated.fetch_add(1, std::memory_order_relaxed);
+  return r.size;
+}
+
+awaitable<void> udp_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot_ptr) {
+  const std::shared_ptr<AcceptorSlot> slot = std::move(slot_ptr);
+  udp::socket& socket = *slot->udp;
+  std::array<std::uint8_t, 4096> in{};
+  std::array<std::uint8_t, dns::wire::kEdnsUdpLimit> out{};
+  udp::endpoint from;
+  for (;;) {
+    auto [wec] = co_await socket.async_wait(udp::socket::wait_read, use_nothrow);
+    if (wec == asio::error::operation_aborted || !socket.is_open()) co_return;
+    for (int i = 0; i < kBurst; ++i) {
+      error_code ec;
+      const std::size_t n = socket.receive_from(asio::buffer(in), from, 0, ec);
+      if (ec) break;  // would_block: drained (other errors: ICMP noise, go on)
+      ListenerRuntime& l = *slot->listener;  // now: a reload may swap it
+      if (!l.admission.acl_allows(to_ip_bytes(from.address()))) continue;
+      const std::size_t size = answer_one(worker, l, {in.data(), n}, out, false);
+      if (size > 0) socket.send_to(asio::buffer(out.data(), size), from, 0, ec);
+    }
+  }
+}
+
+awaitable<void> tcp_session(Worker& worker, std::shared_ptr<ListenerRuntime> listener_ptr,
+                            tcp::socket socket, tcp::endpoint peer) {
+  const std::shared_ptr<ListenerRuntime> held = std::move(listener_ptr);
+  ListenerRuntime& l = *held;
+  const net::IpBytes source = to_ip_bytes(peer.address());
+  if (!l.admission.acl_allows(source)) co_return;
+  std::optional<AdmissionTicket> ticket = l.admission.admit(source);
+  if (!ticket) co_return;
+  const auto idle = std::min<std::chrono::milliseconds>(l.config.idle_timeout, kMaxTcpIdle);
+  std::array<std::uint8_t, 2> length{};
+  std::vector<std::uint8_t> in;
+  std::vector<std::uint8_t> out(2 + 65535);
+  for (;;) {
+    health::SocketDeadline deadline(socket, idle);
+    auto [ec, n] = co_await asio::async_read(socket, asio::buffer(length), use_nothrow);
+    if (!ec) {
+      in.resize(static_cast<std::size_t>(length[0] << 8 | length[1]));
+      auto [rec, rn] = co_await asio::async_read(socket, asio::buffer(in), use_nothrow);
+      ec = rec;
+    }
+    co_await deadline.disarm();
+    if (ec) break;  // closed, reset or idle
+    const std::size_t size = answer_one(worker, l, in, {out.data() + 2, out.size() - 2}, true);
+    if (size == 0) break;  // not a query: nothing sensible follows on this stream
+    out[0] = static_cast<std::uint8_t>(size >> 8);
+    out[1] = static_cast<std::uint8_t>(size);
+    auto [wec, wn] =
+        co_await asio::async_write(socket, asio::buffer(out.data(), 2 + size), use_nothrow);
+    if (wec) break;
+  }
+  error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+void log_exception(const ListenerRuntime& l, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("listener {}: dns loop ended by an exception: {}", l.config.name, ex.what());
+  }
+}
+
+}  // namespace
+
+void attach_answerers(
+    ListenerRuntime& listener, std::size_t workers,
+    const std::function<std::shared_ptr<PoolRuntime>(const std::string&)>& pool_named) {
+  const config::DnsConfig& d = *listener.config.dns;
+  std::vector<dns::RecordSpec> records;
+  for (const config::DnsRecord& r : d.records) {
+    listener.record_pools.push_back(pool_named(r.pool));
+    records.push_back({r.name, kind_of(r.type), r.ttl, static_cast<std::uint16_t>(r.preference),
+                       listener.record_pools.size() - 1});
+  }
+  dns::AnswerOptions options;
+  options.rotate = d.rotate;
+  options.max_answers = static_cast<std::size_t>(std::max(1, d.max_answers));
+  options.all_when_down = d.when_all_down == config::WhenAllDown::all;
+  for (std::size_t w = 0; w < workers; ++w) {
+    listener.answerers.push_back(std::make_unique<dns::Answerer>(records, options));
+  }
+}
+
+void start_dns_udp_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
+  ListenerRuntime* l = slot->listener.get();
+  asio::co_spawn(worker.io(), udp_loop(worker, std::move(slot)),
+                 [name = l->config.name](std::exception_ptr e) {
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     spdlog::error("listener {}: dns udp loop ended by an exception: {}", name,
+                                   ex.what());
+                   }
+                 });
+}
+
+void start_dns_tcp_session(Worker& worker, std::shared_ptr<ListenerRuntime> listener,
+                           tcp::socket socket, const tcp::endpoint& peer) {
+  auto session = tcp_session(worker, listener, std::move(socket), peer);
+  asio::co_spawn(
+      worker.io(), std::move(session),
+      [listener = std::move(listener)](std::exception_ptr e) { log_exception(*listener, e); });
+}
+
+}  // namespace sb::runtime
