@@ -4,8 +4,11 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 
+#include <strings.h>
+
 #include <cstring>
 #include <memory>
+#include <string_view>
 
 namespace sb::dns {
 
@@ -36,13 +39,16 @@ bool read_name(const unsigned char* msg, int length, const unsigned char* at, st
   return true;
 }
 
-// Walks the answer section, handing each record of `type` (rdata, rdlength,
-// ttl) to `take`; false when the message is malformed or `take` refuses.
+enum class Section { answer, authority, additional };
+
+// Walks every record after the question, handing (section, owner, type,
+// rdata, rdlength, ttl) to `take`; false when the message is malformed or
+// `take` refuses.
 template <class Take>
-bool walk_answers(const unsigned char* msg, int length, int type, Take take) {
+bool walk_records(const unsigned char* msg, int length, Take take) {
   if (length < HFIXEDSZ) return false;
   const int questions = u16(msg + 4);
-  const int answers = u16(msg + 6);
+  const int counts[3] = {u16(msg + 6), u16(msg + 8), u16(msg + 10)};
   const unsigned char* p = msg + HFIXEDSZ;
   const unsigned char* end = msg + length;
   std::string name;
@@ -51,18 +57,37 @@ bool walk_answers(const unsigned char* msg, int length, int type, Take take) {
     if (!read_name(msg, length, p, name, encoded) || end - p < encoded + QFIXEDSZ) return false;
     p += encoded + QFIXEDSZ;
   }
-  for (int i = 0; i < answers; ++i) {
-    if (!read_name(msg, length, p, name, encoded) || end - p < encoded + RRFIXEDSZ) return false;
-    p += encoded;
-    const int rr_type = u16(p);
-    const auto ttl = std::chrono::seconds(u32(p + 4) & 0x7fffffff);
-    const int rdlength = u16(p + 8);
-    p += RRFIXEDSZ;
-    if (end - p < rdlength) return false;
-    if (rr_type == type && !take(p, rdlength, ttl)) return false;
-    p += rdlength;
+  for (int section = 0; section < 3; ++section) {
+    for (int i = 0; i < counts[section]; ++i) {
+      if (!read_name(msg, length, p, name, encoded) || end - p < encoded + RRFIXEDSZ) {
+        return false;
+      }
+      p += encoded;
+      const int rr_type = u16(p);
+      const auto ttl = std::chrono::seconds(u32(p + 4) & 0x7fffffff);
+      const int rdlength = u16(p + 8);
+      p += RRFIXEDSZ;
+      if (end - p < rdlength) return false;
+      if (!take(static_cast<Section>(section), name, rr_type, p, rdlength, ttl)) return false;
+      p += rdlength;
+    }
   }
   return true;
+}
+
+// The answer section's records of `type`.
+template <class Take>
+bool walk_answers(const unsigned char* msg, int length, int type, Take take) {
+  return walk_records(msg, length,
+                      [&](Section section, const std::string&, int rr_type,
+                          const unsigned char* rdata, int rdlength, std::chrono::seconds ttl) {
+                        if (section != Section::answer || rr_type != type) return true;
+                        return take(rdata, rdlength, ttl);
+                      });
+}
+
+bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace
@@ -100,6 +125,24 @@ std::optional<std::vector<MxRecord>> parse_mx_answer(const unsigned char* msg, i
         return true;
       });
   if (!ok) return std::nullopt;
+  // Glue: A/AAAA records of the hosts in the additional section.
+  walk_records(msg, length,
+               [&](Section section, const std::string& owner, int type, const unsigned char* rdata,
+                   int rdlength, std::chrono::seconds ttl) {
+                 if (section != Section::additional) return true;
+                 if (!((type == T_A && rdlength == 4) || (type == T_AAAA && rdlength == 16))) {
+                   return true;
+                 }
+                 for (auto& mx : out) {
+                   if (!same_name(mx.host, owner)) continue;
+                   AddressRecord a;
+                   a.ipv6 = type == T_AAAA;
+                   std::memcpy(a.ip.data(), rdata, static_cast<std::size_t>(rdlength));
+                   a.ttl = ttl;
+                   mx.glue.push_back(a);
+                 }
+                 return true;
+               });
   return out;
 }
 

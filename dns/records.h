@@ -33,6 +33,9 @@ struct MxRecord {
   std::string host;
   std::uint16_t preference = 0;
   std::chrono::seconds ttl{0};
+  // The host's A/AAAA records when the answer carried them (additional
+  // section), as switchboard's own responder does.
+  std::vector<AddressRecord> glue;
 };
 
 // The outcome of one lookup. nxdomain and nodata are answers, not failures:

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "proxy/config/config_loader.h"
+#include "proxy/mx_test.h"
 #include "proxy/runtime/runtime.h"
 #include "proxy/runtime/unimplemented.h"
 
@@ -120,8 +121,10 @@ int main(int argc, char** argv) {
     return cmd == "run" ? cmd_run(*path) : cmd_check(*path);
   }
   if (cmd == "mx-test") {
-    std::fprintf(stderr, "switchboard: mx-test is not implemented yet (issue 7)\n");
-    return kRuntime;
+    std::string error;
+    const auto options = mxtest::parse_args(args, error);
+    if (!options) return usage_error(error);
+    return mxtest::run(*options);
   }
   return usage_error(fmt::format("unknown command \"{}\"", cmd));
 }

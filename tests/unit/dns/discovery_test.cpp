@@ -55,8 +55,9 @@ TEST(Discovery, SrvWeightsAboveTheRangeAreScaledKeepingRatios) {
 }
 
 TEST(Discovery, MxPreferenceIsTheTierOnTheEntrysPort) {
-  const std::vector<MxRecord> records = {
-      {"mx1.test", 10, {}}, {"mx2.test", 20, {}}, {"gone.test", 30, {}}};  // no addresses: skipped
+  const std::vector<MxRecord> records = {{"mx1.test", 10, {}, {}},
+                                         {"mx2.test", 20, {}, {}},
+                                         {"gone.test", 30, {}, {}}};  // no addresses: skipped
   const AddressesByName addresses = {{"mx1.test", {v4(7)}}, {"mx2.test", {v4(8)}}};
   const auto servers = servers_from_mx(records, addresses, 2525, 2, 0);
   ASSERT_EQ(servers.size(), 2u);
@@ -66,7 +67,7 @@ TEST(Discovery, MxPreferenceIsTheTierOnTheEntrysPort) {
   EXPECT_EQ(servers[0].weight, 2);
   EXPECT_EQ(servers[1].priority, 20);
   // RFC 7505 null MX: the domain takes no mail.
-  EXPECT_TRUE(servers_from_mx({{"", 0, {}}}, addresses, 25, 1, 0).empty());
+  EXPECT_TRUE(servers_from_mx({{"", 0, {}, {}}}, addresses, 25, 1, 0).empty());
 }
 
 TEST(Discovery, RefreshFollowsTheTtlWithinTheClamp) {
