@@ -5,6 +5,7 @@ names a metric switchboard does not export returns none, so this fails."""
 
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -14,8 +15,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import sbtest  # noqa: E402
-from sbtest import (IntegrationTest, Nginx, Switchboard, free_port, http_get,  # noqa: E402
-                    one_pool_config, wait_until)
+from sbtest import (IntegrationTest, Nginx, Switchboard, free_port, free_port_tcp_udp,  # noqa: E402
+                    http_get, one_pool_config, wait_until)
 
 DASHBOARD = os.path.join(sbtest.SOURCE_DIR, "configs", "grafana", "switchboard.json")
 # Grafana's variables as a query sees them with "All" chosen.
@@ -48,13 +49,20 @@ class DashboardTest(IntegrationTest):
         b = {"name": "b", "port": free_port()}
         Nginx(self.procs, self.workdir, [a])
         failing = Nginx(self.procs, self.workdir, [b], tag="nginx-b")
-        port, admin = free_port(), free_port()
+        port, admin, dns = free_port(), free_port(), free_port_tcp_udp()
+        # The tcp VIP and a DNS responder for the same pool.
         self.sb = Switchboard(self.procs, self.workdir, one_pool_config(
             port, admin, f"""\
       - {{address: 127.0.0.1:{a['port']}, name: a}}
       - {{address: 127.0.0.1:{b['port']}, name: b}}""",
             "    health: {check: http, interval: 300ms, timeout: 1s, rise: 1, fall: 1}\n",
-            pool="relay"), wait_ports=[port])
+            pool="relay") + f"""\
+  dns:
+    listen: ["127.0.0.1:{dns}"]
+    protocol: dns
+    dns:
+      records: [{{name: relay.test, type: A, pool: relay}}]
+""", wait_ports=[port])
 
         self.prom_port = free_port()
         prom_dir = os.path.join(self.workdir, "prometheus")
@@ -78,6 +86,8 @@ scrape_configs:
         def traffic():
             while not stop.is_set():
                 http_get(port, timeout=2)
+                subprocess.run(["dig", "@127.0.0.1", "-p", str(dns), "relay.test", "+short",
+                                "+time=1", "+tries=1"], capture_output=True, timeout=5)
                 time.sleep(0.02)
 
         t = threading.Thread(target=traffic, daemon=True)
