@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sbtest import (IntegrationTest, metric_value, SmtpSink, Switchboard, free_port,  # noqa: E402
+from sbtest import (IntegrationTest, admin_call, metric_value, SmtpSink, Switchboard, free_port,  # noqa: E402
                     free_port_tcp_udp, wait_until)
 
 HOSTS = {"mx1.example.test": "127.0.0.11", "mx2.example.test": "127.0.0.12",
@@ -191,6 +191,23 @@ pools:
             self.assertEqual(struct.unpack("!H", answer[:2])[0], qid)
             self.assertEqual(struct.unpack("!H", answer[6:8])[0], 3)
         s.close()
+
+    def test_reload_changes_the_records_and_keeps_the_sockets(self):
+        self.start()
+        self.assertEqual(self.status(self.dig("new.example.test")), "REFUSED")
+        with open(self.sb.path) as f:
+            text = f.read()
+        with open(self.sb.path, "w") as f:
+            f.write(text.replace(
+                "        - {name: mail.example.test, type: A, pool: edge, ttl: 30}\n",
+                "        - {name: mail.example.test, type: A, pool: edge, ttl: 30}\n"
+                "        - {name: new.example.test, type: A, pool: edge, ttl: 5}\n"))
+        code, _ = admin_call(self.admin, "POST", "/reload")
+        self.assertEqual(code, 200)
+        self.assertEqual(sorted(self.short("new.example.test")), sorted(HOSTS.values()))
+        self.assertRegex(self.dig("new.example.test"), r"new\.example\.test\.\s+5\s+IN\s+A")
+        t = self.dig("mail.example.test", "A", "+tcp")
+        self.assertEqual(self.status(t), "NOERROR")
 
     # --- bad input -----------------------------------------------------------
 
