@@ -6,6 +6,7 @@ source tree in $SB_SOURCE_DIR (set by CTest)."""
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -21,11 +22,30 @@ SWITCHBOARD = os.environ.get("SWITCHBOARD_BIN", "build/switchboard")
 SOURCE_DIR = os.environ.get("SB_SOURCE_DIR", ".")
 
 
+# Ports handed out by free_port in this process. The kernel's own choice
+# (bind to port 0) can repeat a port it just gave out once the probe socket is
+# closed, so two calls in a row could name the same port for a listener and the
+# admin server (a CI run failed that way).
+_handed_out = set()
+_port_rng = random.Random()
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that nothing listens on right now (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A TCP port that nothing listens on right now and that this process has not
+    handed out before. Chosen below the kernel's ephemeral range (32768 and up by
+    default), so an outgoing connection's source port cannot take it meanwhile."""
+    for _ in range(1000):
+        port = _port_rng.randrange(20000, 32768)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise AssertionError("no free TCP port between 20000 and 32767")
 
 
 def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
