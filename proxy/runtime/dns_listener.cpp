@@ -10,11 +10,13 @@
 #include "dns/answer.h"
 #include "health/socket_deadline.h"
 #include "proxy/runtime/endpoint.h"
+#include "proxy/runtime/udp_batch.h"
 
 namespace sb::runtime {
 namespace {
 
-// Datagrams answered per wakeup before the loop yields to other work.
+// Datagrams answered per wakeup before the loop yields to other work
+// (in batches of UdpBatch::kSize).
 constexpr int kBurst = 64;
 constexpr std::chrono::milliseconds kMaxTcpIdle{10000};
 
@@ -74,20 +76,24 @@ std::size_t answer_one(Worker& worker, ListenerRuntime& l, std::span<const std::
 awaitable<void> udp_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot_ptr) {
   const std::shared_ptr<AcceptorSlot> slot = std::move(slot_ptr);
   udp::socket& socket = *slot->udp;
-  std::array<std::uint8_t, 4096> in{};
-  std::array<std::uint8_t, dns::wire::kEdnsUdpLimit> out{};
-  udp::endpoint from;
+  const auto batch = std::make_unique<UdpBatch>(4096, dns::wire::kEdnsUdpLimit);
   for (;;) {
     auto [wec] = co_await socket.async_wait(udp::socket::wait_read, use_nothrow);
     if (wec == asio::error::operation_aborted || !socket.is_open()) co_return;
-    for (int i = 0; i < kBurst; ++i) {
-      error_code ec;
-      const std::size_t n = socket.receive_from(asio::buffer(in), from, 0, ec);
-      if (ec) break;  // would_block: drained (other errors: ICMP noise, go on)
+    for (int round = 0; round < kBurst / static_cast<int>(UdpBatch::kSize); ++round) {
+      const std::size_t n = batch->receive(socket.native_handle());
+      if (n == 0) break;                     // drained (or ICMP noise: the next wakeup goes on)
       ListenerRuntime& l = *slot->listener;  // now: a reload may swap it
-      if (!l.admission.acl_allows(to_ip_bytes(from.address()))) continue;
-      const std::size_t size = answer_one(worker, l, {in.data(), n}, out, false);
-      if (size > 0) socket.send_to(asio::buffer(out.data(), size), from, 0, ec);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!l.admission.acl_allows(to_ip_bytes(batch->source(i).address()))) continue;
+        const std::size_t size =
+            answer_one(worker, l, batch->datagram(i), batch->reply_buffer(i), false);
+        if (size > 0) batch->reply(i, size);
+      }
+      if (const std::size_t refused = batch->send(socket.native_handle()); refused > 0) {
+        l.stats->dns.dropped.fetch_add(refused, std::memory_order_relaxed);
+      }
+      if (n < UdpBatch::kSize) break;  // the socket is empty
     }
   }
 }

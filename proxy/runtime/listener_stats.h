@@ -22,7 +22,7 @@ struct DnsCounters {
              metrics::kDnsQtypes.size()>
       queries{};
   std::atomic<std::uint64_t> all_down{0};   // answered per when-all-down
-  std::atomic<std::uint64_t> dropped{0};    // not a query (or shorter than a header)
+  std::atomic<std::uint64_t> dropped{0};    // not a query, or an answer the socket refused
   std::atomic<std::uint64_t> truncated{0};  // TC set: the client asks over TCP
 };
 
