@@ -32,10 +32,11 @@ _port_rng = random.Random()
 
 def free_port(host="127.0.0.1"):
     """A TCP port that nothing listens on right now and that this process has not
-    handed out before. Chosen below the kernel's ephemeral range (32768 and up by
-    default), so an outgoing connection's source port cannot take it meanwhile."""
+    handed out before. Chosen above bench/run's fixed ports (20001-20012) and
+    below the kernel's ephemeral range (32768 and up by default), so that an
+    outgoing connection's source port cannot take it meanwhile."""
     for _ in range(1000):
-        port = _port_rng.randrange(20000, 32768)
+        port = _port_rng.randrange(20100, 32768)
         if port in _handed_out:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -45,7 +46,7 @@ def free_port(host="127.0.0.1"):
                 continue
         _handed_out.add(port)
         return port
-    raise AssertionError("no free TCP port between 20000 and 32767")
+    raise AssertionError("no free TCP port between 20100 and 32767")
 
 
 def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
