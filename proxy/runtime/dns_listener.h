@@ -1,11 +1,12 @@
 #pragma once
 // The `protocol: dns` listener (SPEC §3): UDP and TCP on each address,
 // authoritative answers from dns::Answerer over the pools' snapshots as each
-// worker has them. UDP: one loop per worker and address that drains the
-// socket on each wakeup in batches (UdpBatch: recvmmsg, sendmmsg) and answers
-// without blocking (a full send buffer drops the answer; the client retries). TCP: RFC 7766 framing,
-// several queries per connection, closed after `idle-timeout` (at most 10s)
-// of silence.
+// worker has them.
+// UDP: one loop per worker and address that drains the socket on each wakeup
+// in batches (UdpBatch: recvmmsg, sendmmsg) and answers without blocking (a
+// full send buffer drops the answer; the client retries).
+// TCP: RFC 7766 framing, several queries per connection, closed after
+// `idle-timeout` (at most 10s) of silence.
 
 #include <functional>
 #include <memory>
