@@ -364,6 +364,13 @@ int Runtime::run() {
     workers_.back()->set_outlier_hook(
         [this](const PoolRuntime& pool, std::uint64_t id) { report_outlier(pool, id); });
   }
+  // The admin socket listens before the listeners do, so that whoever finds
+  // a listener accepting also finds /status and /healthz (its connections
+  // wait in the backlog until the control loop runs).
+  admin_ = std::make_unique<AdminServer>(control_, cfg_->admin, shutting_down_, pool_control_);
+  // Metrics: read from the live counters at each scrape (control thread).
+  admin_->set_metrics([this] { return exporter_.render(metrics_sample()); });
+  admin_->set_reload([this] { return reload("POST /reload"); });
   ListenerSet::Plan plan = listeners_.prepare(*cfg_, pools_.all());  // throws ListenError
   listeners_.commit(plan);
   for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->install(generation_for(w, plan));
@@ -390,10 +397,6 @@ int Runtime::run() {
       spdlog::warn("DNS discovery: first lookups still running; serving what is known");
     }
   }
-  admin_ = std::make_unique<AdminServer>(control_, cfg_->admin, shutting_down_, pool_control_);
-  // Metrics: read from the live counters at each scrape (control thread).
-  admin_->set_metrics([this] { return exporter_.render(metrics_sample()); });
-  admin_->set_reload([this] { return reload("POST /reload"); });
   asio::co_spawn(control_, handle_signals(), asio::detached);
   admin_->start();
   for (auto& w : workers_) w->start();

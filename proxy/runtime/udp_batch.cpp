@@ -16,7 +16,6 @@ UdpBatch::UdpBatch(std::size_t max_in, std::size_t max_out)
 
 std::size_t UdpBatch::receive(int fd) {
   replies_ = 0;
-  received_ = 0;
   for (std::size_t i = 0; i < kSize; ++i) {
     // The kernel overwrites the lengths: reset them for every call.
     in_msgs_[i].msg_hdr.msg_name = &names_[i];
@@ -26,8 +25,7 @@ std::size_t UdpBatch::receive(int fd) {
     in_msgs_[i].msg_hdr.msg_flags = 0;
   }
   const int n = ::recvmmsg(fd, in_msgs_.data(), kSize, MSG_DONTWAIT, nullptr);
-  if (n > 0) received_ = static_cast<std::size_t>(n);
-  return received_;
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
 std::span<const std::uint8_t> UdpBatch::datagram(std::size_t i) const {

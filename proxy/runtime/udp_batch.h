@@ -53,7 +53,6 @@ class UdpBatch {
   std::array<mmsghdr, kSize> in_msgs_{};
   std::array<iovec, kSize> out_iov_{};
   std::array<mmsghdr, kSize> out_msgs_{};
-  std::size_t received_ = 0;
   std::size_t replies_ = 0;
 };
 

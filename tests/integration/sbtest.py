@@ -7,7 +7,6 @@ source tree in $SB_SOURCE_DIR (set by CTest)."""
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import socket
@@ -229,13 +228,6 @@ class Switchboard:
             f.write(textwrap.dedent(yaml_text))
         self.proc = procs.start([SWITCHBOARD, "run", "-c", self.path], name,
                                 env=dict(os.environ, **(env or {})))
-        # The listeners' sockets can accept before the admin server listens
-        # (a slow start, under ASan: a test's first /status was refused), so
-        # a test that waits for a running switchboard waits for admin too.
-        admin = re.search(r"^admin:\s*(?:\{\s*|\n\s+)listen:\s*\"?127\.0\.0\.1:(\d+)",
-                          textwrap.dedent(yaml_text), re.M)
-        if admin and wait_ports:
-            wait_ports = [*wait_ports, int(admin.group(1))]
         for port in wait_ports:
             wait_until(lambda: can_connect(port) or self.proc.poll() is not None,
                        what=f"switchboard on {port}")
