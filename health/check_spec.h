@@ -35,6 +35,9 @@ struct CheckSpec {
   int expect_status_low = 200;
   int expect_status_high = 399;
   std::string expect_body;
+  // http/https: keep the connection open for the next check when the server
+  // allows it (HTTP/1.1 keep-alive) and this one passed.
+  bool reuse_connection = true;
   // sip-options: the transport of the SIP listener that uses the pool.
   SipTransport sip_transport = SipTransport::udp;
 

@@ -30,8 +30,13 @@ HealthChecker::HealthChecker(asio::any_io_executor executor, Report report, std:
 
 void HealthChecker::add(std::size_t target, CheckSpec spec, bool up) {
   const int rise = spec.rise, fall = spec.fall;
-  loops_.push_back(
-      Loop{target, std::move(spec), HealthVerdict(rise, fall, up), asio::steady_timer(executor_)});
+  loops_.push_back(Loop{target,
+                        std::move(spec),
+                        HealthVerdict(rise, fall, up),
+                        asio::steady_timer(executor_),
+                        {},
+                        false,
+                        KeptConnection{}});
   asio::co_spawn(executor_, run(std::prev(loops_.end())), asio::detached);
 }
 
@@ -73,7 +78,7 @@ asio::awaitable<void> HealthChecker::run(std::list<Loop>::iterator it) {
   Loop& loop = *it;
   bool first = true;
   for (;;) {
-    const ProbeResult result = co_await probe(loop.spec);
+    const ProbeResult result = co_await probe(loop.spec, loop.kept);
     if (*stopped) co_return;
     if (loop.removed) break;
     // While ejected, results are shown but do not count: the ejection holds.

@@ -69,6 +69,7 @@ class HealthChecker {
     boost::asio::steady_timer timer;
     std::chrono::steady_clock::time_point ejected_until{};
     bool removed = false;
+    KeptConnection kept;  // http/https: the connection kept for the next check
   };
   boost::asio::awaitable<void> run(std::list<Loop>::iterator loop);
   std::list<Loop>::iterator find(std::size_t target);

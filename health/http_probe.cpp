@@ -1,87 +1,233 @@
 // The http and https checks: GET `path` with Host, pass on a status within
 // expect-status and, when set, a body containing expect-body.
-#include <algorithm>
+//
+// With `reuse-connection` (the default, as in Envoy) a check that passed
+// leaves its connection open when the server allows keep-alive, and the next
+// check of that server sends its request there: one write and one read
+// instead of a TCP (and TLS) handshake and teardown, which were most of a
+// check's CPU. A failed check always closes its connection, so the checks of
+// a failing server prove each time that it still accepts connections.
+#include <sys/socket.h>
 
-#include "health/http_status.h"
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <cerrno>
+
 #include "health/probe_session.h"
+#include "health/socket_deadline.h"
 
 namespace sb::health::detail {
 namespace {
 
-// An HTTP check reads at most this much of the answer.
-constexpr std::size_t kMaxHttpResponse = 64 * 1024;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+
+// What a check judges of a body: its first 64 KiB.
+constexpr std::size_t kMaxHttpBody = 64 * 1024;
+
+// A Beast body that keeps the first kMaxHttpBody bytes and reads past the
+// rest, so that a larger page still ends on its own framing (Content-Length
+// or chunks) and its connection can be kept. The check's timeout bounds a
+// body that never ends.
+struct CappedBody {
+  using value_type = std::string;
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>&, error_code& ec) { ec = {}; }
+
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, error_code& ec) {
+      ec = {};
+      std::size_t n = 0;
+      for (const auto b : beast::buffers_range_ref(buffers)) {
+        const std::size_t room = kMaxHttpBody - std::min(kMaxHttpBody, body_.size());
+        body_.append(static_cast<const char*>(b.data()), std::min(room, b.size()));
+        n += b.size();
+      }
+      return n;
+    }
+
+    void finish(error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
+using Parser = http::response_parser<CappedBody>;
+
+// How one request on a connection went; the verdict itself is in the result.
+struct Exchange {
+  // A whole response came, and the connection may carry the next request.
+  bool keep_alive = false;
+  // No byte came back on a kept connection: the server had closed it.
+  bool stale = false;
+};
+
+bool closed_by_peer(const error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == http::error::end_of_stream ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+// A kept connection is usable when the server has neither closed it nor
+// sent anything unasked (some send a 408 before closing an idle one) since
+// the last check: then there is nothing to read.
+bool idle_and_open(tcp::socket& socket) {
+  char byte;
+  const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+std::string status_line(const http::response_header<>& m) {
+  const std::string_view reason(m.reason().data(), m.reason().size());
+  return fmt::format("HTTP/{}.{} {}{}{}", m.version() / 10, m.version() % 10, m.result_int(),
+                     reason.empty() ? "" : " ", reason);
+}
+
+std::string first_line(const beast::flat_buffer& buffer) {
+  const std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
+  return printable(data.substr(0, data.find_first_of("\r\n")));
+}
 
 template <class Stream>
-asio::awaitable<void> get(Stream& stream, const bool& expired, ProbeResult& result,
-                          const CheckSpec& spec) {
+asio::awaitable<Exchange> get(Stream& stream, const bool& expired, ProbeResult& result,
+                              const CheckSpec& spec, bool reused) {
+  Exchange x;
   // No `host:` configured: the server's own address, as a browser would send
   // for http://IP/ (documented in docs/configuration.md).
   std::string host = spec.host;
   if (host.empty()) host = uri_host(address_of(spec));
-  const std::string request = fmt::format(
-      "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: switchboard-health\r\nConnection: close\r\n\r\n",
-      spec.path, host);
-  result.transcript.push_back(fmt::format("C: GET {} HTTP/1.1 (Host: {})", spec.path, host));
-  if (!co_await write_all(stream, request, expired, result, "send")) co_return;
-  std::string response;
-  char chunk[4096];
-  for (;;) {
-    auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), use_nothrow);
-    response.append(chunk,
-                    std::min(n, kMaxHttpResponse - std::min(kMaxHttpResponse, response.size())));
-    // Servers often close TLS without close_notify: that is an end, too.
-    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
-        response.size() >= kMaxHttpResponse) {
-      break;
+  const std::string request =
+      fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: switchboard-health\r\n{}\r\n",
+                  spec.path, host, spec.reuse_connection ? "" : "Connection: close\r\n");
+  result.transcript.push_back(fmt::format("C: GET {} HTTP/1.1 (Host: {}){}", spec.path, host,
+                                          reused ? " on the connection kept open" : ""));
+  {
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(request), use_nothrow);
+    if (ec) {
+      x.stale = reused && !expired && closed_by_peer(ec);
+      result.detail = failure(ec, expired, "send");
+      co_return x;
+    }
+  }
+  beast::flat_buffer buffer;
+  for (int informational = 0;; ++informational) {
+    Parser parser;
+    parser.header_limit(16 * 1024);
+    parser.body_limit(boost::none);  // CappedBody keeps what is judged
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+    // Servers often close TLS without close_notify: for a body that runs
+    // to the close, that is its end.
+    if (ec == asio::ssl::error::stream_truncated && parser.is_header_done() && parser.need_eof()) {
+      parser.put_eof(ec);
     }
     if (ec) {
-      if (response.empty() || expired) {
-        result.detail = failure(ec, expired, "HTTP response");
-        co_return;
+      if (!parser.got_some()) {
+        x.stale = reused && !expired && buffer.size() == 0 && closed_by_peer(ec);
       }
-      break;
+      if (ec.category() == http::make_error_code(http::error::bad_version).category() &&
+          ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        result.detail = fmt::format("not an HTTP response ({})", ec.message());
+        result.transcript.push_back("S: " + first_line(buffer));
+      } else if (ec == http::error::end_of_stream) {  // closed before a byte came
+        result.detail = failure(asio::error::eof, expired, "HTTP response");
+      } else {
+        result.detail = failure(ec, expired, "HTTP response");
+      }
+      co_return x;
     }
+    const auto& m = parser.get();
+    const int code = static_cast<int>(m.result_int());
+    // 100 Continue, 103 Early Hints: the final answer follows.
+    if (code < 200 && code != 101 && informational < 4) continue;
+    const std::string line = printable(status_line(m));
+    result.transcript.push_back("S: " + line);
+    const std::string_view body = m.body();
+    if (!body.empty()) result.transcript.push_back("S: (body) " + printable(body.substr(0, 120)));
+    x.keep_alive = parser.keep_alive() && buffer.size() == 0;
+    if (code < spec.expect_status_low || code > spec.expect_status_high) {
+      result.detail = line;
+      co_return x;
+    }
+    if (!spec.expect_body.empty() && body.find(spec.expect_body) == std::string_view::npos) {
+      result.detail = fmt::format("{}, body lacks \"{}\"", line, spec.expect_body);
+      co_return x;
+    }
+    result.ok = true;
+    result.detail = line;
+    co_return x;
   }
-  const auto status = parse_status_line(response);
-  if (!status) {
-    result.detail = "not an HTTP response";
-    result.transcript.push_back("S: " + printable(response.substr(0, response.find('\n'))));
-    co_return;
+}
+
+asio::awaitable<Exchange> exchange(KeptConnection::State& c, const bool& expired,
+                                   ProbeResult& result, const CheckSpec& spec, bool reused) {
+  if (c.tls) co_return co_await get(*c.tls, expired, result, spec, reused);
+  co_return co_await get(c.socket, expired, result, spec, reused);
+}
+
+// A new connection: connect, PROXY header, and for https the TLS handshake.
+asio::awaitable<bool> connect(KeptConnection::State& c, const bool& expired, ProbeResult& result,
+                              const CheckSpec& spec) {
+  if (!co_await open_connection(c.socket, expired, result, spec)) co_return false;
+  if (spec.type != CheckType::https) co_return true;
+  c.tls.emplace(c.socket, tls_client_context());
+  // SNI: the Host the check asks for, when it is a name.
+  set_sni(c.tls->native_handle(), spec.host);
+  auto [ec] = co_await c.tls->async_handshake(asio::ssl::stream_base::client, use_nothrow);
+  if (ec) {
+    result.detail = failure(ec, expired, "TLS handshake");
+    co_return false;
   }
-  result.transcript.push_back("S: " + printable(status->line));
-  const std::string_view body = http_body(response);
-  if (!body.empty()) result.transcript.push_back("S: (body) " + printable(body.substr(0, 120)));
-  if (status->code < spec.expect_status_low || status->code > spec.expect_status_high) {
-    result.detail = printable(status->line);
-    co_return;
-  }
-  if (!spec.expect_body.empty() && body.find(spec.expect_body) == std::string_view::npos) {
-    result.detail = fmt::format("{}, body lacks \"{}\"", printable(status->line), spec.expect_body);
-    co_return;
-  }
-  result.ok = true;
-  result.detail = printable(status->line);
+  result.transcript.push_back("TLS: " + tls_summary(c.tls->native_handle()));
+  co_return true;
 }
 
 }  // namespace
 
-asio::awaitable<void> http_dialogue(tcp::socket& socket, const bool& expired, ProbeResult& result,
-                                    const CheckSpec& spec) {
-  co_await get(socket, expired, result, spec);
-}
-
-asio::awaitable<void> https_dialogue(tcp::socket& socket, const bool& expired, ProbeResult& result,
-                                     const CheckSpec& spec) {
-  asio::ssl::stream<tcp::socket&> tls(socket, tls_client_context());
-  // SNI: the Host the check asks for, when it is a name.
-  set_sni(tls.native_handle(), spec.host);
-  auto [ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_nothrow);
-  if (ec) {
-    result.detail = failure(ec, expired, "TLS handshake");
-    co_return;
+asio::awaitable<ProbeResult> http_probe(const CheckSpec& spec, KeptConnection& kept) {
+  if (!kept.state) {
+    const auto executor = co_await asio::this_coro::executor;
+    kept.state = std::make_unique<KeptConnection::State>(executor);
   }
-  result.transcript.push_back("TLS: " + tls_summary(tls.native_handle()));
-  co_await get(tls, expired, result, spec);
+  KeptConnection::State& c = *kept.state;
+  ProbeResult result;
+  bool reused = c.socket.is_open();
+  if (reused && !idle_and_open(c.socket)) {
+    c.close();  // closed by the server while idle: a new connection
+    reused = false;
+  }
+  SocketDeadline deadline(c.socket, spec.timeout);
+  const bool& expired = deadline.expired_flag();
+  Exchange x;
+  if (reused) {
+    x = co_await exchange(c, expired, result, spec, true);
+    if (x.stale) {
+      // The server closed the kept connection as the request went out (its
+      // keep-alive timeout): once more on a new one, as HTTP clients do.
+      result.transcript.push_back(
+          fmt::format("({} on the kept connection: trying a new one)", result.detail));
+      result.detail.clear();
+      c.close();
+      reused = false;
+    }
+  }
+  if (!reused) {
+    const bool connected = co_await connect(c, expired, result, spec);
+    if (connected) x = co_await exchange(c, expired, result, spec, false);
+  }
+  result.timed_out = expired && !result.ok;
+  if (!(spec.reuse_connection && result.ok && x.keep_alive)) c.close();
+  co_await deadline.disarm();
+  co_return result;
 }
 
 }  // namespace sb::health::detail

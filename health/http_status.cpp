@@ -45,17 +45,8 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-std::optional<HttpStatusLine> parse_status_line(std::string_view response) {
-  return status_line(response, "HTTP/1.", 8);
-}
-
 std::optional<HttpStatusLine> parse_sip_status_line(std::string_view response) {
   return status_line(response, "SIP/2.0", 7);
-}
-
-std::string_view http_body(std::string_view response) {
-  const auto end = response.find("\r\n\r\n");
-  return end == std::string_view::npos ? std::string_view{} : response.substr(end + 4);
 }
 
 std::optional<std::size_t> sip_message_length(std::string_view stream) {

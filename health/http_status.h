@@ -1,7 +1,7 @@
 #pragma once
-// The parts of an HTTP/1.x or SIP/2.0 response a health check needs (the two
-// share the status-line form, RFC 3261 §7.2): the status code, the body, and
-// for SIP over TCP where one message ends. Pure.
+// The parts of a SIP/2.0 response the sip-options check needs: the status
+// line (the HTTP form, RFC 3261 §7.2) and, over TCP, where one message ends.
+// Pure. (The http checks parse with Beast.)
 
 #include <cstddef>
 #include <optional>
@@ -14,15 +14,9 @@ struct HttpStatusLine {
   std::string_view line;  // "HTTP/1.1 503 Service Unavailable", "SIP/2.0 200 OK"
 };
 
-// The status line at the start of `response`; nullopt when it is not one
-// ("HTTP/1.x ddd ...") or not complete yet.
-std::optional<HttpStatusLine> parse_status_line(std::string_view response);
-
-// The same for SIP: "SIP/2.0 ddd ...".
+// The status line at the start of `response` ("SIP/2.0 ddd ..."); nullopt
+// when it is not one or not complete yet.
 std::optional<HttpStatusLine> parse_sip_status_line(std::string_view response);
-
-// The body: what follows the first blank line (CRLF CRLF); empty if none.
-std::string_view http_body(std::string_view response);
 
 // Length of the first complete SIP message in a TCP byte stream (headers,
 // blank line, Content-Length or compact `l:` bytes of body); nullopt while

@@ -1,6 +1,7 @@
 // probe(): connect (TCP) within the check's timeout, send the PROXY header
 // the pool's servers expect, then run the check type's dialogue. SIP OPTIONS
-// over UDP has no connection and is a probe of its own.
+// over UDP has no connection and is a probe of its own; http and https may
+// keep their connection for the next probe and manage it themselves.
 #include "health/probe.h"
 
 #include "health/connect.h"
@@ -19,32 +20,17 @@ asio::awaitable<ProbeResult> tcp_probe(const CheckSpec& spec) {
   SocketDeadline deadline(socket, spec.timeout);
   const bool& expired = deadline.expired_flag();
 
-  const auto ec = co_await connect_nonblocking(socket, {address_of(spec), spec.port});
-  if (ec) {
-    result.detail = failure(ec, expired, "connect");
-  } else {
-    bool ready = true;
-    if (!spec.proxy_header.empty()) {
-      ready = co_await write_all(socket, spec.proxy_header, expired, result, "PROXY header");
-    }
-    if (ready) {
-      switch (spec.type) {
-        case CheckType::smtp:
-          co_await smtp_dialogue(socket, expired, result, spec);
-          break;
-        case CheckType::http:
-          co_await http_dialogue(socket, expired, result, spec);
-          break;
-        case CheckType::https:
-          co_await https_dialogue(socket, expired, result, spec);
-          break;
-        case CheckType::sip_options:
-          co_await sip_tcp_dialogue(socket, expired, result, spec);
-          break;
-        default:  // tcp: the connect was the check
-          result.ok = true;
-          result.detail = "connected";
-      }
+  if (co_await open_connection(socket, expired, result, spec)) {
+    switch (spec.type) {
+      case CheckType::smtp:
+        co_await smtp_dialogue(socket, expired, result, spec);
+        break;
+      case CheckType::sip_options:
+        co_await sip_tcp_dialogue(socket, expired, result, spec);
+        break;
+      default:  // tcp: the connect was the check
+        result.ok = true;
+        result.detail = "connected";
     }
   }
   result.timed_out = expired && !result.ok;
@@ -55,17 +41,45 @@ asio::awaitable<ProbeResult> tcp_probe(const CheckSpec& spec) {
 
 }  // namespace
 
-asio::awaitable<ProbeResult> probe(const CheckSpec& spec) {
+namespace detail {
+
+asio::awaitable<bool> open_connection(tcp::socket& socket, const bool& expired, ProbeResult& result,
+                                      const CheckSpec& spec) {
+  const auto ec = co_await connect_nonblocking(socket, {address_of(spec), spec.port});
+  if (ec) {
+    result.detail = failure(ec, expired, "connect");
+    co_return false;
+  }
+  if (spec.proxy_header.empty()) co_return true;
+  co_return co_await write_all(socket, spec.proxy_header, expired, result, "PROXY header");
+}
+
+}  // namespace detail
+
+KeptConnection::KeptConnection() = default;
+KeptConnection::~KeptConnection() = default;
+KeptConnection::KeptConnection(KeptConnection&&) noexcept = default;
+KeptConnection& KeptConnection::operator=(KeptConnection&&) noexcept = default;
+
+asio::awaitable<ProbeResult> probe(const CheckSpec& spec, KeptConnection& kept) {
   const auto started = Clock::now();
   // Not `cond ? co_await a : co_await b`: GCC 12 miscompiles co_await in a
   // conditional expression (it destroys the wrong temporaries).
   ProbeResult result;
   if (spec.type == CheckType::sip_options && spec.sip_transport == SipTransport::udp) {
     result = co_await sip_udp_probe(spec);
+  } else if (spec.type == CheckType::http || spec.type == CheckType::https) {
+    result = co_await http_probe(spec, kept);
   } else {
     result = co_await tcp_probe(spec);
   }
   result.latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+  co_return result;
+}
+
+asio::awaitable<ProbeResult> probe(const CheckSpec& spec) {
+  KeptConnection none;  // closed when this one-off probe ends
+  ProbeResult result = co_await probe(spec, none);
   co_return result;
 }
 

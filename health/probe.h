@@ -1,11 +1,12 @@
 #pragma once
 // One active health probe of one server: connect, optionally send the PROXY
 // header the pool's servers expect, and run the check's short dialogue
-// (HAProxy's tcp-check idea), all within spec.timeout. No state between
-// probes. Runs on the control-plane io_context.
+// (HAProxy's tcp-check idea), all within spec.timeout. Runs on the
+// control-plane io_context.
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,26 @@ struct ProbeResult {
   std::vector<std::string> transcript;
 };
 
+// The connection an http/https check keeps open from one probe of a server
+// to the next (`reuse-connection`, as Envoy's HTTP checks do): a check is
+// then one request and one response, without the TCP (and TLS) handshake and
+// teardown that cost most of its CPU. Owned by the caller for one server;
+// empty until a probe keeps a connection, closed when destroyed.
+class KeptConnection {
+ public:
+  KeptConnection();
+  ~KeptConnection();
+  KeptConnection(KeptConnection&&) noexcept;
+  KeptConnection& operator=(KeptConnection&&) noexcept;
+
+  struct State;  // the probes' own
+  std::unique_ptr<State> state;
+};
+
+// `kept`: the server's kept connection, used and updated by http/https
+// probes (other check types open a connection for every probe).
+boost::asio::awaitable<ProbeResult> probe(const CheckSpec& spec, KeptConnection& kept);
+// A probe that keeps nothing (one-off checks).
 boost::asio::awaitable<ProbeResult> probe(const CheckSpec& spec);
 
 }  // namespace sb::health

@@ -7,10 +7,12 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "health/check_spec.h"
+#include "health/connect.h"
 #include "health/probe.h"
 #include "health/smtp_reply.h"
 
@@ -97,15 +99,43 @@ struct LineSession {
   }
 };
 
+// Connects `socket` to the check's target and sends the PROXY header the
+// pool's servers expect; false (detail set) on failure.
+asio::awaitable<bool> open_connection(tcp::socket& socket, const bool& expired, ProbeResult& result,
+                                      const CheckSpec& spec);
+
+}  // namespace sb::health::detail
+
+namespace sb::health {
+
+struct KeptConnection::State {
+  explicit State(const boost::asio::any_io_executor& executor) : socket(executor) {}
+  ~State() { close(); }
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+
+  // Closed with a reset (no TIME_WAIT), the TLS session forgotten; the
+  // socket object stays, ready to connect again.
+  void close() {
+    tls.reset();
+    close_with_reset(socket);
+  }
+
+  boost::asio::ip::tcp::socket socket;
+  std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls;  // https
+};
+
+}  // namespace sb::health
+
+namespace sb::health::detail {
+
 // The dialogues, each run on a connected socket within the probe's deadline.
 asio::awaitable<void> smtp_dialogue(tcp::socket& socket, const bool& expired, ProbeResult& result,
                                     const CheckSpec& spec);
-asio::awaitable<void> http_dialogue(tcp::socket& socket, const bool& expired, ProbeResult& result,
-                                    const CheckSpec& spec);
-asio::awaitable<void> https_dialogue(tcp::socket& socket, const bool& expired, ProbeResult& result,
-                                     const CheckSpec& spec);
 asio::awaitable<void> sip_tcp_dialogue(tcp::socket& socket, const bool& expired,
                                        ProbeResult& result, const CheckSpec& spec);
+// http and https manage their connection themselves: they may keep it.
+asio::awaitable<ProbeResult> http_probe(const CheckSpec& spec, KeptConnection& kept);
 // SIP over UDP has no connection: a probe of its own.
 asio::awaitable<ProbeResult> sip_udp_probe(const CheckSpec& spec);
 

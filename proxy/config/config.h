@@ -113,7 +113,8 @@ struct HealthConfig {
   std::string host;
   StatusRange expect_status;
   std::string expect_body;
-  Mark mark;  // of the `health:` key; 0 when the section is absent
+  bool reuse_connection = true;  // http/https: keep a passing check's connection
+  Mark mark;                     // of the `health:` key; 0 when the section is absent
   Marks marks;
 };
 

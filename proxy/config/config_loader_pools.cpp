@@ -21,8 +21,9 @@ constexpr std::string_view kPrefixKeys[] = {"ipv4", "ipv6"};
 constexpr std::string_view kServerKeys[] = {"address", "srv",    "mx",       "port",
                                             "name",    "weight", "priority", "state"};
 constexpr std::string_view kHealthKeys[] = {
-    "check", "interval", "timeout", "rise", "fall",          "port",
-    "helo",  "starttls", "path",    "host", "expect-status", "expect-body",
+    "check",         "interval",    "timeout",          "rise", "fall",
+    "port",          "helo",        "starttls",         "path", "host",
+    "expect-status", "expect-body", "reuse-connection",
 };
 constexpr std::string_view kOutlierKeys[] = {"consecutive-failures", "ejection-time"};
 
@@ -125,6 +126,8 @@ void load_health(YamlReader& r, const std::string& pool_ctx, const Field& field,
       }
     } else if (f.key == "expect-body") {
       set(r.read_string(f, /*allow_empty=*/true), health.expect_body);
+    } else if (f.key == "reuse-connection") {
+      set(r.read_bool(f), health.reuse_connection);
     }
   });
 }

@@ -61,6 +61,7 @@ std::optional<health::CheckSpec> check_spec(const config::Config& cfg,
   spec.expect_status_low = h.expect_status.low;
   spec.expect_status_high = h.expect_status.high;
   spec.expect_body = h.expect_body;
+  spec.reuse_connection = h.reuse_connection;
   // Servers that require PROXY headers must accept the checks too: v2 LOCAL
   // or v1 UNKNOWN, which say "this connection is the balancer's own".
   if (pool.proxy_protocol != config::ProxyProtocol::none) {

@@ -276,6 +276,96 @@ class HealthTest(IntegrationTest):
                             for line in s["bad"]["last_failure"]["transcript"]))
         self.assertIn("TLS handshake", s["plain"]["last_failure"]["detail"])
 
+    def wait_requests(self, nginx, name, n, timeout=10):
+        wait_until(lambda: len(nginx.connections(name)) >= n, timeout=timeout,
+                   what=f"{n} checks at {name}")
+        return nginx.connections(name)
+
+    def assert_one_connection(self, conns):
+        """Every request on one connection, which counted them 1, 2, 3 ..."""
+        self.assertEqual({c for c, _ in conns}, {conns[0][0]}, conns)
+        self.assertEqual([n for _, n in conns], list(range(1, len(conns) + 1)), conns)
+
+    def assert_new_connections(self, conns):
+        self.assertEqual(len({c for c, _ in conns}), len(conns), conns)
+        self.assertEqual({n for _, n in conns}, {1}, conns)
+
+    def test_http_check_keeps_its_connection_between_checks(self):
+        ok = {"name": "ok", "port": free_port()}
+        sick = {"name": "sick", "port": free_port(), "status": 503}
+        nginx = Nginx(self.procs, self.workdir, [ok, sick])
+        self.start(f"""\
+      - {{address: 127.0.0.1:{ok['port']}, name: ok}}
+      - {{address: 127.0.0.1:{sick['port']}, name: sick}}""",
+                   "{check: http, interval: 100ms, timeout: 1s, rise: 1, fall: 2}")
+        self.assert_one_connection(self.wait_requests(nginx, "ok", 8))
+        # A failed check closes its connection: each check of a failing
+        # server must get a new one accepted.
+        self.assert_new_connections(self.wait_requests(nginx, "sick", 4))
+        self.assertEqual(self.servers()["ok"]["health"], "up")
+        # The server dies with the kept connection open: down in time.
+        nginx.proc.terminate()
+        nginx.proc.wait(timeout=10)
+        start = time.monotonic()
+        self.wait_state("ok", "down", timeout=5)
+        self.assertLess(time.monotonic() - start, 2 * 0.1 + 1 + 1)
+        self.assertIn("refused during connect", self.servers()["ok"]["last_failure"]["detail"])
+
+    def test_https_check_keeps_its_tls_connection(self):
+        cert = sbtest.self_signed_certificate(self.workdir, "mail.example.com")
+        b = {"name": "b1", "port": free_port(), "tls": cert}
+        nginx = Nginx(self.procs, self.workdir, [b])
+        self.start(f"      - {{address: 127.0.0.1:{b['port']}, name: b1}}",
+                   "{check: https, host: mail.example.com, interval: 100ms, rise: 1}")
+        self.assert_one_connection(self.wait_requests(nginx, "b1", 6))
+        self.assertEqual(self.servers()["b1"]["health"], "up")
+
+    def test_http_check_without_reuse_opens_a_connection_per_check(self):
+        b = {"name": "b1", "port": free_port()}
+        nginx = Nginx(self.procs, self.workdir, [b])
+        self.start(f"      - {{address: 127.0.0.1:{b['port']}, name: b1}}",
+                   "{check: http, interval: 100ms, rise: 1, reuse-connection: false}")
+        self.assert_new_connections(self.wait_requests(nginx, "b1", 6))
+
+    def test_http_check_reconnects_when_the_server_ends_a_kept_connection(self):
+        # nginx closes idle connections after 150ms (checks come every
+        # 300ms), and after 2 requests on one; the scripted server closes
+        # when the second request arrives, as a server does whose keep-alive
+        # timer fires just then. None of it is a failure (fall: 1).
+        idle = {"name": "idle", "port": free_port(), "extra": "keepalive_timeout 150ms;"}
+        limited = {"name": "limited", "port": free_port(), "extra": "keepalive_requests 2;"}
+        nginx = Nginx(self.procs, self.workdir, [idle, limited])
+        served = []
+
+        def one_then_close(conn):
+            buf = b""
+            for i in range(2):
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(4096)
+                    if not data:
+                        return
+                    buf += data
+                buf = buf.split(b"\r\n\r\n", 1)[1]
+                if i == 1:
+                    return  # closed unanswered
+                served.append(1)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+        racer = sbtest.ScriptedServer(one_then_close)
+        self.addCleanup(racer.close)
+        self.start(f"""\
+      - {{address: 127.0.0.1:{idle['port']}, name: idle}}
+      - {{address: 127.0.0.1:{limited['port']}, name: limited}}
+      - {{address: 127.0.0.1:{racer.port}, name: racer}}""",
+                   "{check: http, interval: 300ms, timeout: 1s, rise: 1, fall: 1}")
+        self.assert_new_connections(self.wait_requests(nginx, "idle", 5))
+        conns = self.wait_requests(nginx, "limited", 6)
+        self.assertEqual([n for _, n in conns][:6], [1, 2, 1, 2, 1, 2], conns)
+        wait_until(lambda: len(served) >= 5, what="5 checks at the scripted server")
+        s = self.servers()
+        for name in ("idle", "limited", "racer"):
+            self.assertEqual(s[name]["health"], "up", name)
+            self.assertIsNone(s[name]["last_failure"], name)
+
     def test_tcp_is_the_default_check(self):
         closed = free_port()
         b = {"name": "b1", "port": free_port()}

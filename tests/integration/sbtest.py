@@ -153,9 +153,12 @@ class Nginx:
     """An nginx that answers its own name on each of the given servers.
 
     servers: list of dicts {name, port, proxy_protocol (bool), root (optional),
-    status (optional, default 200), tls (optional {cert, key}: HTTPS)}. Each server
-    logs "$proxy_protocol_addr:$proxy_protocol_port $remote_addr" to
-    <workdir>/<name>.access for servers that take PROXY headers."""
+    status (optional, default 200), tls (optional {cert, key}: HTTPS), extra
+    (optional: more directives for the server block)}. Each server logs
+    "$proxy_protocol_addr:$proxy_protocol_port $remote_addr" to
+    <workdir>/<name>.access for servers that take PROXY headers, and
+    "$connection $connection_requests $request" to <workdir>/<name>.conns
+    (which connection carried each request)."""
 
     def __init__(self, procs, workdir, servers, tag="nginx"):
         self.workdir = workdir
@@ -177,7 +180,8 @@ class Nginx:
                 server {{
                     listen 127.0.0.1:{s['port']}{pp};
                     access_log {workdir}/{s['name']}.access who;
-                    {tls}
+                    access_log {workdir}/{s['name']}.conns conns;
+                    {tls} {s.get('extra', '')}
                     location / {{ {body} }}
                 }}"""))
         temp = os.path.join(workdir, f"{tag}-temp")
@@ -196,6 +200,7 @@ class Nginx:
                 uwsgi_temp_path {t}/uwsgi;
                 scgi_temp_path {t}/scgi;
                 log_format who '$proxy_protocol_addr:$proxy_protocol_port $remote_addr';
+                log_format conns '$connection $connection_requests $request';
                 keepalive_timeout 60s;
             {blocks}
             }}
@@ -211,12 +216,17 @@ class Nginx:
                 raise AssertionError("nginx exited:\n" + read_log(self.proc) +
                                      open(f"{workdir}/{tag}.error").read())
 
-    def access_log(self, name):
-        path = os.path.join(self.workdir, f"{name}.access")
+    def access_log(self, name, kind="access"):
+        path = os.path.join(self.workdir, f"{name}.{kind}")
         if not os.path.exists(path):
             return ""
         with open(path) as f:
             return f.read()
+
+    def connections(self, name):
+        """[(connection serial, requests on it so far)] per request, in order."""
+        return [(int(c), int(n)) for c, n, *_ in
+                (line.split() for line in self.access_log(name, "conns").splitlines())]
 
 
 class Switchboard:

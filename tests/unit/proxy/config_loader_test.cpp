@@ -195,6 +195,7 @@ pools:
       host: mail.example.com
       expect-status: 200
       expect-body: ""
+      reuse-connection: false
     outlier: {consecutive-failures: 0, ejection-time: 1m}
 )");
   ASSERT_EQ(c.pools.size(), 1u);
@@ -241,6 +242,7 @@ pools:
   EXPECT_EQ(h.expect_status.high, 200);
   EXPECT_EQ(h.expect_body, "");
   EXPECT_EQ(h.marks.at("expect-body").line, 27);
+  EXPECT_FALSE(h.reuse_connection);
   EXPECT_EQ(p.outlier.consecutive_failures, 0);
   EXPECT_EQ(p.outlier.ejection_time, minutes(1));
 }
@@ -248,6 +250,7 @@ pools:
 TEST(ConfigLoader, PoolWithoutHealthIsCheckedByTcp) {
   const Config c = load_ok("pools:\n  p: {servers: [{address: 10.0.0.1:25}]}\n");
   EXPECT_EQ(c.pools.at(0).health.check, CheckType::tcp);
+  EXPECT_TRUE(c.pools.at(0).health.reuse_connection);
   EXPECT_EQ(c.pools.at(0).health.interval, seconds(5));
   EXPECT_EQ(c.pools.at(0).health.mark.line, 0);  // absent section
 }
