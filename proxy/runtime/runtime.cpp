@@ -1,5 +1,7 @@
 #include "proxy/runtime/runtime.h"
 
+#include <sched.h>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
@@ -404,7 +406,7 @@ int Runtime::run() {
   // when they share a core: traffic first. Its work is small per second
   // but bursty, and at equal priority it delays connections in its bursts
   // (bench: 1000 checked servers, docs/architecture.md). Set after the
-  // workers start, which keep the default priority.
+  // workers start, which keep the default priority and policy.
   // Relative to the process's own nice value (getpriority may return -1 as
   // a valid value: errno tells).
   errno = 0;
@@ -412,6 +414,15 @@ int Runtime::run() {
   const int control_nice = std::min(19, (errno == 0 ? nice_now : 0) + kControlNice);
   if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), control_nice) != 0) {
     spdlog::debug("control plane: setpriority: {}", std::strerror(errno));
+  }
+  // SCHED_BATCH: when a check's answer wakes the control thread, it does
+  // not preempt a busy worker; it runs when the worker waits or its slice
+  // ends, with its nice share intact (unlike SCHED_IDLE, under which
+  // checks slipped). Measured in docs/architecture.md, "Health checks
+  // beside traffic".
+  sched_param batch{};
+  if (::sched_setscheduler(0, SCHED_BATCH, &batch) != 0) {
+    spdlog::debug("control plane: SCHED_BATCH: {}", std::strerror(errno));
   }
   spdlog::info("switchboard {} running {} with {} workers, relay {}", SWITCHBOARD_VERSION, file_, n,
                to_string(mode));
