@@ -15,6 +15,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <cerrno>
+#include <chrono>
+#include <cstring>
 
 #include "health/probe_session.h"
 #include "health/socket_deadline.h"
@@ -28,11 +30,14 @@ using boost::system::error_code;
 
 // What a check judges of a body: its first 64 KiB.
 constexpr std::size_t kMaxHttpBody = 64 * 1024;
+// A kept connection serves checks for at most this long; then a new one
+// proves again that the server accepts connections (a server that stopped
+// listening but still answers on the connections it has would pass forever).
+constexpr std::chrono::seconds kMaxKeptAge{60};
 
-// A Beast body that keeps the first kMaxHttpBody bytes and reads past the
-// rest, so that a larger page still ends on its own framing (Content-Length
-// or chunks) and its connection can be kept. The check's timeout bounds a
-// body that never ends.
+// A Beast body that keeps the first kMaxHttpBody bytes and then ends the read
+// with body_limit: the check judges on those (a larger page, or one that
+// streams, is not read to its end), and that connection is not kept.
 struct CappedBody {
   using value_type = std::string;
 
@@ -52,6 +57,7 @@ struct CappedBody {
         body_.append(static_cast<const char*>(b.data()), std::min(room, b.size()));
         n += b.size();
       }
+      if (body_.size() >= kMaxHttpBody) ec = http::error::body_limit;
       return n;
     }
 
@@ -80,11 +86,36 @@ bool closed_by_peer(const error_code& ec) {
 
 // A kept connection is usable when the server has neither closed it nor
 // sent anything unasked (some send a 408 before closing an idle one) since
-// the last check: then there is nothing to read.
-bool idle_and_open(tcp::socket& socket) {
+// the last check: then there is nothing to read, in the socket or in TLS.
+bool idle_and_open(KeptConnection::State& c) {
+  if (c.tls && SSL_pending(c.tls->native_handle()) > 0) return false;
   char byte;
-  const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = ::recv(c.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// "HTTP/1.1 200" and CRLF, no space after the code: RFC 9112 wants one even
+// before an empty reason, and Beast refuses the line, but small servers
+// leave it out. Adds it, so that they are judged on their status; false
+// when the buffer does not start with such a line.
+bool add_missing_status_space(beast::flat_buffer& buffer) {
+  const std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
+  if (data.size() < 14 || !data.starts_with("HTTP/1.") || data[8] != ' ' || !is_digit(data[9]) ||
+      !is_digit(data[10]) || !is_digit(data[11]) || data.substr(12, 2) != "\r\n") {
+    return false;
+  }
+  std::string fixed;
+  fixed.reserve(data.size() + 1);
+  fixed.append(data.substr(0, 12)).append(" ").append(data.substr(12));
+  buffer.consume(buffer.size());
+  const auto out = buffer.prepare(fixed.size());
+  std::memcpy(out.data(), fixed.data(), fixed.size());
+  buffer.commit(fixed.size());
+  return true;
 }
 
 std::string status_line(const http::response_header<>& m) {
@@ -120,15 +151,25 @@ asio::awaitable<Exchange> get(Stream& stream, const bool& expired, ProbeResult& 
     }
   }
   beast::flat_buffer buffer;
-  for (int informational = 0;; ++informational) {
+  bool space_added = false;
+  for (int informational = 0;;) {
     Parser parser;
     parser.header_limit(16 * 1024);
-    parser.body_limit(boost::none);  // CappedBody keeps what is judged
+    parser.body_limit(boost::none);  // CappedBody stops at what is judged
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
     // Servers often close TLS without close_notify: for a body that runs
     // to the close, that is its end.
     if (ec == asio::ssl::error::stream_truncated && parser.is_header_done() && parser.need_eof()) {
       parser.put_eof(ec);
+    }
+    bool capped = false;
+    if (ec == http::error::body_limit && parser.is_header_done()) {
+      ec = {};  // judged on the first kMaxHttpBody bytes
+      capped = true;
+    }
+    if (ec == http::error::bad_status && !space_added && add_missing_status_space(buffer)) {
+      space_added = true;
+      continue;
     }
     if (ec) {
       if (!parser.got_some()) {
@@ -148,12 +189,23 @@ asio::awaitable<Exchange> get(Stream& stream, const bool& expired, ProbeResult& 
     const auto& m = parser.get();
     const int code = static_cast<int>(m.result_int());
     // 100 Continue, 103 Early Hints: the final answer follows.
-    if (code < 200 && code != 101 && informational < 4) continue;
+    if (code < 200 && code != 101 && ++informational < 5) continue;
     const std::string line = printable(status_line(m));
     result.transcript.push_back("S: " + line);
     const std::string_view body = m.body();
     if (!body.empty()) result.transcript.push_back("S: (body) " + printable(body.substr(0, 120)));
-    x.keep_alive = parser.keep_alive() && buffer.size() == 0;
+    if (code < 200) {  // 101, or 1xx without end: no answer to a GET
+      result.detail = line + " (no final answer)";
+      co_return x;
+    }
+    if (code == 408 && reused && !expired) {
+      // The server timed the kept connection out as the request came (Go's
+      // HTTP client retries this too): not the server's health.
+      x.stale = true;
+      result.detail = line;
+      co_return x;
+    }
+    x.keep_alive = !capped && parser.keep_alive() && buffer.size() == 0;
     if (code < spec.expect_status_low || code > spec.expect_status_high) {
       result.detail = line;
       co_return x;
@@ -178,6 +230,7 @@ asio::awaitable<Exchange> exchange(KeptConnection::State& c, const bool& expired
 asio::awaitable<bool> connect(KeptConnection::State& c, const bool& expired, ProbeResult& result,
                               const CheckSpec& spec) {
   if (!co_await open_connection(c.socket, expired, result, spec)) co_return false;
+  c.connected_at = std::chrono::steady_clock::now();
   if (spec.type != CheckType::https) co_return true;
   c.tls.emplace(c.socket, tls_client_context());
   // SNI: the Host the check asks for, when it is a name.
@@ -201,11 +254,12 @@ asio::awaitable<ProbeResult> http_probe(const CheckSpec& spec, KeptConnection& k
   KeptConnection::State& c = *kept.state;
   ProbeResult result;
   bool reused = c.socket.is_open();
-  if (reused && !idle_and_open(c.socket)) {
-    c.close();  // closed by the server while idle: a new connection
+  if (reused &&
+      (!idle_and_open(c) || std::chrono::steady_clock::now() - c.connected_at >= kMaxKeptAge)) {
+    c.close();  // closed by the server while idle, or old enough: a new connection
     reused = false;
   }
-  SocketDeadline deadline(c.socket, spec.timeout);
+  SocketDeadline deadline(c.socket, spec.timeout, OnExpiry::cancel_and_shutdown);
   const bool& expired = deadline.expired_flag();
   Exchange x;
   if (reused) {

@@ -17,7 +17,7 @@ using Clock = std::chrono::steady_clock;
 asio::awaitable<ProbeResult> tcp_probe(const CheckSpec& spec) {
   ProbeResult result;
   tcp::socket socket(co_await asio::this_coro::executor);
-  SocketDeadline deadline(socket, spec.timeout);
+  SocketDeadline deadline(socket, spec.timeout, OnExpiry::cancel_and_shutdown);
   const bool& expired = deadline.expired_flag();
 
   if (co_await open_connection(socket, expired, result, spec)) {

@@ -7,6 +7,7 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -123,6 +124,7 @@ struct KeptConnection::State {
 
   boost::asio::ip::tcp::socket socket;
   std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls;  // https
+  std::chrono::steady_clock::time_point connected_at{};
 };
 
 }  // namespace sb::health

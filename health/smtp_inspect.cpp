@@ -106,7 +106,7 @@ asio::awaitable<SmtpInspection> inspect_smtp(asio::ip::address address, std::uin
   SmtpInspection out;
   ProbeResult result;
   tcp::socket socket(co_await asio::this_coro::executor);
-  SocketDeadline deadline(socket, timeout);
+  SocketDeadline deadline(socket, timeout, OnExpiry::cancel_and_shutdown);
   const bool& expired = deadline.expired_flag();
   const auto started = Clock::now();
   const auto ec = co_await connect_nonblocking(socket, {address, port});

@@ -12,6 +12,13 @@
 // Always `co_await disarm()` before the deadline goes out of scope: it makes
 // sure the timer's handler has run, so that it can never touch the socket
 // (or this object) later.
+//
+// cancel() reaches only the operations pending when the deadline passes. One
+// started after it (the next step of a dialogue, or of a composed read,
+// whose previous step had completed just then) would run with no deadline,
+// so a probe asks for its socket to be shut down too: every later operation
+// on it then fails at once. Not for the proxy's connector, whose connection
+// may have been made in that same instant and must live on.
 
 #include <chrono>
 
@@ -24,18 +31,24 @@ using tcp = asio::ip::tcp;
 
 // Socket: any Asio socket (tcp for the connector and most probes, udp for
 // SIP OPTIONS over UDP).
+enum class OnExpiry { cancel, cancel_and_shutdown };
+
 template <class Socket>
 class BasicSocketDeadline {
  public:
-  BasicSocketDeadline(Socket& socket, std::chrono::steady_clock::duration timeout)
+  BasicSocketDeadline(Socket& socket, std::chrono::steady_clock::duration timeout,
+                      OnExpiry on_expiry = OnExpiry::cancel)
       : socket_(socket), timer_(socket.get_executor()) {
     timer_.expires_after(timeout);
-    timer_.async_wait([this](const boost::system::error_code& ec) {
+    timer_.async_wait([this, on_expiry](const boost::system::error_code& ec) {
       handler_ran_ = true;
       if (ec) return;
       expired_ = true;
       boost::system::error_code ignored;
       socket_.cancel(ignored);
+      if (on_expiry == OnExpiry::cancel_and_shutdown) {
+        socket_.shutdown(Socket::shutdown_both, ignored);
+      }
     });
   }
   BasicSocketDeadline(const BasicSocketDeadline&) = delete;

@@ -19,6 +19,20 @@ from sbtest import (IntegrationTest, Nginx, PostfixInstance, SippUas, SmtpSink, 
                     wait_until)
 
 
+def requests_of(conn):
+    """Each HTTP request head a client sends on `conn`, until it closes (for
+    scripted servers; the checks send no bodies)."""
+    buf = b""
+    while True:
+        while b"\r\n\r\n" not in buf:
+            data = conn.recv(4096)
+            if not data:
+                return
+            buf += data
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        yield head
+
+
 class HealthTest(IntegrationTest):
 
     def start(self, servers_yaml, health=None, pool_extra=""):
@@ -338,33 +352,71 @@ class HealthTest(IntegrationTest):
         served = []
 
         def one_then_close(conn):
-            buf = b""
-            for i in range(2):
-                while b"\r\n\r\n" not in buf:
-                    data = conn.recv(4096)
-                    if not data:
-                        return
-                    buf += data
-                buf = buf.split(b"\r\n\r\n", 1)[1]
+            for i, _ in enumerate(requests_of(conn)):
                 if i == 1:
                     return  # closed unanswered
                 served.append(1)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
         racer = sbtest.ScriptedServer(one_then_close)
         self.addCleanup(racer.close)
+        timed_out = []
+
+        def one_then_408(conn):  # a 408 for the second request, then close
+            for i, _ in enumerate(requests_of(conn)):
+                if i == 1:
+                    timed_out.append(1)
+                    conn.sendall(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                                 b"Content-Length: 0\r\n\r\n")
+                    return
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+        timer = sbtest.ScriptedServer(one_then_408)
+        self.addCleanup(timer.close)
         self.start(f"""\
       - {{address: 127.0.0.1:{idle['port']}, name: idle}}
       - {{address: 127.0.0.1:{limited['port']}, name: limited}}
-      - {{address: 127.0.0.1:{racer.port}, name: racer}}""",
+      - {{address: 127.0.0.1:{racer.port}, name: racer}}
+      - {{address: 127.0.0.1:{timer.port}, name: timer}}""",
                    "{check: http, interval: 300ms, timeout: 1s, rise: 1, fall: 1}")
         self.assert_new_connections(self.wait_requests(nginx, "idle", 5))
         conns = self.wait_requests(nginx, "limited", 6)
         self.assertEqual([n for _, n in conns][:6], [1, 2, 1, 2, 1, 2], conns)
         wait_until(lambda: len(served) >= 5, what="5 checks at the scripted server")
+        wait_until(lambda: len(timed_out) >= 3, what="3 checks answered 408")
         s = self.servers()
-        for name in ("idle", "limited", "racer"):
+        for name in ("idle", "limited", "racer", "timer"):
             self.assertEqual(s[name]["health"], "up", name)
             self.assertIsNone(s[name]["last_failure"], name)
+
+    def test_http_check_judges_64kib_and_a_status_line_without_reason(self):
+        # A 200 KiB page: read up to 64 KiB, judged there (the marker is
+        # near its start), and that connection not kept. A server that
+        # leaves the space after the status code out ("HTTP/1.1 200").
+        root = os.path.join(self.workdir, "big")
+        os.makedirs(root)
+        with open(os.path.join(root, "hc.html"), "w") as f:
+            f.write("<p>healthy-marker</p>\n" + "x" * (200 * 1024) + "\n")
+        os.chmod(root, 0o755)
+        big = {"name": "big", "port": free_port(), "root": root}
+        nginx = Nginx(self.procs, self.workdir, [big])
+
+        def bare_status(conn):
+            for _ in requests_of(conn):
+                conn.sendall(b"HTTP/1.1 200\r\nContent-Length: 15\r\n\r\nhealthy-marker\n")
+        bare = sbtest.ScriptedServer(bare_status)
+        self.addCleanup(bare.close)
+        self.start(f"""\
+      - {{address: 127.0.0.1:{big['port']}, name: big}}
+      - {{address: 127.0.0.1:{bare.port}, name: bare}}""",
+                   "{check: http, path: /hc.html, expect-body: healthy-marker, interval: 200ms, "
+                   "timeout: 1s, rise: 1, fall: 1}")
+        self.assert_new_connections(self.wait_requests(nginx, "big", 4))
+        wait_until(lambda: (self.servers()["bare"]["last_check"] or {}).get("result") == "pass",
+                   what="a passing check of the bare status line")
+        s = self.servers()
+        for name in ("big", "bare"):
+            self.assertEqual(s[name]["health"], "up", name)
+            self.assertIsNone(s[name]["last_failure"], name)
+        self.assertTrue(s["bare"]["last_check"]["detail"].startswith("HTTP/1.1 200"))
 
     def test_tcp_is_the_default_check(self):
         closed = free_port()
