@@ -418,6 +418,45 @@ class HealthTest(IntegrationTest):
             self.assertIsNone(s[name]["last_failure"], name)
         self.assertTrue(s["bare"]["last_check"]["detail"].startswith("HTTP/1.1 200"))
 
+    def test_http_check_of_garbage_is_a_failure_with_its_first_line(self):
+        # An SMTP server, binary noise, a header that never ends (over the
+        # 16 KiB limit) and a status line cut off by a close: each is down,
+        # says why, and the proxy lives on.
+        smtp = SmtpSink(self.procs)
+
+        def noise(conn):
+            for _ in requests_of(conn):
+                conn.sendall(bytes(range(256)) * 4)
+                return
+
+        def endless_header(conn):
+            for _ in requests_of(conn):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX: " + b"a" * (20 * 1024))
+                time.sleep(2)
+                return
+
+        def cut(conn):
+            for _ in requests_of(conn):
+                conn.sendall(b"HTTP/1.1 20")
+                return
+        peers = {name: sbtest.ScriptedServer(script) for name, script in
+                 (("noise", noise), ("endless", endless_header), ("cut", cut))}
+        for p in peers.values():
+            self.addCleanup(p.close)
+        self.start(f"      - {{address: 127.0.0.1:{smtp.port}, name: smtp}}\n" +
+                   "\n".join(f"      - {{address: 127.0.0.1:{p.port}, name: {name}}}"
+                             for name, p in peers.items()),
+                   "{check: http, interval: 200ms, timeout: 1s, fall: 1}")
+        for name in ("smtp", "noise", "endless", "cut"):
+            self.wait_state(name, "down", timeout=5)
+        s = self.servers()
+        self.assertIn("not an HTTP response", s["smtp"]["last_failure"]["detail"])
+        self.assertIn("S: 220 ", "\n".join(s["smtp"]["last_failure"]["transcript"]))
+        self.assertIn("not an HTTP response", s["noise"]["last_failure"]["detail"])
+        self.assertIn("header limit", s["endless"]["last_failure"]["detail"])
+        self.assertEqual(s["cut"]["last_failure"]["detail"], "partial message during HTTP response")
+        self.assertIsNone(self.sb.proc.poll())
+
     def test_tcp_is_the_default_check(self):
         closed = free_port()
         b = {"name": "b1", "port": free_port()}
