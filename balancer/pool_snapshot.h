@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "balancer/server_stats.h"
+#include "net/ip_address.h"
 
 namespace sb::balancer {
 
@@ -29,10 +30,8 @@ struct ServerView {
   std::uint64_t id = 0;
   std::string name;
   std::string address;  // as configured, for logs and dry runs
-  // Where to connect, as plain bytes so that this module needs no socket
-  // types: IPv4 in the first 4 bytes unless ipv6.
-  std::array<std::uint8_t, 16> ip{};
-  bool ipv6 = false;
+  // Where to connect (plain bytes: this module needs no socket types).
+  net::IpAddress ip;
   std::uint16_t port = 0;
   int weight = 1;
   int priority = 0;  // tier; 0 first

@@ -7,8 +7,8 @@ namespace sb::dns {
 namespace {
 
 bool family_fits(RecordKind kind, const balancer::ServerView& s) {
-  if (kind == RecordKind::a) return !s.ipv6;
-  if (kind == RecordKind::aaaa) return s.ipv6;
+  if (kind == RecordKind::a) return !s.ip.v6;
+  if (kind == RecordKind::aaaa) return s.ip.v6;
   return true;  // MX and SRV carry glue of either family
 }
 
@@ -70,13 +70,13 @@ void Answerer::write_record(wire::ResponseWriter& w, std::size_t r) {
     switch (rec.kind) {
       case RecordKind::a: {
         std::uint8_t ip[4];
-        std::memcpy(ip, s.ip.data(), 4);
+        std::memcpy(ip, s.ip.bytes.data(), 4);
         w.add_a(rec.ttl, ip);
         break;
       }
       case RecordKind::aaaa: {
         std::uint8_t ip[16];
-        std::memcpy(ip, s.ip.data(), 16);
+        std::memcpy(ip, s.ip.bytes.data(), 16);
         w.add_aaaa(rec.ttl, ip);
         break;
       }
@@ -147,13 +147,13 @@ AnswerResult Answerer::answer(std::span<const std::uint8_t> packet, std::span<st
   }
   for (const Glue& g : glue_) {
     if (g.name_offset == 0) continue;  // its record did not fit (TC)
-    if (g.server->ipv6) {
+    if (g.server->ip.v6) {
       std::uint8_t ip[16];
-      std::memcpy(ip, g.server->ip.data(), 16);
+      std::memcpy(ip, g.server->ip.bytes.data(), 16);
       w.add_glue_aaaa(g.name_offset, g.ttl, ip);
     } else {
       std::uint8_t ip[4];
-      std::memcpy(ip, g.server->ip.data(), 4);
+      std::memcpy(ip, g.server->ip.bytes.data(), 4);
       w.add_glue_a(g.name_offset, g.ttl, ip);
     }
   }

@@ -13,9 +13,7 @@
 namespace sb::dns {
 
 std::string AddressRecord::to_string() const {
-  char text[INET6_ADDRSTRLEN] = {};
-  inet_ntop(ipv6 ? AF_INET6 : AF_INET, ip.data(), text, sizeof text);
-  return text;
+  return ip.to_string();
 }
 
 namespace {
@@ -136,8 +134,8 @@ std::optional<std::vector<MxRecord>> parse_mx_answer(const unsigned char* msg, i
                  for (auto& mx : out) {
                    if (!same_name(mx.host, owner)) continue;
                    AddressRecord a;
-                   a.ipv6 = type == T_AAAA;
-                   std::memcpy(a.ip.data(), rdata, static_cast<std::size_t>(rdlength));
+                   a.ip.v6 = type == T_AAAA;
+                   std::memcpy(a.ip.bytes.data(), rdata, static_cast<std::size_t>(rdlength));
                    a.ttl = ttl;
                    mx.glue.push_back(a);
                  }

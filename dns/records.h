@@ -9,16 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "net/ip_address.h"
+
 namespace sb::dns {
 
 struct AddressRecord {
-  std::array<std::uint8_t, 16> ip{};  // IPv4 in the first 4 bytes unless ipv6
-  bool ipv6 = false;
+  net::IpAddress ip;
   std::chrono::seconds ttl{0};
   std::string to_string() const;  // "10.0.0.1", "2001:db8::1"
-  friend bool operator==(const AddressRecord& a, const AddressRecord& b) {
-    return a.ip == b.ip && a.ipv6 == b.ipv6;
-  }
+  friend bool operator==(const AddressRecord& a, const AddressRecord& b) { return a.ip == b.ip; }
 };
 
 struct SrvRecord {

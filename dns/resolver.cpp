@@ -223,11 +223,12 @@ void Resolver::start_addresses(const std::string& name, Done<AddressRecord> done
             AddressRecord r;
             r.ttl = std::chrono::seconds(std::max(0, node->ai_ttl));
             if (node->ai_family == AF_INET6) {
-              r.ipv6 = true;
-              std::memcpy(r.ip.data(), &reinterpret_cast<sockaddr_in6*>(node->ai_addr)->sin6_addr,
-                          16);
+              r.ip.v6 = true;
+              std::memcpy(r.ip.bytes.data(),
+                          &reinterpret_cast<sockaddr_in6*>(node->ai_addr)->sin6_addr, 16);
             } else if (node->ai_family == AF_INET) {
-              std::memcpy(r.ip.data(), &reinterpret_cast<sockaddr_in*>(node->ai_addr)->sin_addr, 4);
+              std::memcpy(r.ip.bytes.data(),
+                          &reinterpret_cast<sockaddr_in*>(node->ai_addr)->sin_addr, 4);
             } else {
               continue;
             }

@@ -35,8 +35,8 @@ sb::balancer::PoolSnapshot make_pool() {
   for (int i = 0; i < 12; ++i) {
     sb::balancer::ServerView s;
     s.name = "mx" + std::to_string(i) + ".example.test";
-    s.ip = {10, 0, 0, static_cast<std::uint8_t>(i)};
-    s.ipv6 = i % 4 == 3;
+    s.ip.bytes = {10, 0, 0, static_cast<std::uint8_t>(i)};
+    s.ip.v6 = i % 4 == 3;
     s.priority = i % 3;
     s.health = i % 5 == 4 ? sb::balancer::Health::down : sb::balancer::Health::up;
     s.stats = std::make_shared<sb::balancer::ServerStats>();

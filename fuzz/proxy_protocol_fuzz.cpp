@@ -17,7 +17,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "proxy/net/proxy_protocol.h"
+#include "net/codec/proxy_protocol.h"
 
 namespace {
 

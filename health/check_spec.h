@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "net/ip_address.h"
+
 namespace sb::health {
 
 enum class CheckType : std::uint8_t { none, tcp, smtp, http, https, sip_options };
@@ -20,8 +22,7 @@ struct CheckSpec {
   int rise = 2;
   int fall = 3;
   // Where to connect: the server's address, with the check's `port` if set.
-  std::array<std::uint8_t, 16> ip{};
-  bool ipv6 = false;
+  net::IpAddress ip;
   std::uint16_t port = 0;
   // Bytes to send first (a PROXY v1 UNKNOWN / v2 LOCAL header) when the pool
   // speaks PROXY to its servers, so that they accept the check.

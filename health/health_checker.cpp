@@ -57,11 +57,10 @@ void HealthChecker::remove(std::size_t target) {
   it->timer.cancel();
 }
 
-bool HealthChecker::eject(std::size_t target, std::chrono::steady_clock::time_point until,
-                          std::string reason) {
+bool HealthChecker::eject(std::size_t target, std::string reason) {
   const auto it = find(target);
   if (it == loops_.end()) return false;
-  it->ejected_until = until;
+  it->ejected_at = std::chrono::steady_clock::now();
   ProbeResult r;
   r.detail = std::move(reason);
   report_(target, r, it->verdict.force_down());
@@ -78,12 +77,14 @@ asio::awaitable<void> HealthChecker::run(std::list<Loop>::iterator it) {
   Loop& loop = *it;
   bool first = true;
   for (;;) {
+    const auto started = std::chrono::steady_clock::now();
     const ProbeResult result = co_await probe(loop.spec, loop.kept);
     if (*stopped) co_return;
     if (loop.removed) break;
-    // While ejected, results are shown but do not count: the ejection holds.
-    const bool ejected = std::chrono::steady_clock::now() < loop.ejected_until;
-    report_(loop.target, result, ejected ? Transition::none : loop.verdict.record(result.ok));
+    // A check that started before an ejection is shown but does not count:
+    // its pass would speak of the server as it was before the failures.
+    const bool stale = started <= loop.ejected_at;
+    report_(loop.target, result, stale ? Transition::none : loop.verdict.record(result.ok));
     const double u = static_cast<double>(random_.next() >> 11) / 9007199254740992.0;  // 2^53
     // Every server's first check runs at start (SPEC §3), so they all run
     // together; the wait after it is a random part of the interval, which

@@ -51,12 +51,14 @@ class HealthChecker {
   // Stops checking `target` (a server that DNS discovery removed): no report
   // about it follows, even from a probe in flight.
   void remove(std::size_t target);
-  // Passive health: `target` failed real traffic too often. It is down now
-  // and stays down until `until` whatever its checks say; after that its
-  // checks decide (from down: `rise` passes to come back). Reported through
-  // the Report callback like a check, with `reason` as the detail.
-  // False when `target` is not checked here.
-  bool eject(std::size_t target, std::chrono::steady_clock::time_point until, std::string reason);
+  // Passive health: `target` failed real traffic too often. It is down now,
+  // and its checks decide when it comes back: `rise` passes in a row of
+  // checks that started after the ejection (a check in flight speaks of the
+  // server before it). Envoy's outlier detection does the same: a restarted
+  // server is back within `rise` intervals, not a whole ejection-time later.
+  // Reported through the Report callback like a check, with `reason` as the
+  // detail. False when `target` is not checked here.
+  bool eject(std::size_t target, std::string reason);
 
   // Stops every loop after its current probe.
   void stop();
@@ -67,7 +69,7 @@ class HealthChecker {
     CheckSpec spec;
     HealthVerdict verdict;
     boost::asio::steady_timer timer;
-    std::chrono::steady_clock::time_point ejected_until{};
+    std::chrono::steady_clock::time_point ejected_at{};  // the last ejection
     bool removed = false;
     KeptConnection kept;  // http/https: the connection kept for the next check
   };

@@ -19,7 +19,7 @@
 #include <cstring>
 
 #include "health/probe_session.h"
-#include "health/socket_deadline.h"
+#include "net/socket_deadline.h"
 
 namespace sb::health::detail {
 namespace {
@@ -232,15 +232,15 @@ asio::awaitable<bool> connect(KeptConnection::State& c, const bool& expired, Pro
   if (!co_await open_connection(c.socket, expired, result, spec)) co_return false;
   c.connected_at = std::chrono::steady_clock::now();
   if (spec.type != CheckType::https) co_return true;
-  c.tls.emplace(c.socket, tls_client_context());
+  c.tls.emplace(c.socket, net::tls_client_context());
   // SNI: the Host the check asks for, when it is a name.
-  set_sni(c.tls->native_handle(), spec.host);
+  net::set_sni(c.tls->native_handle(), spec.host);
   auto [ec] = co_await c.tls->async_handshake(asio::ssl::stream_base::client, use_nothrow);
   if (ec) {
     result.detail = failure(ec, expired, "TLS handshake");
     co_return false;
   }
-  result.transcript.push_back("TLS: " + tls_summary(c.tls->native_handle()));
+  result.transcript.push_back("TLS: " + net::tls_summary(c.tls->native_handle()));
   co_return true;
 }
 
@@ -259,7 +259,7 @@ asio::awaitable<ProbeResult> http_probe(const CheckSpec& spec, KeptConnection& k
     c.close();  // closed by the server while idle, or old enough: a new connection
     reused = false;
   }
-  SocketDeadline deadline(c.socket, spec.timeout, OnExpiry::cancel_and_shutdown);
+  net::SocketDeadline deadline(c.socket, spec.timeout, net::OnExpiry::cancel_and_shutdown);
   const bool& expired = deadline.expired_flag();
   Exchange x;
   if (reused) {

@@ -4,9 +4,9 @@
 // keep their connection for the next probe and manage it themselves.
 #include "health/probe.h"
 
-#include "health/connect.h"
 #include "health/probe_session.h"
-#include "health/socket_deadline.h"
+#include "net/connect.h"
+#include "net/socket_deadline.h"
 
 namespace sb::health {
 namespace {
@@ -17,7 +17,7 @@ using Clock = std::chrono::steady_clock;
 asio::awaitable<ProbeResult> tcp_probe(const CheckSpec& spec) {
   ProbeResult result;
   tcp::socket socket(co_await asio::this_coro::executor);
-  SocketDeadline deadline(socket, spec.timeout, OnExpiry::cancel_and_shutdown);
+  net::SocketDeadline deadline(socket, spec.timeout, net::OnExpiry::cancel_and_shutdown);
   const bool& expired = deadline.expired_flag();
 
   if (co_await open_connection(socket, expired, result, spec)) {
@@ -34,7 +34,7 @@ asio::awaitable<ProbeResult> tcp_probe(const CheckSpec& spec) {
     }
   }
   result.timed_out = expired && !result.ok;
-  close_with_reset(socket);
+  net::close_with_reset(socket);
   co_await deadline.disarm();
   co_return result;
 }
@@ -45,7 +45,7 @@ namespace detail {
 
 asio::awaitable<bool> open_connection(tcp::socket& socket, const bool& expired, ProbeResult& result,
                                       const CheckSpec& spec) {
-  const auto ec = co_await connect_nonblocking(socket, {address_of(spec), spec.port});
+  const auto ec = co_await net::connect_nonblocking(socket, {address_of(spec), spec.port});
   if (ec) {
     result.detail = failure(ec, expired, "connect");
     co_return false;

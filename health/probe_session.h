@@ -13,9 +13,10 @@
 #include <string_view>
 
 #include "health/check_spec.h"
-#include "health/connect.h"
 #include "health/probe.h"
-#include "health/smtp_reply.h"
+#include "net/codec/smtp_reply.h"
+#include "net/connect.h"
+#include "net/tls_client.h"
 
 namespace sb::health::detail {
 
@@ -46,17 +47,6 @@ asio::awaitable<bool> write_all(Stream& stream, const std::string& bytes, const 
   co_return !ec;
 }
 
-// Certificates are not verified (SPEC: optional and off by default): a check
-// asks "does it answer", and internal servers often carry self-signed ones.
-asio::ssl::context& tls_client_context();
-// Sets SNI when `host` is a name (not an IP literal).
-void set_sni(SSL* ssl, const std::string& host);
-// "TLSv1.3 TLS_AES_256_GCM_SHA384".
-std::string tls_summary(SSL* ssl);
-// The peer certificate's notAfter as "2027-01-31T12:00:00Z (in 70 days)", or
-// "no certificate".
-std::string certificate_expiry(SSL* ssl);
-
 // Sends lines and reads SMTP replies over `Stream` (a tcp::socket or a TLS
 // stream over one), recording both in the result's transcript.
 template <class Stream>
@@ -75,14 +65,15 @@ struct LineSession {
   }
 
   // One SMTP reply; false (detail set) on error, timeout or garbage.
-  asio::awaitable<bool> read_reply(SmtpReply& reply, std::size_t max_line, std::string_view what) {
-    SmtpReplyParser parser(max_line);
+  asio::awaitable<bool> read_reply(net::SmtpReply& reply, std::size_t max_line,
+                                   std::string_view what) {
+    net::SmtpReplyParser parser(max_line);
     for (;;) {
       std::string_view data = buffer;
       const auto status = parser.feed(data);
       buffer.erase(0, buffer.size() - data.size());
-      if (status == SmtpReplyParser::Status::done) break;
-      if (status == SmtpReplyParser::Status::invalid) {
+      if (status == net::SmtpReplyParser::Status::done) break;
+      if (status == net::SmtpReplyParser::Status::invalid) {
         result.detail = fmt::format("{}: {}", what, parser.error());
         co_return false;
       }
@@ -119,7 +110,7 @@ struct KeptConnection::State {
   // socket object stays, ready to connect again.
   void close() {
     tls.reset();
-    close_with_reset(socket);
+    net::close_with_reset(socket);
   }
 
   boost::asio::ip::tcp::socket socket;

@@ -4,9 +4,9 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <random>
 
-#include "health/http_status.h"
 #include "health/probe_session.h"
-#include "health/socket_deadline.h"
+#include "net/codec/sip_message.h"
+#include "net/socket_deadline.h"
 
 namespace sb::health::detail {
 namespace {
@@ -48,7 +48,7 @@ enum class Answer { provisional, final, garbage };
 
 // One received SIP message: provisional answers are noted and skipped.
 Answer judge(std::string_view message, ProbeResult& result) {
-  const auto status = parse_sip_status_line(message);
+  const auto status = net::parse_sip_status_line(message);
   if (!status) {
     result.detail = "not a SIP response";
     result.transcript.push_back("S: " + printable(message.substr(0, message.find('\n'))));
@@ -73,7 +73,7 @@ asio::awaitable<void> sip_tcp_dialogue(tcp::socket& socket, const bool& expired,
   std::string stream;
   char chunk[4096];
   for (;;) {
-    while (const auto length = sip_message_length(stream)) {
+    while (const auto length = net::sip_message_length(stream)) {
       if (judge(std::string_view(stream).substr(0, *length), result) != Answer::provisional) {
         co_return;
       }
@@ -98,7 +98,7 @@ asio::awaitable<ProbeResult> sip_udp_probe(const CheckSpec& spec) {
   const auto executor = co_await asio::this_coro::executor;
   const udp::endpoint target(address_of(spec), spec.port);
   udp::socket socket(executor);
-  BasicSocketDeadline<udp::socket> deadline(socket, spec.timeout);
+  net::BasicSocketDeadline<udp::socket> deadline(socket, spec.timeout);
   asio::steady_timer resend(executor);
   boost::system::error_code ec;
   // connect(): the kernel then delivers only the server's datagrams, and an

@@ -8,7 +8,7 @@ namespace sb::health::detail {
 namespace {
 
 template <class Stream>
-asio::awaitable<bool> ehlo(LineSession<Stream>& s, const CheckSpec& spec, SmtpReply& reply) {
+asio::awaitable<bool> ehlo(LineSession<Stream>& s, const CheckSpec& spec, net::SmtpReply& reply) {
   std::string command = "EHLO " + spec.helo;
   const bool sent = co_await s.send(std::move(command));
   if (!sent) co_return false;
@@ -24,7 +24,7 @@ asio::awaitable<bool> ehlo(LineSession<Stream>& s, const CheckSpec& spec, SmtpRe
 template <class Stream>
 asio::awaitable<void> quit(LineSession<Stream>& s) {
   if (co_await s.send("QUIT")) {
-    SmtpReply bye;
+    net::SmtpReply bye;
     co_await s.read_reply(bye, 1000, "QUIT reply");
   }
 }
@@ -32,7 +32,7 @@ asio::awaitable<void> quit(LineSession<Stream>& s) {
 asio::awaitable<void> over_tls(LineSession<tcp::socket>& plain, const CheckSpec& spec) {
   ProbeResult& result = plain.result;
   if (!co_await plain.send("STARTTLS")) co_return;
-  SmtpReply go;
+  net::SmtpReply go;
   if (!co_await plain.read_reply(go, 1000, "STARTTLS reply")) co_return;
   if (go.code != 220) {
     result.detail = fmt::format("STARTTLS answered \"{}\"", printable(go.lines.front()));
@@ -44,17 +44,18 @@ asio::awaitable<void> over_tls(LineSession<tcp::socket>& plain, const CheckSpec&
     result.detail = "data after the STARTTLS reply, before the TLS handshake";
     co_return;
   }
-  asio::ssl::stream<tcp::socket&> tls(plain.stream, tls_client_context());
-  set_sni(tls.native_handle(), spec.host);
+  asio::ssl::stream<tcp::socket&> tls(plain.stream, net::tls_client_context());
+  net::set_sni(tls.native_handle(), spec.host);
   auto [ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_nothrow);
   if (ec) {
     result.detail = failure(ec, plain.deadline_expired, "TLS handshake");
     co_return;
   }
-  const std::string expiry = certificate_expiry(tls.native_handle());
-  result.transcript.push_back(fmt::format("TLS: {}, {}", tls_summary(tls.native_handle()), expiry));
+  const std::string expiry = net::certificate_expiry(tls.native_handle());
+  result.transcript.push_back(
+      fmt::format("TLS: {}, {}", net::tls_summary(tls.native_handle()), expiry));
   LineSession<asio::ssl::stream<tcp::socket&>> secure{tls, plain.deadline_expired, result, {}};
-  SmtpReply again;
+  net::SmtpReply again;
   if (!co_await ehlo(secure, spec, again)) co_return;
   result.ok = true;
   result.detail = fmt::format("{}; STARTTLS {}, {}", printable(again.lines.front()),
@@ -67,13 +68,13 @@ asio::awaitable<void> over_tls(LineSession<tcp::socket>& plain, const CheckSpec&
 asio::awaitable<void> smtp_dialogue(tcp::socket& socket, const bool& expired, ProbeResult& result,
                                     const CheckSpec& spec) {
   LineSession<tcp::socket> s{socket, expired, result, {}};
-  SmtpReply banner;
+  net::SmtpReply banner;
   if (!co_await s.read_reply(banner, 512, "smtp banner")) co_return;
   if (banner.code != 220) {
     result.detail = fmt::format("smtp banner \"{}\"", printable(banner.lines.front()));
     co_return;
   }
-  SmtpReply reply;
+  net::SmtpReply reply;
   if (!co_await ehlo(s, spec, reply)) co_return;
   if (!spec.starttls) {
     result.ok = true;
@@ -81,7 +82,7 @@ asio::awaitable<void> smtp_dialogue(tcp::socket& socket, const bool& expired, Pr
     co_await quit(s);
     co_return;
   }
-  if (!offers(reply, "STARTTLS")) {
+  if (!net::offers(reply, "STARTTLS")) {
     result.detail = "STARTTLS not offered in the EHLO reply";
     co_await quit(s);
     co_return;

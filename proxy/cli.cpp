@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "proxy/config/config_loader.h"
+#include "proxy/control/runtime.h"
+#include "proxy/control/unsupported.h"
 #include "proxy/mx_test.h"
-#include "proxy/runtime/runtime.h"
-#include "proxy/runtime/unimplemented.h"
 
 namespace sb::cli {
 namespace {
@@ -61,28 +61,32 @@ void print_errors(const std::vector<config::ConfigError>& errors) {
   for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
 }
 
-int cmd_check(const std::string& path) {
-  const auto result = config::load_config_file(path);
+// The file's errors, then what this build cannot run: `check` and `run`
+// refuse the same files.
+std::optional<config::LoadResult> load_runnable(const std::string& path) {
+  auto result = config::load_config_file(path);
   if (!result.errors.empty()) {
     print_errors(result.errors);
-    return kInvalid;
+    return std::nullopt;
   }
+  const auto unsupported = runtime::find_unsupported(*result.config, path);
+  if (!unsupported.empty()) {
+    print_errors(unsupported);
+    return std::nullopt;
+  }
+  return result;
+}
+
+int cmd_check(const std::string& path) {
+  if (!load_runnable(path)) return kInvalid;
   std::printf("%s: configuration is valid\n", path.c_str());
   return kOk;
 }
 
 int cmd_run(const std::string& path) {
-  const auto result = config::load_config_file(path);
-  if (!result.errors.empty()) {
-    print_errors(result.errors);
-    return kInvalid;
-  }
-  const auto missing = runtime::find_unimplemented(*result.config, path);
-  if (!missing.empty()) {
-    print_errors(missing);
-    return kInvalid;
-  }
-  return runtime::run(*result.config, path);
+  const auto result = load_runnable(path);
+  if (!result) return kInvalid;
+  return runtime::run(*result->config, path);
 }
 
 int cmd_version() {

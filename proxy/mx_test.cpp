@@ -13,7 +13,7 @@
 
 #include "dns/resolver.h"
 #include "dns/rotation.h"
-#include "health/smtp_inspect.h"
+#include "health/mx_probe.h"
 #include "proxy/config/yaml_reader.h"
 
 namespace sb::mxtest {
@@ -25,7 +25,7 @@ namespace json = boost::json;
 struct Address {
   std::string text;  // "192.0.2.1"
   asio::ip::address ip;
-  health::SmtpInspection probe;
+  health::MxServerReport probe;
 };
 
 struct Host {
@@ -335,8 +335,8 @@ int run(const Options& o) {
   const std::string helo = local_helo();
   for (auto& h : report.hosts) {
     for (auto& a : h.addresses) {
-      asio::co_spawn(io, health::inspect_smtp(a.ip, o.port, h.name, helo, o.timeout),
-                     [&a](std::exception_ptr e, health::SmtpInspection result) {
+      asio::co_spawn(io, health::probe_mx_server(a.ip, o.port, h.name, helo, o.timeout),
+                     [&a](std::exception_ptr e, health::MxServerReport result) {
                        if (e) {
                          a.probe.error = "probe failed";
                          return;

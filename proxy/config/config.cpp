@@ -100,4 +100,20 @@ std::string_view to_string(ProxyProtocol protocol) {
   return "unknown";
 }
 
+std::string_view to_string(RelayMode mode) {
+  switch (mode) {
+    case RelayMode::automatic:
+      return "auto";
+    case RelayMode::copy:
+      return "copy";
+    case RelayMode::splice:
+      return "splice";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(AcceptModel model) {
+  return model == AcceptModel::shared ? "shared" : "per-worker";
+}
+
 }  // namespace sb::config

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/net/cidr.h"
+#include "net/codec/cidr.h"
 
 namespace sb::config {
 
@@ -48,6 +48,26 @@ struct LogConfig {
   LogFormat format = LogFormat::text;
   bool access = true;
   Marks marks;
+};
+
+// How the runtime moves connections, for measuring one way against another
+// (docs/configuration.md, "tuning"). The defaults are what production runs.
+enum class AcceptModel { per_worker, shared };
+enum class RelayMode { automatic, copy, splice };
+
+struct TuningConfig {
+  // per-worker: one SO_REUSEPORT acceptor per worker; shared: one acceptor
+  // that hands connections to the workers in turn.
+  AcceptModel accept = AcceptModel::per_worker;
+  // automatic: copy small exchanges, splice(2) bulk; copy, splice: one way.
+  RelayMode relay = RelayMode::automatic;
+  // Per-connection counters that only the metrics read (bytes relayed,
+  // connect and response durations).
+  bool connection_metrics = true;
+  Marks marks;
+  bool operator==(const TuningConfig& o) const {
+    return accept == o.accept && relay == o.relay && connection_metrics == o.connection_metrics;
+  }
 };
 
 struct AdminConfig {
@@ -234,7 +254,12 @@ struct ListenerConfig {
   Protocol protocol = Protocol::tcp;
   std::string pool;  // tcp, smtp, sip
   bool accept_proxy = false;
+  // With accept_proxy: the socket peers trusted to send a PROXY header.
+  std::vector<net::Cidr> proxy_from = {*net::Cidr::parse("127.0.0.0/8"),
+                                       *net::Cidr::parse("::1/128")};
   Duration proxy_header_timeout = std::chrono::seconds(5);
+  // tcp (and http): a client that sends nothing for this long is closed.
+  Duration client_first_byte_timeout = std::chrono::seconds(30);
   std::vector<net::Cidr> allow;  // empty: everyone
   std::vector<net::Cidr> deny;
   std::uint32_t max_connections = 10000;
@@ -255,6 +280,7 @@ struct Config {
   LogConfig log;
   AdminConfig admin;
   ResolverConfig resolver;
+  TuningConfig tuning;
   std::vector<PoolConfig> pools;          // in file order
   std::vector<ListenerConfig> listeners;  // in file order
   Marks marks;
@@ -268,5 +294,7 @@ std::string_view to_string(Protocol);
 std::string_view to_string(CheckType);
 std::string_view to_string(AdminState);
 std::string_view to_string(ProxyProtocol);
+std::string_view to_string(RelayMode);
+std::string_view to_string(AcceptModel);
 
 }  // namespace sb::config

@@ -23,8 +23,13 @@ namespace {
 
 using detail::set;
 
-constexpr std::string_view kTopKeys[] = {"workers",  "shutdown-grace", "log",      "admin",
-                                         "resolver", "pools",          "listeners"};
+constexpr std::string_view kTopKeys[] = {"workers",  "shutdown-grace", "log",   "admin",
+                                         "resolver", "tuning",         "pools", "listeners"};
+constexpr std::string_view kTuningKeys[] = {"accept", "relay", "connection-metrics"};
+constexpr EnumName<AcceptModel> kAcceptModels[] = {{"per-worker", AcceptModel::per_worker},
+                                                   {"shared", AcceptModel::shared}};
+constexpr EnumName<RelayMode> kRelayModes[] = {
+    {"auto", RelayMode::automatic}, {"copy", RelayMode::copy}, {"splice", RelayMode::splice}};
 constexpr std::string_view kLogKeys[] = {"level", "format", "access"};
 constexpr std::string_view kAdminKeys[] = {"listen", "token-file"};
 constexpr std::string_view kResolverKeys[] = {"servers", "timeout", "attempts", "min-ttl",
@@ -76,6 +81,19 @@ void load_admin(YamlReader& r, const Field& field, AdminConfig& admin) {
       set(r.read_string(f), admin.token_file);
     }
   });
+}
+
+void load_tuning(YamlReader& r, const Field& field, TuningConfig& tuning) {
+  r.for_each_entry(field, "tuning", "in tuning", kTuningKeys, &tuning.marks, "",
+                   [&](const Field& f) {
+                     if (f.key == "accept") {
+                       set(r.read_enum<AcceptModel>(f, kAcceptModels), tuning.accept);
+                     } else if (f.key == "relay") {
+                       set(r.read_enum<RelayMode>(f, kRelayModes), tuning.relay);
+                     } else if (f.key == "connection-metrics") {
+                       set(r.read_bool(f), tuning.connection_metrics);
+                     }
+                   });
 }
 
 void load_resolver(YamlReader& r, const Field& field, ResolverConfig& resolver) {
@@ -168,6 +186,8 @@ void load_top(YamlReader& r, const YAML::Node& root, Config& config) {
       load_admin(r, f, config.admin);
     } else if (f.key == "resolver") {
       load_resolver(r, f, config.resolver);
+    } else if (f.key == "tuning") {
+      load_tuning(r, f, config.tuning);
     } else if (f.key == "pools") {
       pools_field = f;
     } else if (f.key == "listeners") {

@@ -17,12 +17,14 @@ constexpr std::string_view kListenerKeys[] = {
     "protocol",
     "pool",
     "accept-proxy",
+    "proxy-from",
     "proxy-header-timeout",
     "allow",
     "deny",
     "max-connections",
     "max-connections-per-source",
     "idle-timeout",
+    "client-first-byte-timeout",
     "tls",
     "smtp",
     "http",
@@ -504,6 +506,8 @@ ListenerConfig load_listener(YamlReader& r, const std::string& name, const Field
       set(read_pool_ref(r, ctx, f, pools), listener.pool);
     } else if (f.key == "accept-proxy") {
       set(r.read_bool(f), listener.accept_proxy);
+    } else if (f.key == "proxy-from") {
+      listener.proxy_from = read_cidrs(r, f);
     } else if (f.key == "proxy-header-timeout") {
       set(r.read_duration(f, Min::positive), listener.proxy_header_timeout);
     } else if (f.key == "allow") {
@@ -516,6 +520,8 @@ ListenerConfig load_listener(YamlReader& r, const std::string& name, const Field
       set_int<std::uint32_t>(r.read_int(f, 0, kU32Max), listener.max_connections_per_source);
     } else if (f.key == "idle-timeout") {
       set(r.read_duration(f, Min::positive), listener.idle_timeout);
+    } else if (f.key == "client-first-byte-timeout") {
+      set(r.read_duration(f, Min::positive), listener.client_first_byte_timeout);
     } else if (f.key == "tls") {
       if (section_fits(f, protocol == Protocol::http || protocol == Protocol::smtp,
                        "only http and smtp listeners use TLS")) {

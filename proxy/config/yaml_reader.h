@@ -20,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "net/codec/cidr.h"
 #include "proxy/config/config.h"
-#include "proxy/net/cidr.h"
 
 namespace sb::config {
 

@@ -250,25 +250,35 @@ class HealthTest(IntegrationTest):
         self.wait_state("gone", "up", timeout=5)
         self.assertIn("ejection of 1500ms over", self.sb.log())
 
-    def test_outlier_ejection_holds_against_passing_checks(self):
-        b1 = SmtpSink(self.procs)
-        flaky = SmtpSink(self.procs)
+    def test_an_ejected_server_is_back_once_its_checks_pass_again(self):
+        # A restarted server: nginx killed while traffic flows (the real
+        # connects fail and eject it), then started again on the same port.
+        # Its checks pass from then on, and `rise` of them in a row bring it
+        # back long before the 30s ejection-time.
+        b1 = {"name": "b1", "port": free_port()}
+        back = {"name": "back", "port": free_port()}
+        Nginx(self.procs, self.workdir, [b1], tag="nginx-b1")
+        restarted = Nginx(self.procs, self.workdir, [back], tag="nginx-back")
         self.start(f"""\
-      - {{address: 127.0.0.1:{b1.port}, name: b1}}
-      - {{address: 127.0.0.1:{flaky.port}, name: flaky}}""",
-                   "{check: tcp, interval: 300ms, rise: 1, fall: 5}",
-                   pool_extra="    outlier: {consecutive-failures: 2, ejection-time: 4s}")
-        # A server that accepts checks but whose service port refuses traffic
-        # is a case for passive health: simulate by stopping it between
-        # checks and restarting it at once.
-        flaky.stop()
+      - {{address: 127.0.0.1:{b1['port']}, name: b1}}
+      - {{address: 127.0.0.1:{back['port']}, name: back}}""",
+                   "{check: http, interval: 300ms, timeout: 500ms, rise: 2, fall: 20}",
+                   pool_extra="    outlier: {consecutive-failures: 2, ejection-time: 30s}")
+        self.wait_state("back", "up")
+        restarted.proc.kill()
+        restarted.proc.wait(timeout=10)
+        # Each connect that meets the dead port counts; the client is served
+        # by b1 (the retry) all the same.
         for _ in range(6):
-            http_get(self.port)  # not HTTP, but each connect attempt counts
-        SmtpSink(self.procs, port=flaky.port)
-        self.wait_state("flaky", "down", timeout=5)
-        time.sleep(1.0)  # checks pass meanwhile (rise: 1) but the ejection holds
-        self.assertEqual(self.servers()["flaky"]["health"], "down")
-        self.wait_state("flaky", "up", timeout=8)  # then the checks decide
+            self.assertEqual(http_get(self.port), (0, "b1"))
+        self.assertRegex(self.sb.log(), r"pool p: back down: ejected after 2 failed connects")
+        self.assertEqual(self.servers()["back"]["health"], "down")
+        Nginx(self.procs, self.workdir, [back], tag="nginx-back-again")
+        started = time.monotonic()
+        self.wait_state("back", "up", timeout=10)
+        self.assertLess(time.monotonic() - started, 10, "waited for the ejection-time")
+        wait_until(lambda: "back" in {http_get(self.port)[1] for _ in range(4)},
+                   what="traffic reaching the restarted server")
 
     def test_https_check_with_sni_and_a_self_signed_certificate(self):
         cert = sbtest.self_signed_certificate(self.workdir, "mail.example.com")

@@ -22,6 +22,7 @@ class RelayIntegrityTest(IntegrationTest):
         self.port = free_port()
         self.sb = Switchboard(self.procs, self.workdir, f"""\
 workers: 1
+tuning: {{relay: {mode}}}
 admin: {{listen: 127.0.0.1:{free_port()}}}
 log: {{level: warn}}
 pools:
@@ -32,7 +33,7 @@ listeners:
   l:
     listen: ["127.0.0.1:{self.port}"]
     pool: p
-""", wait_ports=[self.port], env={"SWITCHBOARD_RELAY": mode})
+""", wait_ports=[self.port])
 
     def test_bulk_download_is_byte_exact(self):
         blob = os.urandom(24 * 1024 * 1024 + 123)

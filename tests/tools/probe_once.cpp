@@ -13,6 +13,7 @@
 #include <string>
 
 #include "health/probe.h"
+#include "net/endpoint.h"
 
 int main(int argc, char** argv) {
   namespace asio = boost::asio;
@@ -29,14 +30,7 @@ int main(int argc, char** argv) {
               : type == "sip-options" ? CheckType::sip_options
                                       : CheckType::tcp;
   const auto address = asio::ip::make_address(argv[2]);
-  spec.ipv6 = address.is_v6();
-  if (spec.ipv6) {
-    const auto b = address.to_v6().to_bytes();
-    std::memcpy(spec.ip.data(), b.data(), b.size());
-  } else {
-    const auto b = address.to_v4().to_bytes();
-    std::memcpy(spec.ip.data(), b.data(), b.size());
-  }
+  spec.ip = sb::net::to_ip(address);
   spec.port = static_cast<std::uint16_t>(std::stoi(argv[3]));
   for (int i = 4; i < argc; ++i) {
     const std::string arg = argv[i];

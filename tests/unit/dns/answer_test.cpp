@@ -31,7 +31,7 @@ Bytes query(std::string_view name, std::uint16_t type) {
 balancer::ServerView server(std::string name, std::uint8_t last, int priority = 0, bool up = true) {
   balancer::ServerView s;
   s.name = std::move(name);
-  s.ip = {10, 0, 0, last};
+  s.ip.bytes = {10, 0, 0, last};
   s.port = 25;
   s.priority = priority;
   s.health = up ? balancer::Health::up : balancer::Health::down;

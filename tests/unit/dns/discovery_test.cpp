@@ -9,14 +9,14 @@ namespace {
 
 AddressRecord v4(std::uint8_t last) {
   AddressRecord a;
-  a.ip = {10, 0, 0, last};
+  a.ip.bytes = {10, 0, 0, last};
   return a;
 }
 
 TEST(Discovery, HostPortBecomesOneServerPerAddress) {
   AddressRecord six;
-  six.ipv6 = true;
-  six.ip[15] = 1;
+  six.ip.v6 = true;
+  six.ip.bytes[15] = 1;
   const auto servers = servers_from_addresses("hub", {v4(11), six}, 25, 3, 1);
   ASSERT_EQ(servers.size(), 2u);
   EXPECT_EQ(servers[0].name, "hub@10.0.0.11");

@@ -134,11 +134,11 @@ TEST(ParseSrv, AnEmptyAnswerIsNoRecords) {
 
 TEST(AddressRecord, PrintsBothFamilies) {
   AddressRecord v4;
-  v4.ip = {10, 0, 0, 11};
+  v4.ip.bytes = {10, 0, 0, 11};
   EXPECT_EQ(v4.to_string(), "10.0.0.11");
   AddressRecord v6;
-  v6.ipv6 = true;
-  v6.ip = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  v6.ip.v6 = true;
+  v6.ip.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   EXPECT_EQ(v6.to_string(), "2001:db8::1");
 }
 

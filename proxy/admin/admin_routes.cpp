@@ -1,0 +1,183 @@
+#include "proxy/admin/admin_routes.h"
+
+#include "proxy/admin/status_page.h"
+
+#include <boost/json/serialize.hpp>
+#include <optional>
+#include <vector>
+
+namespace sb::runtime {
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    const auto end = path.find('/');
+    parts.push_back(path.substr(0, end));
+    path = end == std::string_view::npos ? std::string_view{} : path.substr(end);
+  }
+  return parts;
+}
+
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+    }
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+  }
+  return std::nullopt;
+}
+
+std::string json_error(std::string_view message) {
+  return boost::json::serialize(boost::json::object{{"error", message}});
+}
+
+AdminResponse reply(const AdminRequest& req, http::status status, std::string body,
+                    std::string_view type = "application/json") {
+  AdminResponse res{status, req.version()};
+  res.set(http::field::server, "switchboard");
+  res.set(http::field::content_type, type);
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+AdminResponse not_allowed(const AdminRequest& req, std::string_view allow) {
+  auto res = reply(req, http::status::method_not_allowed, json_error("method not allowed"));
+  res.set(http::field::allow, allow);
+  return res;
+}
+
+bool authorized(const AdminRequest& req, const std::string& token) {
+  if (token.empty()) return true;
+  const auto it = req.find(http::field::authorization);
+  if (it == req.end()) return false;
+  const std::string_view value(it->value().data(), it->value().size());
+  constexpr std::string_view kBearer = "Bearer ";
+  return value.size() == kBearer.size() + token.size() && value.starts_with(kBearer) &&
+         value.substr(kBearer.size()) == token;
+}
+
+AdminResponse unauthorized(const AdminRequest& req) {
+  auto res = reply(req, http::status::unauthorized, json_error("a bearer token is required"));
+  res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
+}  // namespace
+
+std::string url_decode(std::string_view s) {
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);  // a stray '%' stays as it is
+    }
+  }
+  return out;
+}
+
+AdminResponse handle_admin_request(const AdminRequest& req, const AdminContext& ctx) {
+  const std::string_view target(req.target().data(), req.target().size());
+  const auto qmark = target.find('?');
+  const std::string_view path = target.substr(0, qmark);
+  const std::string_view query =
+      qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+  const auto parts = split_path(path);
+  const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+  const bool post = req.method() == http::verb::post;
+
+  if (parts.size() == 1 && parts[0] == "healthz") {
+    if (!get) return not_allowed(req, "GET, HEAD");
+    return ctx.shutting_down
+               ? reply(req, http::status::service_unavailable, "shutting down\n", "text/plain")
+               : reply(req, http::status::ok, "ok\n", "text/plain");
+  }
+  if (parts.empty()) {
+    if (!get) return not_allowed(req, "GET, HEAD");
+    return reply(req, http::status::ok, std::string(status_page_html()),
+                 "text/html; charset=utf-8");
+  }
+  if (parts.size() == 1 && parts[0] == "metrics") {
+    if (!get) return not_allowed(req, "GET, HEAD");
+    return reply(req, http::status::ok, ctx.metrics ? ctx.metrics() : std::string(),
+                 "text/plain; version=0.0.4; charset=utf-8");
+  }
+  if (parts.size() == 1 && parts[0] == "status") {
+    if (!get) return not_allowed(req, "GET, HEAD");
+    return reply(req, http::status::ok, boost::json::serialize(ctx.pools.status()));
+  }
+  if (parts.size() == 3 && parts[0] == "pools" && parts[2] == "pick") {
+    if (!get) return not_allowed(req, "GET, HEAD");
+    const auto client = query_param(query, "client");
+    if (!client) return reply(req, http::status::bad_request, json_error("client=IP is required"));
+    const auto key = query_param(query, "key");
+    const auto pool = url_decode(parts[1]);
+    const auto r = ctx.pools.dry_run(pool, *client,
+                                     key ? std::optional<std::string_view>(*key) : std::nullopt);
+    if (r.lookup == PoolControl::Lookup::no_pool) {
+      return reply(req, http::status::not_found, json_error("unknown pool \"" + pool + "\""));
+    }
+    if (!r.error.empty()) return reply(req, http::status::bad_request, json_error(r.error));
+    return reply(req, http::status::ok, boost::json::serialize(r.body));
+  }
+  if (parts.size() == 1 && parts[0] == "reload") {
+    if (!post) return not_allowed(req, "POST");
+    if (!authorized(req, ctx.token)) return unauthorized(req);
+    if (!ctx.reload) {
+      return reply(req, http::status::service_unavailable, json_error("reload is not available"));
+    }
+    const ReloadOutcome r = ctx.reload();
+    if (!r.ok) {
+      boost::json::array errors;
+      for (const auto& e : r.errors) errors.emplace_back(e);
+      return reply(req, http::status::bad_request,
+                   boost::json::serialize(boost::json::object{
+                       {"error", "configuration refused; the running configuration stays"},
+                       {"errors", std::move(errors)}}));
+    }
+    return reply(req, http::status::ok, boost::json::serialize(r.summary));
+  }
+  if (parts.size() == 5 && parts[0] == "pools" && parts[2] == "servers" &&
+      (parts[4] == "drain" || parts[4] == "enable" || parts[4] == "disable")) {
+    if (!post) return not_allowed(req, "POST");
+    if (!authorized(req, ctx.token)) return unauthorized(req);
+    const auto state = parts[4] == "drain"    ? balancer::AdminState::drain
+                       : parts[4] == "enable" ? balancer::AdminState::enabled
+                                              : balancer::AdminState::disabled;
+    const auto pool = url_decode(parts[1]);
+    const auto server = url_decode(parts[3]);
+    const auto r = ctx.pools.set_admin_state(pool, server, state);
+    if (r.lookup == PoolControl::Lookup::no_pool) {
+      return reply(req, http::status::not_found, json_error("unknown pool \"" + pool + "\""));
+    }
+    if (r.lookup == PoolControl::Lookup::no_server) {
+      return reply(req, http::status::not_found,
+                   json_error("unknown server \"" + server + "\" in pool \"" + pool + "\""));
+    }
+    return reply(req, http::status::ok, boost::json::serialize(r.server));
+  }
+  return reply(req, http::status::not_found, json_error("not found"));
+}
+
+}  // namespace sb::runtime

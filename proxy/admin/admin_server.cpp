@@ -1,0 +1,83 @@
+#include "proxy/admin/admin_server.h"
+
+#include <spdlog/spdlog.h>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "net/endpoint.h"
+#include "proxy/admin/admin_routes.h"
+#include "proxy/host_port.h"
+#include "proxy/listen_error.h"
+
+namespace sb::runtime {
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+AdminServer::AdminServer(asio::io_context& io, const config::AdminConfig& cfg,
+                         const std::atomic<bool>& shutting_down, PoolControl& pools)
+    : io_(io), acceptor_(io), shutting_down_(shutting_down), pools_(pools) {
+  if (!cfg.token_file.empty()) {
+    std::ifstream in(cfg.token_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) throw ListenError("admin.token-file " + cfg.token_file + ": cannot read it");
+    token_ = text.str();
+    // Surrounding whitespace (a trailing newline from echo) is not the token.
+    const auto first = token_.find_first_not_of(" \t\r\n");
+    const auto last = token_.find_last_not_of(" \t\r\n");
+    token_ = first == std::string::npos ? "" : token_.substr(first, last - first + 1);
+    if (token_.empty()) throw ListenError("admin.token-file " + cfg.token_file + " is empty");
+  }
+  const auto ep = to_endpoint(cfg.listen);
+  if (!ep) throw ListenError("admin.listen " + cfg.listen.to_string() + ": not an IP address");
+  error_code ec;
+  acceptor_.open(ep->protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(*ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw ListenError("cannot listen on " + cfg.listen.to_string() + ": " + ec.message());
+}
+
+void AdminServer::start() {
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  spdlog::info("admin: listening on {}", net::to_string(acceptor_.local_endpoint()));
+}
+
+void AdminServer::stop() {
+  error_code ignored;
+  acceptor_.close(ignored);
+}
+
+awaitable<void> AdminServer::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
+    if (!acceptor_.is_open()) co_return;
+    if (ec) continue;
+    asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+  }
+}
+
+awaitable<void> AdminServer::serve(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(16 * 1024);
+    parser.body_limit(1024 * 1024);
+    stream.expires_after(std::chrono::seconds(30));
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+    if (ec) co_return;  // closed, timed out or malformed: nothing to answer
+    const AdminContext ctx{pools_, token_, shutting_down_.load(), metrics_, reload_};
+    auto res = handle_admin_request(parser.get(), ctx);
+    if (parser.get().method() == http::verb::head) res.body().clear();
+    auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
+    if (wec || !res.keep_alive()) break;
+  }
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace sb::runtime

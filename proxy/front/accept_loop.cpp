@@ -1,0 +1,101 @@
+#include "proxy/front/accept_loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include "proxy/front/listener.h"
+
+namespace sb::runtime {
+namespace {
+
+std::atomic<std::uint64_t> g_session_exceptions{0};
+std::atomic<std::uint64_t> g_next_connection_id{1};
+
+bool is_fd_exhaustion(const error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
+// One connection: the front door, then the protocol.
+awaitable<void> connection(Worker& worker, std::shared_ptr<ListenerRuntime> listener,
+                           tcp::socket socket, tcp::endpoint peer, std::uint64_t id) {
+  ProtocolHandler& handler = *listener->handler;
+  FrontDoor& front = listener->front;
+  auto client = co_await front.admit(std::move(listener), std::move(socket), peer,
+                                     handler.front_policy(), id);
+  if (!client) co_return;
+  co_await handler.serve(worker, std::move(*client));
+}
+
+void start_connection(Worker& worker, std::shared_ptr<ListenerRuntime> listener, tcp::socket socket,
+                      const tcp::endpoint& peer) {
+  const std::uint64_t id = g_next_connection_id.fetch_add(1, std::memory_order_relaxed);
+  const ListenerRuntime* name_of = listener.get();
+  auto session = connection(worker, listener, std::move(socket), peer, id);
+  asio::co_spawn(worker.io(), std::move(session),
+                 [id, listener = std::move(listener), name_of](std::exception_ptr e) {
+                   if (!e) return;
+                   g_session_exceptions.fetch_add(1, std::memory_order_relaxed);
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     spdlog::error("listener {}: connection {} ended by an exception: {}",
+                                   name_of->config.name, id, ex.what());
+                   } catch (...) {
+                     spdlog::error("listener {}: connection {} ended by an unknown exception",
+                                   name_of->config.name, id);
+                   }
+                 });
+}
+
+// `slot->targets` empty: this worker's own SO_REUSEPORT acceptor, sessions
+// stay on it. Otherwise one shared acceptor hands each connection to the next
+// target worker in turn (tuning.accept: shared, kept for measuring the two
+// models; see docs/architecture.md).
+awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
+  asio::steady_timer pause(worker.io());
+  std::size_t next = 0;
+  tcp::endpoint peer;  // filled by accept(2) itself: no getpeername per connection
+  tcp::acceptor& acceptor = slot->acceptor;
+  const auto& targets = slot->targets;
+  for (;;) {
+    Worker& owner = targets.empty() ? worker : *targets[next++ % targets.size()];
+    auto [ec, socket] = co_await acceptor.async_accept(owner.io(), peer, use_nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      if (is_fd_exhaustion(ec)) {
+        // Out of descriptors: the pending connection stays in the backlog;
+        // retrying at once would spin. Pause and let sessions end.
+        spdlog::warn("listener {}: accept failed: {}; pausing 100ms", slot->listener->config.name,
+                     ec.message());
+        pause.expires_after(std::chrono::milliseconds(100));
+        co_await pause.async_wait(use_nothrow);
+      }
+      continue;
+    }
+    // The listener now: a reload may have given the address a new one.
+    start_connection(owner, slot->listener, std::move(socket), peer);
+  }
+}
+
+}  // namespace
+
+void serve_slot(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
+  if (slot->udp) slot->listener->handler->start_datagrams(worker, slot);
+  asio::co_spawn(worker.io(), accept_loop(worker, std::move(slot)), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("accept loop ended by an exception: {}", ex.what());
+    }
+  });
+}
+
+std::uint64_t session_exceptions() {
+  return g_session_exceptions.load();
+}
+
+}  // namespace sb::runtime

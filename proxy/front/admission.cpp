@@ -1,0 +1,101 @@
+#include "proxy/front/admission.h"
+
+#include <cstring>
+#include <string_view>
+
+namespace sb::runtime {
+
+AdmissionTicket::AdmissionTicket(Admission* owner, const net::IpAddress& source)
+    : owner_(owner), source_(source) {}
+
+AdmissionTicket::AdmissionTicket(AdmissionTicket&& o) noexcept
+    : owner_(o.owner_), source_(o.source_) {
+  o.owner_ = nullptr;
+}
+
+AdmissionTicket& AdmissionTicket::operator=(AdmissionTicket&& o) noexcept {
+  if (this != &o) {
+    release();
+    owner_ = o.owner_;
+    source_ = o.source_;
+    o.owner_ = nullptr;
+  }
+  return *this;
+}
+
+AdmissionTicket::~AdmissionTicket() {
+  release();
+}
+
+void AdmissionTicket::release() {
+  if (owner_) owner_->release(source_);
+  owner_ = nullptr;
+}
+
+Admission::Admission(std::vector<net::Cidr> allow, std::vector<net::Cidr> deny,
+                     std::uint32_t max_connections, std::uint32_t max_per_source,
+                     ListenerStats& stats)
+    : allow_(std::move(allow)),
+      deny_(std::move(deny)),
+      max_connections_(max_connections),
+      max_per_source_(max_per_source),
+      stats_(stats) {}
+
+bool Admission::acl_allows(const net::IpAddress& source) {
+  bool ok = true;
+  for (const auto& c : deny_) {
+    if (c.contains(source)) {
+      ok = false;
+      break;
+    }
+  }
+  if (ok && !allow_.empty()) {
+    ok = false;
+    for (const auto& c : allow_) {
+      if (c.contains(source)) {
+        ok = true;
+        break;
+      }
+    }
+  }
+  if (!ok) stats_.count_rejected(RejectReason::acl);
+  return ok;
+}
+
+std::optional<AdmissionTicket> Admission::admit(const net::IpAddress& source) {
+  const auto before = stats_.active.fetch_add(1, std::memory_order_relaxed);
+  if (before >= static_cast<std::int64_t>(max_connections_)) {
+    stats_.active.fetch_sub(1, std::memory_order_relaxed);
+    stats_.count_rejected(RejectReason::limit);
+    return std::nullopt;
+  }
+  if (max_per_source_ > 0) {
+    std::lock_guard lock(per_source_mutex_);
+    auto& n = per_source_[source.unmapped()];
+    if (n >= max_per_source_) {
+      if (n == 0) per_source_.erase(source.unmapped());
+      stats_.active.fetch_sub(1, std::memory_order_relaxed);
+      stats_.count_rejected(RejectReason::limit);
+      return std::nullopt;
+    }
+    ++n;
+  }
+  stats_.connections_total.fetch_add(1, std::memory_order_relaxed);
+  return AdmissionTicket(this, source.unmapped());
+}
+
+void Admission::release(const net::IpAddress& source) {
+  stats_.active.fetch_sub(1, std::memory_order_relaxed);
+  if (max_per_source_ == 0) return;
+  std::lock_guard lock(per_source_mutex_);
+  auto it = per_source_.find(source);
+  if (it != per_source_.end() && --it->second == 0) per_source_.erase(it);
+}
+
+std::size_t Admission::IpHash::operator()(const net::IpAddress& ip) const noexcept {
+  return std::hash<std::string_view>{}(
+             std::string_view(reinterpret_cast<const char*>(ip.bytes.data()), ip.v6 ? 16 : 4)) ^
+         static_cast<std::size_t>(ip.v6);
+}
+
+}  // namespace sb::runtime

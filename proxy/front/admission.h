@@ -1,0 +1,68 @@
+#pragma once
+// Admission of accepted connections to a listener (ARCHITECTURE.md §2 step 2):
+// deny list, then allow list, then max-connections and
+// max-connections-per-source. A refused connection is closed at once by the
+// caller and counted here.
+//
+// Thread-safe: one Admission is shared by the listener's acceptors on every
+// worker. The global limit is one atomic; the per-source limit takes a mutex,
+// but only when it is configured (it is off by default).
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "net/codec/cidr.h"
+#include "proxy/front/listener_stats.h"
+
+namespace sb::runtime {
+
+class Admission;
+
+// Holds the slot of one admitted connection; releases it on destruction.
+class AdmissionTicket {
+ public:
+  AdmissionTicket() = default;
+  AdmissionTicket(Admission* owner, const net::IpAddress& source);
+  AdmissionTicket(AdmissionTicket&& o) noexcept;
+  AdmissionTicket& operator=(AdmissionTicket&& o) noexcept;
+  AdmissionTicket(const AdmissionTicket&) = delete;
+  AdmissionTicket& operator=(const AdmissionTicket&) = delete;
+  ~AdmissionTicket();
+
+ private:
+  void release();
+  Admission* owner_ = nullptr;
+  net::IpAddress source_;
+};
+
+class Admission {
+ public:
+  Admission(std::vector<net::Cidr> allow, std::vector<net::Cidr> deny,
+            std::uint32_t max_connections, std::uint32_t max_per_source, ListenerStats& stats);
+
+  // True when the source passes deny/allow. Counts `acl` when not.
+  bool acl_allows(const net::IpAddress& source);
+  // A ticket when a slot is free; nullopt (counted as `limit`) otherwise.
+  std::optional<AdmissionTicket> admit(const net::IpAddress& source);
+
+ private:
+  friend class AdmissionTicket;
+  void release(const net::IpAddress& source);
+
+  struct IpHash {
+    std::size_t operator()(const net::IpAddress& ip) const noexcept;
+  };
+
+  std::vector<net::Cidr> allow_;
+  std::vector<net::Cidr> deny_;
+  std::uint32_t max_connections_;
+  std::uint32_t max_per_source_;
+  ListenerStats& stats_;
+  std::mutex per_source_mutex_;
+  std::unordered_map<net::IpAddress, std::uint32_t, IpHash> per_source_;
+};
+
+}  // namespace sb::runtime

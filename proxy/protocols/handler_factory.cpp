@@ -1,0 +1,35 @@
+#include "proxy/protocols/handler_factory.h"
+
+#include <stdexcept>
+
+#include "proxy/protocols/dns/dns_handler.h"
+#include "proxy/protocols/smtp/smtp_handler.h"
+#include "proxy/protocols/tcp/tcp_handler.h"
+
+namespace sb::runtime {
+
+void ProtocolHandler::start_datagrams(Worker&, std::shared_ptr<AcceptorSlot>) {}
+
+std::unique_ptr<ProtocolHandler> make_handler(const config::ListenerConfig& listener,
+                                              const HandlerContext& context) {
+  switch (listener.protocol) {
+    case config::Protocol::tcp:
+      return std::make_unique<TcpHandler>(context.pool_named(listener.pool));
+    case config::Protocol::smtp: {
+      const config::SmtpConfig smtp = listener.smtp.value_or(config::SmtpConfig{});
+      if (smtp.mode != config::SmtpMode::passthrough) break;
+      return std::make_unique<SmtpPassthroughHandler>(context.pool_named(listener.pool),
+                                                      smtp.banner_timeout);
+    }
+    case config::Protocol::dns:
+      return std::make_unique<DnsHandler>(listener, context);
+    case config::Protocol::http:
+    case config::Protocol::sip:
+      break;
+  }
+  throw std::invalid_argument(std::string("protocol ") +
+                              std::string(config::to_string(listener.protocol)) +
+                              " is not supported by this version");
+}
+
+}  // namespace sb::runtime

@@ -1,0 +1,137 @@
+#pragma once
+// One event-loop thread: its own io_context, its own acceptors (SO_REUSEPORT,
+// so the kernel spreads new connections across workers), its own balancers
+// and relay resources. Nothing here is shared with other workers except the
+// read-only snapshots and the atomic counters they point to.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "balancer/balancer.h"
+#include "proxy/asio.h"
+#include "proxy/config/config.h"
+#include "proxy/control/pool_registry.h"
+#include "proxy/worker/relay_resources.h"
+
+namespace sb::runtime {
+
+struct ListenerRuntime;
+class Worker;
+
+// One listening address on one worker: the acceptor and the listener it
+// serves now. A reload gives a kept address its new listener (the socket
+// stays open, so no connection is refused) and closes removed ones.
+struct AcceptorSlot {
+  std::string address;  // the endpoint as text: what reloads match on
+  tcp::acceptor acceptor;
+  std::optional<asio::ip::udp::socket> udp;   // dns listeners: the same address over UDP
+  std::shared_ptr<ListenerRuntime> listener;  // worker thread: read per accept
+  // The shared-acceptor model: hand connections to these workers in turn
+  // (empty: keep them on this worker).
+  std::vector<Worker*> targets;
+};
+
+// What a worker runs with for one configuration: every pool (with the
+// snapshot current when the configuration was installed) and every
+// listening address it serves.
+struct WorkerGeneration {
+  struct Pool {
+    std::shared_ptr<const PoolRuntime> runtime;
+    std::shared_ptr<const balancer::PoolSnapshot> snapshot;
+  };
+  struct Address {
+    std::string address;
+    std::shared_ptr<ListenerRuntime> listener;
+    std::optional<tcp::acceptor> opened;              // a new address; empty: keep the open one
+    std::optional<asio::ip::udp::socket> udp_opened;  // with `opened`, for dns listeners
+    std::vector<Worker*> targets;
+  };
+  std::vector<Pool> pools;
+  std::vector<Address> addresses;  // the worker closes those not listed
+};
+
+class Worker {
+ public:
+  // `tuning`: how the L4 relay moves bytes and whether connections count
+  // what only the metrics read (docs/configuration.md, "tuning").
+  Worker(unsigned id, const config::TuningConfig& tuning);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  unsigned id() const { return id_; }
+  asio::io_context& io() { return io_; }
+  // automatic: recv/send through a buffer until a read fills it, then
+  // splice(2) for that direction; copy, splice: always one way.
+  config::RelayMode relay_mode() const { return relay_mode_; }
+  // Whether connections count what only the metrics read (bytes relayed,
+  // connect and response durations): tuning.connection-metrics.
+  bool metrics_counting() const { return metrics_counting_; }
+  BufferPool& buffers() { return buffers_; }
+  PipePool& pipes() { return pipes_; }
+  // Worker thread only. The balancer over the newest snapshot the worker has
+  // received for `pool`; for a pool of an older configuration, the balancer
+  // of the pool of the same name now (a connection that retries after a
+  // reload); nullptr when no such pool is left.
+  balancer::Balancer* balancer_for(const PoolRuntime& pool);
+
+  // Any thread: hands a new snapshot of `pool` to this worker, which builds
+  // a fresh balancer from it on its own thread. Connections in flight keep
+  // the snapshot they picked from. Ignored when `pool` has been replaced by
+  // a reload meanwhile (the generation carried a newer snapshot).
+  void publish(std::shared_ptr<const PoolRuntime> pool,
+               std::shared_ptr<const balancer::PoolSnapshot> snapshot);
+
+  // Installs a configuration: new balancers for every pool, and the
+  // listening addresses (accept loops start for new ones; kept ones switch
+  // to their new listener; those not listed close, their connections go on).
+  // install() before start(); post_install() from any thread after.
+  void install(WorkerGeneration generation);
+  void post_install(WorkerGeneration generation);
+
+  // Passive health: called (on this worker's thread) when a server of `pool`
+  // has failed `outlier.consecutive-failures` connects in a row. The runtime
+  // sets it before start; it hands the report to the control plane. By the
+  // server's id: its index may mean another server in a newer snapshot.
+  using OutlierHook = std::function<void(const PoolRuntime& pool, std::uint64_t server_id)>;
+  void set_outlier_hook(OutlierHook hook) { outlier_hook_ = std::move(hook); }
+  void report_outlier(const PoolRuntime& pool, std::uint64_t server_id) {
+    if (outlier_hook_) outlier_hook_(pool, server_id);
+  }
+
+  // Any thread: closes this worker's acceptors (graceful shutdown, step 1).
+  void stop_accepting();
+
+  void start();
+  void stop();  // any thread: stops the loop; sessions still open are dropped
+  void join();
+
+ private:
+  unsigned id_;
+  // One thread runs it and only that thread touches its sockets, so Asio can
+  // skip the per-descriptor locks; posting from other threads stays safe
+  // (the scheduler keeps its lock).
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  // Keeps run() going while the worker has nothing of its own (no acceptor:
+  // the shared-acceptor model, or a reload that moved its listeners).
+  asio::executor_work_guard<asio::io_context::executor_type> keep_running_{io_.get_executor()};
+  config::RelayMode relay_mode_;
+  bool metrics_counting_;
+  struct PoolSlot {
+    std::shared_ptr<const PoolRuntime> runtime;
+    std::unique_ptr<balancer::Balancer> balancer;
+  };
+  std::vector<PoolSlot> pools_;
+  // Shared with their accept loops, which outlive a slot that a reload closes.
+  std::vector<std::shared_ptr<AcceptorSlot>> acceptors_;
+  BufferPool buffers_;
+  PipePool pipes_;
+  std::thread thread_;
+  OutlierHook outlier_hook_;
+};
+
+}  // namespace sb::runtime
