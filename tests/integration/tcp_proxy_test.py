@@ -13,8 +13,9 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import sbtest  # noqa: E402
-from sbtest import (BlackholePort, IntegrationTest, Nginx, Switchboard, can_connect,  # noqa: E402
-                    closed_within, free_port, http_get, wait_until)
+from sbtest import (BlackholePort, IntegrationTest, Nginx, SmtpSink, Switchboard,  # noqa: E402
+                    can_connect, closed_within, free_port, http_get, metric_value,
+                    wait_until)
 
 
 def process_cpu_seconds(pid):
@@ -212,6 +213,69 @@ class TcpProxyTest(IntegrationTest):
             s.sendall(b"PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n")  # bad port
             self.assertTrue(closed_within(s, 2))
         self.assertEqual(self.nginx.access_log("b1"), "")
+
+    def test_accept_proxy_only_from_proxy_from_peers(self):
+        # 127.0.0.1 may speak for clients, 127.0.0.2 may not: its header,
+        # however plausible, is refused before a server sees anything.
+        servers = self.backends(("b1",), proxy_protocol=True)
+        self.start(self.servers_yaml(servers), pool_extra="    proxy-protocol: v2",
+                   listener_extra='    accept-proxy: true\n    proxy-from: ["127.0.0.1/32"]')
+        acl = f'switchboard_listener_rejected_total{{listener="vip",reason="acl"}}'
+        before = metric_value(self.admin, acl) or 0
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5,
+                                      source_address=("127.0.0.2", 0)) as s:
+            s.sendall(proxy_v1("10.1.1.1", 40000, "198.51.100.1", 25) + b"GET / HTTP/1.0\r\n\r\n")
+            self.assertTrue(closed_within(s, 2))
+        wait_until(lambda: metric_value(self.admin, acl) == before + 1, what="acl rejection counted")
+        self.assertEqual(self.nginx.access_log("b1"), "")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5,
+                                      source_address=("127.0.0.1", 0)) as s:
+            s.sendall(proxy_v1("192.0.2.7", 40000, "198.51.100.1", 25) + b"GET / HTTP/1.0\r\n\r\n")
+            self.assertIn(b"b1", s.recv(4096))
+        wait_until(lambda: self.nginx.access_log("b1"), what="nginx access log")
+        self.assertEqual(self.nginx.access_log("b1").split()[0], "192.0.2.7:40000")
+
+    def test_allow_applies_to_the_client_in_the_proxy_header(self):
+        servers = self.backends(("b1",), proxy_protocol=True)
+        self.start(self.servers_yaml(servers), pool_extra="    proxy-protocol: v2",
+                   listener_extra='    accept-proxy: true\n    allow: ["192.0.2.0/24"]')
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(proxy_v1("198.51.100.9", 40000, "198.51.100.1", 25) +
+                      b"GET / HTTP/1.0\r\n\r\n")
+            self.assertTrue(closed_within(s, 2))
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(proxy_v1("192.0.2.7", 40000, "198.51.100.1", 25) + b"GET / HTTP/1.0\r\n\r\n")
+            self.assertIn(b"b1", s.recv(4096))
+
+    def test_client_first_byte_timeout_closes_a_silent_client(self):
+        # The server speaks first (smtp-sink's banner) and the client never
+        # answers: closed at the first-byte deadline, long before idle-timeout.
+        sink = SmtpSink(self.procs)
+        self.start(f"      - {{address: 127.0.0.1:{sink.port}, name: sink}}",
+                   listener_extra="    client-first-byte-timeout: 500ms\n    idle-timeout: 1m")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            started = time.monotonic()
+            self.assertTrue(s.recv(512).startswith(b"220"))  # the server's banner came through
+            self.assertTrue(closed_within(s, 5))
+            elapsed = time.monotonic() - started
+        self.assertGreater(elapsed, 0.3)
+        self.assertLess(elapsed, 3.0)
+        wait_until(lambda: "outcome=first-byte-timeout" in self.sb.log(),
+                   what="first-byte-timeout in the access log")
+        # A client that speaks in time is not affected by it afterwards.
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.recv(512)
+            s.sendall(b"EHLO client.test\r\n")
+            time.sleep(0.8)  # past the first-byte deadline
+            s.sendall(b"QUIT\r\n")
+            replies = b""
+            while b"221" not in replies:
+                data = s.recv(4096)
+                if not data:
+                    break
+                replies += data
+        self.assertIn(b"250", replies)
+        self.assertIn(b"221", replies)
 
     def test_sigterm_drains_open_connections_then_exits_zero(self):
         servers = self.backends(("b1",))
