@@ -1,4 +1,4 @@
-// libFuzzer target for the PROXY protocol decoder (proxy/net/proxy_protocol.h).
+// libFuzzer target for the PROXY protocol decoder (net/codec/proxy_protocol.h).
 //
 // Properties checked on every input, beyond "no crash, no sanitizer report":
 //  1. A `done` result consumes between 1 and size bytes, and the header alone

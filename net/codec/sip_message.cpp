@@ -66,7 +66,10 @@ std::optional<std::size_t> sip_message_length(std::string_view stream) {
     const std::string_view value = trim(line.substr(colon + 1));
     std::from_chars(value.data(), value.data() + value.size(), body);
   }
-  if (stream.size() < head + body) return std::nullopt;
+  // Compared without adding: a Content-Length near 2^64 must not wrap
+  // around into a short (or empty) message that a reader would then skip
+  // over forever.
+  if (body > stream.size() - head) return std::nullopt;
   return head + body;
 }
 

@@ -78,6 +78,15 @@ TEST(SipMessageLength, FramesATcpStream) {
   EXPECT_FALSE(sip_message_length("SIP/2.0 200 OK\r\ncontent-length : 10\r\n\r\nshort"));
 }
 
+TEST(SipMessageLength, AHugeContentLengthIsIncompleteNotAShortMessage) {
+  // 2^64 - 1: head + body would wrap around to a length shorter than the
+  // headers (found by fuzz/sip_message_fuzz.cpp).
+  const std::string_view stream = "SIP/2.0 200 OK\r\nl: 18446744073709551615\r\n\r\nbody";
+  EXPECT_FALSE(sip_message_length(stream));
+  EXPECT_FALSE(sip_message_length("SIP/2.0 200 OK\r\nContent-Length: 5\r\n\r\nbody"));
+  EXPECT_EQ(sip_message_length("SIP/2.0 200 OK\r\nContent-Length: 4\r\n\r\nbody"), 41u);
+}
+
 TEST(EhloKeywords, UpperCasedKeywordsAfterTheFirstLine) {
   SmtpReply ehlo{250, {"250-mx1 Hello", "250-PIPELINING", "250-size 10240000", "250 starttls"}};
   EXPECT_EQ(ehlo_keywords(ehlo), (std::vector<std::string>{"PIPELINING", "SIZE", "STARTTLS"}));

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds one codec fuzz target with clang (the codecs are std only, so one
+# command does) and runs it for ${FUZZ_SECONDS:-30} seconds from its seed
+# corpus in fuzz/seeds/NAME. Used by CTest (fuzz.NAME) when clang++ exists.
+#   fuzz/run_codec_fuzz.sh NAME WORKDIR     (NAME: proxy_protocol, smtp_reply, sip_message)
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+name=${1:?usage: run_codec_fuzz.sh NAME WORKDIR}
+work=${2:?usage: run_codec_fuzz.sh NAME WORKDIR}
+mkdir -p "$work/$name-corpus"
+cp "$src/fuzz/seeds/$name/"* "$work/$name-corpus/"
+clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -I"$src" "$src/fuzz/${name}_fuzz.cpp" "$src"/net/codec/*.cpp "$src/net/ip_address.cpp" \
+  -o "$work/${name}_fuzz"
+cd "$work"
+"./${name}_fuzz" -max_total_time="${FUZZ_SECONDS:-30}" -print_final_stats=1 "$name-corpus" 2>&1 | tail -15
