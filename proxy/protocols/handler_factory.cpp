@@ -8,8 +8,6 @@
 
 namespace sb::runtime {
 
-void ProtocolHandler::start_datagrams(Worker&, std::shared_ptr<AcceptorSlot>) {}
-
 std::unique_ptr<ProtocolHandler> make_handler(const config::ListenerConfig& listener,
                                               const HandlerContext& context) {
   switch (listener.protocol) {

@@ -39,7 +39,7 @@ class ProtocolHandler {
   // it starts). The loop reads `slot->listener` at each wakeup: a reload can
   // hand a kept address to the listener of the same protocol in the new
   // configuration. It ends when the socket closes.
-  virtual void start_datagrams(Worker& worker, std::shared_ptr<AcceptorSlot> slot);
+  virtual void start_datagrams(Worker& /*worker*/, std::shared_ptr<AcceptorSlot> /*slot*/) {}
 };
 
 }  // namespace sb::runtime
