@@ -1,5 +1,5 @@
 #pragma once
-// The one interface every algorithm implements (SPEC §3 `balance:`).
+// The one interface every algorithm implements (docs/configuration.md `balance:`).
 //
 // A Balancer is built from one immutable PoolSnapshot and owned by one worker
 // thread: pick() is called only from that thread, so algorithms keep their
@@ -45,7 +45,7 @@ class Balancer {
  public:
   virtual ~Balancer() = default;
   // A server that is eligible and not in ctx.tried, or nullopt when there is
-  // none (the caller then answers as SPEC §4 says: 421, 502/503, 503, close).
+  // none (the caller then answers as docs/configuration.md says: 421, 502/503, 503, close).
   virtual std::optional<Pick> pick(const PickContext& ctx) = 0;
   virtual std::string_view algorithm() const = 0;
   const PoolSnapshot& snapshot() const { return *snapshot_; }
@@ -58,7 +58,7 @@ class Balancer {
   std::shared_ptr<const PoolSnapshot> snapshot_;
 };
 
-// SPEC §3 `balance:`.
+// docs/configuration.md `balance:`.
 enum class Algorithm : std::uint8_t {
   round_robin,           // rotation; weights ignored
   weighted_round_robin,  // nginx's smooth weighted rotation

@@ -13,7 +13,7 @@ namespace sb::balancer {
 
 struct DurationHistogram {
   // Upper bounds in seconds: 0.5 ms to 10 s, for connects, banners and
-  // health checks (issue 5).
+  // health checks.
   static constexpr std::array<double, 14> kBounds = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets{};  // last: above 10 s

@@ -1,5 +1,5 @@
 #pragma once
-// Answers for the `protocol: dns` listener (SPEC §3 dns.records) from the
+// Answers for the `protocol: dns` listener (docs/configuration.md dns.records) from the
 // pools' current snapshots: the same health state the proxy uses, so a dead
 // server leaves the answers within its `fall` window.
 //

@@ -1,5 +1,5 @@
 #pragma once
-// From DNS answers to pool members (SPEC §3 servers): a HOST:PORT entry
+// From DNS answers to pool members (docs/configuration.md servers): a HOST:PORT entry
 // becomes one server per A/AAAA record; an `srv:` entry one per SRV target
 // address (priority -> tier, weight -> weight, port from the record); an
 // `mx:` entry one per MX host address (preference -> tier) on the entry's

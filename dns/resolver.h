@@ -30,7 +30,7 @@ struct ResolverOptions {
   int attempts = 2;
 };
 
-// switchboard_resolver_queries_total{result} (SPEC §5), read by metrics.
+// switchboard_resolver_queries_total{result} (README.md "Prometheus and Grafana"), read by metrics.
 struct ResolverStats {
   std::atomic<std::uint64_t> ok{0};  // an answer, records or not (NODATA)
   std::atomic<std::uint64_t> nxdomain{0};

@@ -1,8 +1,8 @@
 #pragma once
 // Is a DNS server rotating its equal-preference MX records? (`switchboard
-// mx-test`, SPEC §7.) Across N answers, each of k hosts should come first
-// about N/k times; Pearson's chi-square test against that uniform
-// expectation gives the verdict.
+// mx-test`, README.md "DNS round-robin and MX testing".) Across N answers, each of k hosts should
+// come first about N/k times; Pearson's chi-square test against that uniform expectation gives the
+// verdict.
 
 #include <cstdint>
 #include <string>

@@ -1,6 +1,6 @@
 #pragma once
 // What to check on one server and how often: the health module's own view of
-// a pool's `health:` section (SPEC §3), filled by the runtime from the
+// a pool's `health:` section (docs/configuration.md), filled by the runtime from the
 // configuration so that this module does not depend on the config types.
 
 #include <array>

@@ -86,7 +86,7 @@ asio::awaitable<void> HealthChecker::run(std::list<Loop>::iterator it) {
     const bool stale = started <= loop.ejected_at;
     report_(loop.target, result, stale ? Transition::none : loop.verdict.record(result.ok));
     const double u = static_cast<double>(random_.next() >> 11) / 9007199254740992.0;  // 2^53
-    // Every server's first check runs at start (SPEC §3), so they all run
+    // Every server's first check runs at start (docs/configuration.md), so they all run
     // together; the wait after it is a random part of the interval, which
     // spreads the checks evenly over it from then on (HAProxy staggers its
     // start the same way). ±10% jitter after that keeps them apart.

@@ -43,7 +43,7 @@ class HealthChecker {
   HealthChecker& operator=(const HealthChecker&) = delete;
 
   // Starts checking `target` (an id of the owner's choosing) per `spec`.
-  // `up`: its health now (a new server is assumed up, SPEC §4); the first
+  // `up`: its health now (a new server is assumed up, docs/configuration.md); the first
   // check decides at once either way.
   void add(std::size_t target, CheckSpec spec, bool up = true);
   // The check `target` runs now, if any.

@@ -1,5 +1,5 @@
 #pragma once
-// Rise/fall hysteresis for one server (SPEC §4), as a pure value type.
+// Rise/fall hysteresis for one server (docs/configuration.md), as a pure value type.
 //
 // A new server is assumed up. Its first check decides at once: one failure
 // marks it down. After that it takes `rise` consecutive passes to go up and

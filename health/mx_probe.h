@@ -1,9 +1,8 @@
 #pragma once
-// What `switchboard mx-test` asks of each MX address (SPEC §7): more than a
-// health check's pass/fail. Connect time, the 220 banner, the EHLO
-// extensions, and where STARTTLS is offered the handshake and the
-// certificate: subject, issuer, expiry, and whether it names the MX host.
-// Runs on the caller's event loop within one timeout for the whole dialogue.
+// What `switchboard mx-test` asks of each MX address (README.md "DNS round-robin and MX testing"):
+// more than a health check's pass/fail. Connect time, the 220 banner, the EHLO extensions, and
+// where STARTTLS is offered the handshake and the certificate: subject, issuer, expiry, and whether
+// it names the MX host. Runs on the caller's event loop within one timeout for the whole dialogue.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>

@@ -1,13 +1,12 @@
 #pragma once
-// SPEC §5 metrics with prometheus-cpp's core registry. The hot path never
-// touches this module: workers count in relaxed atomics (balancer's
-// ServerStats, the runtime's listener and pool counters), and at scrape time
-// the control plane hands those to render(), which brings each registered
-// series up to date (counters by their increase, gauges set, histograms by
-// their new bucket counts) and serialises the registry. Series are added
-// when their pool, server or listener first appears and removed when it is
-// gone (DNS change, reload), so dashboards see neither stale nor missing
-// servers. The only module that includes prometheus headers.
+// The metrics (README.md, "Prometheus and Grafana") with prometheus-cpp's core registry. The hot
+// path never touches this module: workers count in relaxed atomics (balancer's ServerStats, the
+// runtime's listener and pool counters), and at scrape time the control plane hands those to
+// render(), which brings each registered series up to date (counters by their increase, gauges set,
+// histograms by their new bucket counts) and serialises the registry. Series are added when their
+// pool, server or listener first appears and removed when it is gone (DNS change, reload), so
+// dashboards see neither stale nor missing servers. The only module that includes prometheus
+// headers.
 
 #include <array>
 #include <cstdint>

@@ -1,9 +1,9 @@
 #pragma once
-// The command line of SPEC §2: parses argv into a command and dispatches.
+// The command line (README.md, "Command line"): parses argv into a command and dispatches.
 
 namespace sb::cli {
 
-// Exit codes of SPEC §2.
+// Exit codes (README.md, "Command line").
 inline constexpr int kOk = 0;
 inline constexpr int kInvalid = 1;  // invalid configuration or failed test
 inline constexpr int kUsage = 2;

@@ -1,5 +1,6 @@
 #pragma once
-// `switchboard mx-test DOMAIN` (SPEC §7): resolve the domain's MX records
+// `switchboard mx-test DOMAIN` (README.md "DNS round-robin and MX testing"): resolve the domain's
+// MX records
 // `--queries` times with c-ares (through `--dns` when given), judge whether
 // equal-preference hosts take turns coming first (chi-square), then probe
 // every address of every MX host over SMTP at once (banner, EHLO

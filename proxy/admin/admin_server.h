@@ -1,7 +1,7 @@
 #pragma once
 // The admin HTTP server (Beast) on `admin.listen`, on the control-plane
 // io_context: GET /healthz, GET /status, GET /pools/{pool}/pick, and POST
-// /pools/{pool}/servers/{server}/drain|enable|disable (SPEC §6). POSTs need
+// /pools/{pool}/servers/{server}/drain|enable|disable (README.md "Admin API"). POSTs need
 // "Authorization: Bearer <token>" when admin.token-file is set; GET
 // /metrics, the status page GET /, and POST /reload.
 

@@ -1,5 +1,5 @@
 #pragma once
-// The typed, immutable configuration of SPEC §3. Produced only by the loader
+// The typed, immutable configuration of docs/configuration.md. Produced only by the loader
 // (config_loader.h); everything after loading reads these structs and never
 // the YAML. Defaults here are the documented defaults.
 //

@@ -1,5 +1,5 @@
 #pragma once
-// Loads and validates a configuration file (SPEC §3). Every problem found is
+// Loads and validates a configuration file (docs/configuration.md). Every problem found is
 // reported, not just the first, as `FILE:LINE:COL: message` with 1-based
 // positions and FILE as the caller named it. Thread: any; pure apart from
 // reading the file.

@@ -1,5 +1,5 @@
 // Listeners and their protocol sections: tls, smtp, http, sip, dns
-// (SPEC §3 "A listener").
+// (docs/configuration.md "A listener").
 
 #include <fmt/format.h>
 
@@ -120,7 +120,7 @@ bool is_valid_cookie_name(std::string_view name) {
 }
 
 // "408" or "500-599": final responses (4xx..6xx) on which a call is presented
-// to the next server. 3xx is passed back to the caller (SPEC §4), never retried.
+// to the next server. 3xx is passed back to the caller (docs/configuration.md), never retried.
 std::optional<StatusRange> parse_sip_status_range(std::string_view text) {
   const std::size_t dash = text.find('-');
   auto number = [](std::string_view t) -> std::optional<int> {

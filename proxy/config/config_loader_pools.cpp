@@ -1,4 +1,4 @@
-// Pools: balance, servers, health, outlier (SPEC §3 "A pool").
+// Pools: balance, servers, health, outlier (docs/configuration.md "A pool").
 
 #include <fmt/format.h>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Servers found through DNS (SPEC §3: HOST:PORT, srv:, mx:), kept current on
+// Servers found through DNS (docs/configuration.md: HOST:PORT, srv:, mx:), kept current on
 // the control plane: each pool with such entries is resolved with c-ares,
 // mapped to members (dns/discovery.h) and handed to PoolControl::set_members,
 // then resolved again when the smallest TTL (clamped to resolver.min-ttl /

@@ -192,7 +192,7 @@ void PoolControl::apply_check(std::uint64_t id, const health::ProbeResult& resul
   if (record == records_.end()) return;
   CheckRecord& c = record->second.check;
   if (const auto where = locate(id)) {
-    // Counted for the metrics (SPEC §5), which read them at scrape time.
+    // Counted for the metrics (README.md "Prometheus and Grafana"), which read them at scrape time.
     auto& stats = *pools_.at(where->first).snapshot->servers[where->second].stats;
     const auto kind = result.ok          ? balancer::CheckResult::pass
                       : result.timed_out ? balancer::CheckResult::timeout
@@ -269,7 +269,7 @@ bool PoolControl::set_members(std::size_t pool, std::vector<balancer::ServerView
     changed = true;
     m.id = pools_.next_server_id();
     m.stats = std::make_shared<balancer::ServerStats>();
-    m.health = balancer::Health::up;  // assumed up until its first check (SPEC §4)
+    m.health = balancer::Health::up;  // assumed up until its first check (docs/configuration.md)
     records_[m.id] = {pool, std::chrono::system_clock::now(), {}};
     spdlog::info("pool {}: server {} ({}) joins ({})", p.config.name, m.name, m.address, cause);
     added.push_back(m);

@@ -60,7 +60,7 @@ class PoolControl {
   // The pool's members are now `members` (static entries and what DNS
   // discovery found; id and stats unset). Servers that stay (same name and
   // address) keep their id, health, counters and connections and take the
-  // new weight and priority; new ones start assumed up (SPEC §4); removed
+  // new weight and priority; new ones start assumed up (docs/configuration.md); removed
   // ones leave the rotation while their open connections finish. Publishes
   // only when something changed; returns whether it did.
   // `cause` says why in the log ("from DNS", "by reload").
@@ -75,7 +75,7 @@ class PoolControl {
   // workers every pool at once (Worker::post_install) instead.
   void hold_publication(bool hold) { held_ = hold; }
 
-  // SPEC §6 /status.
+  // GET /status (README.md, "Admin API").
   boost::json::value status() const;
 
   struct DryRun {
@@ -83,7 +83,7 @@ class PoolControl {
     std::string error;        // a bad client address
     boost::json::value body;  // the answer
   };
-  // SPEC §6 /pools/{pool}/pick: which server a new connection from `client`
+  // GET /pools/{pool}/pick (README.md, "Admin API"): which server a new connection from `client`
   // (with L7 affinity key `key`, when given) would get now, and why. Builds a
   // throwaway balancer over the current snapshot: no worker state changes.
   DryRun dry_run(std::string_view pool, std::string_view client,

@@ -7,7 +7,7 @@
 // Worker::publish); a connection always resolves a ServerIndex against the
 // snapshot it picked from, so a publication never mixes two server lists.
 //
-// A reload (SPEC §4) builds a new PoolRuntime for every pool: its settings
+// A reload (docs/configuration.md) builds a new PoolRuntime for every pool: its settings
 // never change under a connection, which holds the one it started with. A
 // pool that keeps its name keeps its counters and its servers (their ids,
 // health and connections); PoolControl then applies the new server list.

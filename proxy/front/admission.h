@@ -1,8 +1,7 @@
 #pragma once
-// Admission of accepted connections to a listener (ARCHITECTURE.md §2 step 2):
-// deny list, then allow list, then max-connections and
-// max-connections-per-source. A refused connection is closed at once by the
-// caller and counted here.
+// Admission of accepted connections to a listener (docs/architecture.md, "The life of a connection"
+// step 2): deny list, then allow list, then max-connections and max-connections-per-source. A
+// refused connection is closed at once by the caller and counted here.
 //
 // Thread-safe: one Admission is shared by the listener's acceptors on every
 // worker. The global limit is one atomic; the per-source limit takes a mutex,

@@ -14,7 +14,7 @@ namespace sb::runtime {
 enum class RejectReason : std::uint8_t { acl, limit, proxy_header };
 inline constexpr std::size_t kRejectReasons = 3;
 
-// A dns listener's answers by query type and response code (SPEC §5
+// A dns listener's answers by query type and response code (README.md "Prometheus and Grafana"
 // switchboard_dns_queries_total, in the metrics module's label order), and
 // what it could not answer.
 struct DnsCounters {

@@ -1,5 +1,5 @@
 #pragma once
-// `source: client` (SPEC §3): connect to a server from the client's own
+// `source: client` (docs/configuration.md): connect to a server from the client's own
 // address, for servers that accept neither PROXY nor XCLIENT and select by
 // remote IP (Exchange receive connectors). The socket is opened with
 // IP_TRANSPARENT (IPV6_TRANSPARENT) so that it may bind an address this host

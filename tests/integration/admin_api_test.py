@@ -1,4 +1,4 @@
-"""The admin API of SPEC §6 that exists today: /status, drain/enable/disable
+"""The admin API (README.md, "Admin API"): /status, drain/enable/disable
 (with the bearer token), and the dry-run pick, against real nginx backends."""
 
 import collections

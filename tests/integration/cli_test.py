@@ -1,4 +1,4 @@
-"""The command line of SPEC §2: check, run's refusals, version, exit codes,
+"""The command line (README.md, "Command line"): check, run's refusals, version, exit codes,
 and every shipped or documented configuration accepted by `check`."""
 
 import glob

@@ -1,4 +1,4 @@
-"""The `protocol: dns` listener (SPEC §3): dig and kdig against switchboard's
+"""The `protocol: dns` listener (docs/configuration.md): dig and kdig against switchboard's
 responder, with smtp-sink backends on their own loopback addresses whose
 health decides the answers."""
 

@@ -1,4 +1,4 @@
-"""GET /metrics: SPEC §5 names and labels for what exists, values that follow
+"""GET /metrics: the documented names and labels for what exists, values that follow
 real traffic and health, and `promtool check metrics` with no findings."""
 
 import os

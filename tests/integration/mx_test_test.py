@@ -1,4 +1,4 @@
-"""`switchboard mx-test` (SPEC §7) against a real DNS server (BIND named on
+"""`switchboard mx-test` (README.md "DNS round-robin and MX testing") against a real DNS server (BIND named on
 loopback) whose MX records point at two smtp-sink hosts and a private
 Postfix with STARTTLS, and against switchboard's own DNS responder."""
 

@@ -1,4 +1,4 @@
-"""Reload (SPEC §4, §6): POST /reload and SIGHUP against real nginx backends.
+"""Reload (docs/configuration.md, README.md "Admin API"): POST /reload and SIGHUP against real nginx backends.
 Listeners that stay keep their sockets, pools swap at once, servers that stay
 keep their health and admin state, open connections go on, and a bad file is
 refused with its errors while the old configuration keeps serving."""

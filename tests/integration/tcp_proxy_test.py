@@ -1,4 +1,4 @@
-"""The L4 `tcp` listener against real nginx backends and curl (issue 2)."""
+"""The L4 `tcp` listener against real nginx backends and curl."""
 
 import collections
 import concurrent.futures

@@ -1,6 +1,6 @@
 #pragma once
 // Moves bytes both ways between a client and a server until both directions
-// have ended (ARCHITECTURE.md §2 step 6).
+// have ended (docs/architecture.md, "The life of a connection" step 6).
 //
 // - Back-pressure: a direction reads again only once its bytes are written.
 // - Half-close: when one side stops sending, the other side's write half is

@@ -1,4 +1,4 @@
-// Properties every algorithm must have (SPEC §3, §4): only eligible servers,
+// Properties every algorithm must have (docs/configuration.md): only eligible servers,
 // priority tiers, exclusion of tried servers, explicit "none", determinism.
 #include <gtest/gtest.h>
 

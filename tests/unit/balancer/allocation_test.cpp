@@ -1,4 +1,4 @@
-// pick() allocates nothing, for every algorithm (ARCHITECTURE.md §3): a
+// pick() allocates nothing, for every algorithm (docs/architecture.md): a
 // counting global operator new in this test binary alone.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// The configuration loader (SPEC §3): valid examples of every section with
+// The configuration loader (docs/configuration.md): valid examples of every section with
 // their parsed values and defaults, and the typed readers. The failing cases
 // are in config_errors_test.cpp.
 
