@@ -250,6 +250,15 @@ bool PoolControl::set_members(std::size_t pool, std::vector<balancer::ServerView
   const auto same_server = [](const balancer::ServerView& a, const balancer::ServerView& b) {
     return a.name == b.name && a.ip == b.ip && a.port == b.port;
   };
+  // A list that names one server twice (two MX records for one exchange, an
+  // address written twice) is one server: one id, one check, one share.
+  // Otherwise both copies would keep the same id, and a health change would
+  // reach only the copy the index points at.
+  for (auto m = members.begin(); m != members.end();) {
+    const bool again = std::any_of(
+        members.begin(), m, [&](const balancer::ServerView& e) { return same_server(e, *m); });
+    m = again ? members.erase(m) : m + 1;
+  }
   auto next = std::make_shared<balancer::PoolSnapshot>();
   next->name = p.snapshot->name;
   bool changed = members.size() != old.size();

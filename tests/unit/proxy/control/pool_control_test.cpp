@@ -459,6 +459,31 @@ TEST_F(PoolControlTest, TheSameMembersPublishNothing) {
   EXPECT_EQ(run_workers(), 0u);
 }
 
+TEST_F(PoolControlTest, AServerNamedTwiceIsOneServer) {
+  const std::size_t web = registry_.index_of("web");
+  const auto before = ids(*pool("web").snapshot);
+  const std::uint64_t gen = pool("web").snapshot->generation;
+  // b twice (say, two MX records for one exchange): still the same three.
+  EXPECT_FALSE(
+      control_.set_members(web, {member("a", "127.0.0.1", 8001), member("b", "127.0.0.1", 8002),
+                                 member("b", "127.0.0.1", 8002), member("c", "127.0.0.1", 8003)}));
+  EXPECT_EQ(pool("web").snapshot->generation, gen);
+  // A new server named twice joins once, with one id of its own.
+  EXPECT_TRUE(
+      control_.set_members(web, {member("a", "127.0.0.1", 8001), member("b", "127.0.0.1", 8002),
+                                 member("c", "127.0.0.1", 8003), member("d", "127.0.0.1", 8004),
+                                 member("d", "127.0.0.1", 8004)}));
+  run_workers();
+  const auto& seen = seen_by(0, "web");
+  ASSERT_EQ(seen.servers.size(), 4u);
+  EXPECT_EQ(ids(seen).at("b"), before.at("b"));
+  // Health reaches the one d there is.
+  const auto d = ids(seen).at("d");
+  control_.apply_check(d, failed("refused"), health::Transition::went_down);
+  run_workers();
+  EXPECT_EQ(server(seen_by(0, "web"), "d").health, balancer::Health::down);
+}
+
 TEST_F(PoolControlTest, AServerAtANewAddressIsANewServer) {
   const std::size_t web = registry_.index_of("web");
   const auto before = ids(*pool("web").snapshot);
