@@ -1,0 +1,40 @@
+"""What every part of the runner shares: paths, the fixed ports, the CPU
+split between proxy and load, log() and the runner's exceptions."""
+import os
+import signal
+import sys
+import time
+
+BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(BENCH_DIR)
+IDLE_HELPER = os.path.join(BENCH_DIR, "lib", "idle_conns.py")
+DEFAULT_BIN = os.path.join(ROOT, "build", "switchboard")
+
+# Fixed bench ports, below the ephemeral range (checked at start).
+PORT_FRONT = 20001   # every contender listens here (dns-rr: UDP and TCP)
+PORT_ADMIN = 20002   # switchboard admin
+PORT_IPERF = 20010   # tcp-bulk backend (iperf3 -s)
+PORT_HTTP = 20011    # tcp-connrate backend (nginx, 16-byte file)
+PORT_HOLD = 20012    # idle-memory backend (accepts and holds)
+PORT_SMTP = (20013, 20014, 20015)  # smtp-relay backends (smtp-sink)
+ALL_PORTS = (PORT_FRONT, PORT_ADMIN, PORT_IPERF, PORT_HTTP, PORT_HOLD, *PORT_SMTP)
+
+PROXY_CPU = "1"      # taskset -c for the proxy
+LOAD_CPU = "0"       # taskset -c for load generators and backends
+FOREIGN_LIMIT = 0.05  # of one core
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+class Interrupted(BaseException):
+    pass
+
+
+def _on_signal(signum, _frame):
+    raise Interrupted(signal.Signals(signum).name)
