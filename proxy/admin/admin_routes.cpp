@@ -2,7 +2,10 @@
 
 #include "proxy/admin/status_page.h"
 
+#include <openssl/crypto.h>
+
 #include <boost/json/serialize.hpp>
+#include <cctype>
 #include <optional>
 #include <vector>
 
@@ -57,14 +60,53 @@ AdminResponse not_allowed(const AdminRequest& req, std::string_view allow) {
   return res;
 }
 
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view header(const AdminRequest& req, http::field f) {
+  const auto it = req.find(f);
+  return it == req.end() ? std::string_view{}
+                         : std::string_view(it->value().data(), it->value().size());
+}
+
+// "Authorization: Bearer <token>": the scheme in any case (RFC 7235), the
+// token compared in constant time, so that the time an answer takes says
+// nothing about how much of a guess was right.
 bool authorized(const AdminRequest& req, const std::string& token) {
   if (token.empty()) return true;
-  const auto it = req.find(http::field::authorization);
-  if (it == req.end()) return false;
-  const std::string_view value(it->value().data(), it->value().size());
-  constexpr std::string_view kBearer = "Bearer ";
-  return value.size() == kBearer.size() + token.size() && value.starts_with(kBearer) &&
-         value.substr(kBearer.size()) == token;
+  const std::string_view value = header(req, http::field::authorization);
+  constexpr std::string_view kBearer = "bearer ";
+  if (value.size() != kBearer.size() + token.size() ||
+      !iequals(value.substr(0, kBearer.size()), kBearer)) {
+    return false;
+  }
+  return CRYPTO_memcmp(value.data() + kBearer.size(), token.data(), token.size()) == 0;
+}
+
+// Whether a request that changes something comes from the admin's own pages
+// (or from no page at all: curl and scripts send no Origin). Any page open
+// in the operator's browser can send a POST here; the browser says which
+// page it came from, and a page of another origin is refused whatever
+// token it carries (a cross-site request forgery).
+bool from_own_origin(const AdminRequest& req) {
+  const std::string_view fetch_site = header(req, http::field::sec_fetch_site);
+  if (!fetch_site.empty() && !iequals(fetch_site, "same-origin") && !iequals(fetch_site, "none")) {
+    return false;
+  }
+  const auto origin = req.find(http::field::origin);
+  if (origin == req.end()) return true;
+  const std::string_view host = header(req, http::field::host);
+  if (host.empty()) return false;
+  const std::string own = "http://" + std::string(host);
+  return iequals(std::string_view(origin->value().data(), origin->value().size()), own);
 }
 
 AdminResponse unauthorized(const AdminRequest& req) {
@@ -106,6 +148,10 @@ AdminResponse handle_admin_request(const AdminRequest& req, const AdminContext& 
   const auto parts = split_path(path);
   const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
   const bool post = req.method() == http::verb::post;
+  if (!get && !from_own_origin(req)) {
+    return reply(req, http::status::forbidden,
+                 json_error("refused: the request comes from another web page (Origin)"));
+  }
 
   if (parts.size() == 1 && parts[0] == "healthz") {
     if (!get) return not_allowed(req, "GET, HEAD");
@@ -115,8 +161,12 @@ AdminResponse handle_admin_request(const AdminRequest& req, const AdminContext& 
   }
   if (parts.empty()) {
     if (!get) return not_allowed(req, "GET, HEAD");
-    return reply(req, http::status::ok, std::string(status_page_html()),
-                 "text/html; charset=utf-8");
+    auto page =
+        reply(req, http::status::ok, std::string(status_page_html()), "text/html; charset=utf-8");
+    // Its buttons act: no other site may frame it and lure a click.
+    page.set("Content-Security-Policy", "frame-ancestors 'none'");
+    page.set(http::field::x_frame_options, "DENY");
+    return page;
   }
   if (parts.size() == 1 && parts[0] == "metrics") {
     if (!get) return not_allowed(req, "GET, HEAD");

@@ -18,27 +18,40 @@ namespace http = beast::http;
 
 AdminServer::AdminServer(asio::io_context& io, const config::AdminConfig& cfg,
                          const std::atomic<bool>& shutting_down, PoolControl& pools)
-    : io_(io), acceptor_(io), shutting_down_(shutting_down), pools_(pools) {
-  if (!cfg.token_file.empty()) {
-    std::ifstream in(cfg.token_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) throw ListenError("admin.token-file " + cfg.token_file + ": cannot read it");
-    token_ = text.str();
-    // Surrounding whitespace (a trailing newline from echo) is not the token.
-    const auto first = token_.find_first_not_of(" \t\r\n");
-    const auto last = token_.find_last_not_of(" \t\r\n");
-    token_ = first == std::string::npos ? "" : token_.substr(first, last - first + 1);
-    if (token_.empty()) throw ListenError("admin.token-file " + cfg.token_file + " is empty");
-  }
+    : io_(io),
+      acceptor_(io),
+      shutting_down_(shutting_down),
+      pools_(pools),
+      token_(read_token(cfg.token_file)) {
   const auto ep = to_endpoint(cfg.listen);
   if (!ep) throw ListenError("admin.listen " + cfg.listen.to_string() + ": not an IP address");
+  if (token_.empty() && !ep->address().is_loopback()) {
+    spdlog::warn(
+        "admin.listen {} is not a loopback address and admin.token-file is not set: anyone who "
+        "reaches it can drain, disable and reload",
+        cfg.listen.to_string());
+  }
   error_code ec;
   acceptor_.open(ep->protocol(), ec);
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor_.bind(*ep, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw ListenError("cannot listen on " + cfg.listen.to_string() + ": " + ec.message());
+}
+
+std::string AdminServer::read_token(const std::string& path) {
+  if (path.empty()) return {};
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) throw ListenError("admin.token-file " + path + ": cannot read it");
+  std::string token = text.str();
+  // Surrounding whitespace (a trailing newline from echo) is not the token.
+  const auto first = token.find_first_not_of(" \t\r\n");
+  const auto last = token.find_last_not_of(" \t\r\n");
+  token = first == std::string::npos ? "" : token.substr(first, last - first + 1);
+  if (token.empty()) throw ListenError("admin.token-file " + path + " is empty");
+  return token;
 }
 
 void AdminServer::start() {

@@ -29,6 +29,12 @@ class AdminServer {
   // Serves POST /reload with `reload` (set before start).
   void set_reload(std::function<ReloadOutcome()> reload) { reload_ = std::move(reload); }
 
+  // The token in admin.token-file `path` (surrounding whitespace removed);
+  // empty for no file. Throws ListenError naming the file when it cannot be
+  // read or holds no token. A reload reads it again (control thread).
+  static std::string read_token(const std::string& path);
+  void set_token(std::string token) { token_ = std::move(token); }
+
  private:
   awaitable<void> accept_loop();
   awaitable<void> serve(tcp::socket socket);

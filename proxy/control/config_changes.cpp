@@ -26,7 +26,6 @@ void restart_only(const config::Config& a, const config::Config& b, std::vector<
   };
   note("workers", std::to_string(a.workers), std::to_string(b.workers));
   note("admin.listen", a.admin.listen.to_string(), b.admin.listen.to_string());
-  note("admin.token-file", a.admin.token_file, b.admin.token_file);
   note("log.level", std::to_string(static_cast<int>(a.log.level)),
        std::to_string(static_cast<int>(b.log.level)));
   note("log.format", a.log.format == config::LogFormat::json ? "json" : "text",

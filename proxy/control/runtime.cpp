@@ -232,6 +232,13 @@ ReloadOutcome Runtime::reload(std::string_view why) {
   for (const auto& e : find_unsupported(*loaded.config, file_)) errors.push_back(e.to_string());
   if (!errors.empty()) return refuse(std::move(errors));
   if (auto problem = transparent_problem(*loaded.config)) return refuse({std::move(*problem)});
+  // The admin token is read again: rotating it needs no restart.
+  std::string token;
+  try {
+    token = AdminServer::read_token(loaded.config->admin.token_file);
+  } catch (const ListenError& e) {
+    return refuse({e.what()});
+  }
   auto next = std::make_shared<const config::Config>(std::move(*loaded.config));
 
   // 1. Build the new pools and listeners and bind new addresses; nothing
@@ -265,6 +272,7 @@ ReloadOutcome Runtime::reload(std::string_view why) {
     workers_[w]->post_install(generation_for(w, plan));
   }
   discovery_.restart(cfg_->resolver);
+  admin_->set_token(std::move(token));
 
   ++reloads_success_;
   last_reload_success_ = unix_now();

@@ -2,6 +2,7 @@
 (with the bearer token), and the dry-run pick, against real nginx backends."""
 
 import collections
+import http.client
 import os
 import socket
 import sys
@@ -90,6 +91,62 @@ class AdminApiTest(IntegrationTest):
         self.assertEqual(self.call("POST", "/pools/web/servers/b1/drain", token="wrong")[0], 401)
         self.assertEqual(self.call("POST", "/pools/web/servers/b1/drain", token="s3cret")[0], 200)
         self.assertEqual(self.call("GET", "/status")[0], 200)
+
+    def raw(self, method, path, headers):
+        """One request with exactly these headers; returns (status, headers)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin, timeout=10)
+        try:
+            conn.request(method, path, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            return r.status, dict(r.getheaders())
+        finally:
+            conn.close()
+
+    def test_a_post_from_another_web_page_is_refused_token_or_not(self):
+        self.start(token="s3cret")
+        own = f"127.0.0.1:{self.admin}"
+        drain = "/pools/web/servers/b1/drain"
+        auth = {"Authorization": "Bearer s3cret"}
+        for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"},
+                        {"Origin": f"http://{own}", "Sec-Fetch-Site": "cross-site"},
+                        {"Origin": f"https://{own}"}):
+            with self.subTest(headers=headers):
+                self.assertEqual(self.raw("POST", drain, {**headers, **auth})[0], 403)
+                self.assertEqual(self.raw("POST", "/reload", {**headers, **auth})[0], 403)
+        self.assertEqual(self.call("GET", "/status")[1]["pools"][0]["servers"][0]["admin_state"],
+                         "enabled")
+        # The status page's own requests, and tools that send no Origin, pass.
+        self.assertEqual(self.raw("POST", drain, {"Origin": f"http://{own}",
+                                                  "Sec-Fetch-Site": "same-origin", **auth})[0], 200)
+        self.assertEqual(self.raw("POST", "/pools/web/servers/b1/enable", auth)[0], 200)
+
+    def test_bearer_in_any_case_and_the_page_cannot_be_framed(self):
+        self.start(token="s3cret")
+        drain = "/pools/web/servers/b1/drain"
+        self.assertEqual(self.raw("POST", drain, {"Authorization": "bearer s3cret"})[0], 200)
+        self.assertEqual(self.raw("POST", drain, {"Authorization": "BEARER s3cret"})[0], 200)
+        self.assertEqual(self.raw("POST", drain, {"Authorization": "Bearer s3creT"})[0], 401)
+        self.assertEqual(self.raw("POST", drain, {"Authorization": "Basic s3cret"})[0], 401)
+        code, headers = self.raw("GET", "/", {})
+        self.assertEqual(code, 200)
+        self.assertEqual(headers.get("Content-Security-Policy"), "frame-ancestors 'none'")
+        self.assertEqual(headers.get("X-Frame-Options"), "DENY")
+
+    def test_a_reload_reads_the_token_file_again(self):
+        self.start(token="first")
+        drain = "/pools/web/servers/b1/drain"
+        with open(os.path.join(self.workdir, "token"), "w") as f:
+            f.write("second\n")
+        self.assertEqual(self.call("POST", "/reload", token="first")[0], 200)
+        self.assertEqual(self.call("POST", drain, token="first")[0], 401)
+        self.assertEqual(self.call("POST", drain, token="second")[0], 200)
+        # A token file that cannot be read refuses the reload; the token stays.
+        os.remove(os.path.join(self.workdir, "token"))
+        code, body = self.call("POST", "/reload", token="second")
+        self.assertEqual(code, 400)
+        self.assertIn("token-file", " ".join(body["errors"]))
+        self.assertEqual(self.call("POST", drain, token="second")[0], 200)
 
     def test_dry_run_pick_matches_real_connections(self):
         self.start(balance="source-ip")

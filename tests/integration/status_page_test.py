@@ -1,6 +1,7 @@
 """The status page (GET /) in headless Chromium: every server of the
 configuration listed with its state; a server taken down shows down after
-the page refreshes itself (no reload); a screenshot is taken."""
+the page refreshes itself (no reload); a screenshot is taken; its own
+actions work from the browser, and the same POST from another site does not."""
 
 import json
 import os
@@ -60,6 +61,39 @@ class StatusPageTest(IntegrationTest):
             # SB_STATUS_SCREENSHOT=PATH keeps a picture (the README's).
             if os.environ.get("SB_STATUS_SCREENSHOT"):
                 browser.screenshot(os.environ["SB_STATUS_SCREENSHOT"])
+        finally:
+            browser.close()
+
+    def test_the_pages_own_actions_work_and_another_sites_are_refused(self):
+        # A real browser sends the Origin and Sec-Fetch-Site it sends: the
+        # status page's own POST acts; the same POST from a page of another
+        # origin (the backend's nginx) is refused before it changes anything.
+        a = {"name": "web1", "port": free_port()}
+        Nginx(self.procs, self.workdir, [a])
+        port, admin = free_port(), free_port()
+        self.sb = Switchboard(self.procs, self.workdir, one_pool_config(
+            port, admin, f"      - {{address: 127.0.0.1:{a['port']}, name: web1}}",
+            "    health: {check: none}\n", pool="cas"), wait_ports=[port])
+
+        def admin_state():
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/status", timeout=5) as r:
+                return json.load(r)["pools"][0]["servers"][0]["admin_state"]
+
+        post = ("fetch('{url}', {{method: 'POST', mode: '{mode}'}})"
+                ".then(r => r.status, e => 'error: ' + e)")
+        browser = HeadlessChromium(self.procs, self.workdir)
+        try:
+            browser.open(f"http://127.0.0.1:{a['port']}/")  # another origin
+            browser.call("Runtime.evaluate", {"expression": post.format(
+                url=f"http://127.0.0.1:{admin}/pools/cas/servers/web1/drain", mode="no-cors"),
+                "awaitPromise": True, "returnByValue": True})
+            self.assertEqual(admin_state(), "enabled")
+            browser.open(f"http://127.0.0.1:{admin}/")  # the status page itself
+            r = browser.call("Runtime.evaluate", {"expression": post.format(
+                url="/pools/cas/servers/web1/drain", mode="cors"),
+                "awaitPromise": True, "returnByValue": True})
+            self.assertEqual(r["result"]["value"], 200)
+            self.assertEqual(admin_state(), "drain")
         finally:
             browser.close()
 
