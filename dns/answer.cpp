@@ -31,7 +31,8 @@ bool kind_matches(RecordKind kind, std::uint16_t qtype) {
 Answerer::Answerer(std::vector<RecordSpec> records, AnswerOptions options)
     : records_(std::move(records)), options_(options), turns_(records_.size(), 0) {}
 
-std::size_t Answerer::choose(std::size_t r, const balancer::PoolSnapshot& snap, bool& all_down) {
+std::size_t Answerer::choose(std::size_t r, const balancer::PoolSnapshot& snap, bool& all_down,
+                             std::size_t max_answers) {
   const RecordSpec& rec = records_[r];
   chosen_.clear();
   const auto order_of = [&](const balancer::ServerView& s) {
@@ -59,7 +60,7 @@ std::size_t Answerer::choose(std::size_t r, const balancer::PoolSnapshot& snap, 
     std::rotate(chosen_.begin(), chosen_.begin() + static_cast<long>(start), chosen_.end());
   }
   ++turns_[r];
-  if (chosen_.size() > options_.max_answers) chosen_.resize(options_.max_answers);
+  if (chosen_.size() > max_answers) chosen_.resize(max_answers);
   return chosen_.size();
 }
 
@@ -134,16 +135,20 @@ AnswerResult Answerer::answer(std::span<const std::uint8_t> packet, std::span<st
   // Answers first, then the glue of every MX/SRV target in the additional
   // section (a message's sections are in order).
   glue_.clear();
+  // ANY gets the minimal answer of RFC 8482 (section 4.2): one record of the
+  // name's first RRset, not every record it has (a reflection amplifier).
+  const bool any = q.qtype == wire::kTypeAny;
   for (std::size_t r = 0; r < records_.size(); ++r) {
     const RecordSpec& rec = records_[r];
     if (rec.name != q.name()) continue;
-    if (!(kind_matches(rec.kind, q.qtype) || q.qtype == wire::kTypeAny)) continue;
+    if (!(kind_matches(rec.kind, q.qtype) || any)) continue;
     const balancer::PoolSnapshot* snap = snapshot_of(rec.pool);
     if (!snap) continue;
     bool down = false;
-    const std::size_t n = choose(r, *snap, down);
+    const std::size_t n = choose(r, *snap, down, any ? 1 : options_.max_answers);
     res.all_down |= down;
     if (n > 0) write_record(w, r);
+    if (any && n > 0) break;
   }
   for (const Glue& g : glue_) {
     if (g.name_offset == 0) continue;  // its record did not fit (TC)

@@ -61,7 +61,9 @@ class Answerer {
     std::uint16_t order;  // MX preference / SRV priority
   };
   // The servers that `record` answers with, rotated and capped.
-  std::size_t choose(std::size_t record, const balancer::PoolSnapshot& snap, bool& all_down);
+  // At most `max_answers` of the record's eligible servers, rotated.
+  std::size_t choose(std::size_t record, const balancer::PoolSnapshot& snap, bool& all_down,
+                     std::size_t max_answers);
   void write_record(wire::ResponseWriter& w, std::size_t record);
 
   std::vector<RecordSpec> records_;

@@ -130,6 +130,20 @@ TEST_F(AnswerTest, RotationPutsEachServerFirstEqually) {
   EXPECT_EQ(first, (std::map<std::string, int>{{"1", 10}, {"2", 10}, {"3", 10}}));
 }
 
+TEST_F(AnswerTest, AnyGetsOneRecordOfOneRRset) {
+  // RFC 8482: not every record of the name (three A and three MX here).
+  Answerer a(
+      {{"example.test", RecordKind::a, 30, 10, 0}, {"example.test", RecordKind::mx, 60, 10, 0}},
+      {});
+  const auto d = ask(a, "example.test", wire::kTypeAny);
+  EXPECT_EQ(d.rcode, 0);
+  EXPECT_EQ(d.answers, 1);
+  EXPECT_EQ(d.additional, 0);  // an A record has no glue
+  EXPECT_EQ(last_.qtype, wire::kTypeAny);
+  // The other types are answered in full as before.
+  EXPECT_EQ(ask(a, "example.test", wire::kTypeMx).answers, 3);
+}
+
 TEST_F(AnswerTest, DownAndDrainedServersLeaveTheAnswer) {
   Answerer a({{"mail.example.test", RecordKind::a, 30, 10, 0}}, {});
   pool_.servers[1].health = balancer::Health::down;
