@@ -82,13 +82,21 @@ class StatusPageTest(IntegrationTest):
         post = ("fetch('{url}', {{method: 'POST', mode: '{mode}'}})"
                 ".then(r => r.status, e => 'error: ' + e)")
         browser = HeadlessChromium(self.procs, self.workdir)
+
+        def visit(url):
+            # A new tab shows about:blank until the page has loaded; a fetch
+            # from there would come from no origin at all.
+            browser.open(url)
+            wait_until(lambda: browser.evaluate("location.href + ' ' + document.readyState") ==
+                       f"{url} complete", timeout=10, what=f"{url} loaded")
+
         try:
-            browser.open(f"http://127.0.0.1:{a['port']}/")  # another origin
+            visit(f"http://127.0.0.1:{a['port']}/")  # another origin
             browser.call("Runtime.evaluate", {"expression": post.format(
                 url=f"http://127.0.0.1:{admin}/pools/cas/servers/web1/drain", mode="no-cors"),
                 "awaitPromise": True, "returnByValue": True})
             self.assertEqual(admin_state(), "enabled")
-            browser.open(f"http://127.0.0.1:{admin}/")  # the status page itself
+            visit(f"http://127.0.0.1:{admin}/")  # the status page itself
             r = browser.call("Runtime.evaluate", {"expression": post.format(
                 url="/pools/cas/servers/web1/drain", mode="cors"),
                 "awaitPromise": True, "returnByValue": True})
