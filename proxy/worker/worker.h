@@ -112,6 +112,11 @@ class Worker {
 
  private:
   unsigned id_;
+  // Declared before the io_context so that they outlive it: destroying the
+  // io_context destroys the relays still pending in it (a shutdown past the
+  // grace period), and those give their buffers and pipes back on the way.
+  BufferPool buffers_;
+  PipePool pipes_;
   // One thread runs it and only that thread touches its sockets, so Asio can
   // skip the per-descriptor locks; posting from other threads stays safe
   // (the scheduler keeps its lock).
@@ -128,8 +133,6 @@ class Worker {
   std::vector<PoolSlot> pools_;
   // Shared with their accept loops, which outlive a slot that a reload closes.
   std::vector<std::shared_ptr<AcceptorSlot>> acceptors_;
-  BufferPool buffers_;
-  PipePool pipes_;
   std::thread thread_;
   OutlierHook outlier_hook_;
 };

@@ -42,7 +42,7 @@ class TcpProxyTest(IntegrationTest):
         self.admin = free_port()
         yaml = "\n".join([
             f"workers: {workers}",
-            "shutdown-grace: 10s",
+            "" if "shutdown-grace" in top_extra else "shutdown-grace: 10s",
             f"admin: {{listen: 127.0.0.1:{self.admin}}}",
             top_extra,
             "pools:",
@@ -294,6 +294,40 @@ class TcpProxyTest(IntegrationTest):
         self.assertIsNone(self.sb.proc.poll())
         held.close()
         self.assertEqual(self.sb.proc.wait(timeout=10), 0)
+
+    def test_shutdown_past_the_grace_with_blocked_writes_exits_cleanly(self):
+        # A client that asked for 32 MB and reads none of it: the relay holds
+        # a buffer or a pipe with bytes it cannot write when the grace period
+        # ends and the workers are torn down. Their pools must outlive the
+        # relays (the sanitizer build reports a use after free otherwise).
+        root = os.path.join(self.workdir, "www")
+        os.makedirs(root)
+        with open(os.path.join(root, "big"), "wb") as f:
+            f.write(os.urandom(32 * 1024 * 1024))
+        port = free_port()
+        Nginx(self.procs, self.workdir, [{"name": "files", "port": port, "root": root}])
+        self.start(f"      - {{address: 127.0.0.1:{port}, name: files}}",
+                   top_extra="shutdown-grace: 500ms")
+        held = []
+        for _ in range(3):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", self.port))
+            s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            held.append(s)
+        def bytes_in():
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/metrics", timeout=5) as r:
+                return sum(float(line.split()[-1]) for line in r.read().decode().splitlines()
+                           if line.startswith("switchboard_server_bytes_total{")
+                           and 'direction="in"' in line)
+
+        wait_until(lambda: bytes_in() > 3 * 64 * 1024,
+                   what="the relay reading from the server while the client does not read")
+        self.sb.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.sb.proc.wait(timeout=15), 0)
+        self.assertIn("grace period over: closing 3 connections", self.sb.log())
+        for s in held:
+            s.close()
 
     def test_healthz_on_the_admin_listener(self):
         servers = self.backends(("b1",))
