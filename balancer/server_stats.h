@@ -15,8 +15,9 @@ namespace sb::balancer {
 
 enum class ConnectFailure : std::uint8_t { refused, timeout, banner, tls, reset };
 inline constexpr std::size_t kConnectFailureKinds = 5;
-enum class CheckResult : std::uint8_t { pass, fail, timeout };
-inline constexpr std::size_t kCheckResults = 3;
+// error: the probe could not run here (a local fault), no verdict.
+enum class CheckResult : std::uint8_t { pass, fail, timeout, error };
+inline constexpr std::size_t kCheckResults = 4;
 
 struct ServerStats {
   std::atomic<std::int64_t> active{0};

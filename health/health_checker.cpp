@@ -83,16 +83,21 @@ asio::awaitable<void> HealthChecker::run(std::list<Loop>::iterator it) {
     if (loop.removed) break;
     // A check that started before an ejection is shown but does not count:
     // its pass would speak of the server as it was before the failures.
+    // A probe that could not run here (no descriptor, memory or source
+    // port) says nothing of the server: shown, counted as an error, and
+    // retried soon, but no verdict (docs/configuration.md, "Local faults").
     const bool stale = started <= loop.ejected_at;
-    report_(loop.target, result, stale ? Transition::none : loop.verdict.record(result.ok));
+    const bool verdict = !stale && !result.local_fault;
+    report_(loop.target, result, verdict ? loop.verdict.record(result.ok) : Transition::none);
     const double u = static_cast<double>(random_.next() >> 11) / 9007199254740992.0;  // 2^53
     // Every server's first check runs at start (docs/configuration.md), so they all run
     // together; the wait after it is a random part of the interval, which
     // spreads the checks evenly over it from then on (HAProxy staggers its
     // start the same way). ±10% jitter after that keeps them apart.
-    const auto wait = first ? spread(loop.spec.interval, u) : jittered(loop.spec.interval, u);
+    auto wait = first ? spread(loop.spec.interval, u) : jittered(loop.spec.interval, u);
+    if (result.local_fault) wait = std::min(wait, kLocalFaultRetry);
     loop.timer.expires_at(on_tick(std::chrono::steady_clock::now() + wait));
-    first = false;
+    first = first && result.local_fault;  // the first verdict is still to come
     // Cancelled by stop() or remove(): the flags below say which.
     co_await loop.timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (*stopped) co_return;

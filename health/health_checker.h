@@ -25,6 +25,9 @@ namespace sb::health {
 // HAProxy's millisecond task ticks do): with 1000 servers a second, one
 // wakeup per check cost more CPU than the checks' own work.
 inline constexpr std::chrono::milliseconds kCheckTick{10};
+// A probe that failed for a local reason is tried again after at most this
+// long (sooner when the interval is shorter).
+inline constexpr std::chrono::milliseconds kLocalFaultRetry{1000};
 std::chrono::steady_clock::time_point on_tick(std::chrono::steady_clock::time_point t);
 
 // interval x u, u in [0, 1): the wait after a server's first check.

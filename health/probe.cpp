@@ -48,6 +48,7 @@ asio::awaitable<bool> open_connection(tcp::socket& socket, const bool& expired, 
   const auto ec = co_await net::connect_nonblocking(socket, {address_of(spec), spec.port});
   if (ec) {
     result.detail = failure(ec, expired, "connect");
+    result.local_fault = net::is_local_fault(ec);
     co_return false;
   }
   if (spec.proxy_header.empty()) co_return true;

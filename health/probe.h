@@ -17,6 +17,9 @@ namespace sb::health {
 struct ProbeResult {
   bool ok = false;
   bool timed_out = false;
+  // The probe could not run here (no descriptor, memory or source port):
+  // no verdict on the server, which keeps its state (result="error").
+  bool local_fault = false;
   std::chrono::microseconds latency{0};
   // One line for logs and /status: "250 mx1 Hello", "smtp banner 421 4.3.2
   // busy", "connection refused", "HTTP/1.1 503 Service Unavailable".

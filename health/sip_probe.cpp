@@ -65,7 +65,8 @@ Answer judge(std::string_view message, ProbeResult& result) {
 
 asio::awaitable<void> sip_tcp_dialogue(tcp::socket& socket, const bool& expired,
                                        ProbeResult& result, const CheckSpec& spec) {
-  const auto local = socket.local_endpoint();
+  boost::system::error_code ignored;  // a peer already gone fails at the send
+  const auto local = socket.local_endpoint(ignored);
   const std::string request = options_request(spec, local.address(), local.port(), "TCP");
   result.transcript.push_back(
       fmt::format("C: OPTIONS sip:{} SIP/2.0 (TCP)", endpoint_text(address_of(spec), spec.port)));
@@ -107,8 +108,9 @@ asio::awaitable<ProbeResult> sip_udp_probe(const CheckSpec& spec) {
   if (!ec) socket.connect(target, ec);
   if (ec) {
     result.detail = failure(ec, false, "connect");
+    result.local_fault = net::is_local_fault(ec);
   } else {
-    const auto local = socket.local_endpoint();
+    const auto local = socket.local_endpoint(ec);
     const std::string request = options_request(spec, local.address(), local.port(), "UDP");
     result.transcript.push_back(fmt::format("C: OPTIONS sip:{} SIP/2.0 (UDP)",
                                             endpoint_text(target.address(), target.port())));
@@ -120,6 +122,7 @@ asio::awaitable<ProbeResult> sip_udp_probe(const CheckSpec& spec) {
         auto [sec, n] = co_await socket.async_send(asio::buffer(request), use_nothrow);
         if (sec) {
           result.detail = failure(sec, deadline.expired(), "send");
+          result.local_fault = net::is_local_fault(sec);
           break;
         }
         resend.expires_after(wait);

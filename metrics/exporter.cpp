@@ -27,7 +27,7 @@ constexpr std::array<const char*, 4> kStates = {"up", "down", "drain", "disabled
 constexpr std::array<const char*, balancer::kConnectFailureKinds> kFailures = {
     "refused", "timeout", "banner", "tls", "reset"};
 constexpr std::array<const char*, balancer::kCheckResults> kCheckResults = {"pass", "fail",
-                                                                            "timeout"};
+                                                                            "timeout", "error"};
 constexpr std::array<const char*, 3> kRejects = {"acl", "limit", "proxy-header"};
 constexpr std::array<const char*, 3> kResolverResults = {"ok", "nxdomain", "error"};
 

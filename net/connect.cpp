@@ -36,4 +36,18 @@ void close_with_reset(asio::ip::tcp::socket& socket) {
   socket.close(ignored);
 }
 
+bool is_local_fault(const error_code& ec) {
+  if (ec.category() != asio::error::get_system_category()) return false;
+  switch (ec.value()) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+    case EADDRNOTAVAIL:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace sb::net

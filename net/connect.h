@@ -21,4 +21,10 @@ boost::asio::awaitable<boost::system::error_code> connect_nonblocking(
 // HAProxy's checks do.
 void close_with_reset(boost::asio::ip::tcp::socket& socket);
 
+// An error of this host, not of the peer: no descriptor (EMFILE, ENFILE), no
+// buffer or memory (ENOBUFS, ENOMEM), no source address or port
+// (EADDRNOTAVAIL). Every other server would fail the same way, so it is no
+// verdict on the server (docs/configuration.md, "Local faults").
+bool is_local_fault(const boost::system::error_code& ec);
+
 }  // namespace sb::net

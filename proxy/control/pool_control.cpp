@@ -191,19 +191,38 @@ void PoolControl::apply_check(std::uint64_t id, const health::ProbeResult& resul
   const auto record = records_.find(id);
   if (record == records_.end()) return;
   CheckRecord& c = record->second.check;
-  if (const auto where = locate(id)) {
+  const auto where = locate(id);
+  if (where) {
     // Counted for the metrics (README.md "Prometheus and Grafana"), which read them at scrape time.
     auto& stats = *pools_.at(where->first).snapshot->servers[where->second].stats;
-    const auto kind = result.ok          ? balancer::CheckResult::pass
-                      : result.timed_out ? balancer::CheckResult::timeout
-                                         : balancer::CheckResult::fail;
+    const auto kind = result.ok            ? balancer::CheckResult::pass
+                      : result.local_fault ? balancer::CheckResult::error
+                      : result.timed_out   ? balancer::CheckResult::timeout
+                                           : balancer::CheckResult::fail;
     stats.checks[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
-    stats.check_duration.observe(result.latency);
+    if (kind != balancer::CheckResult::error) stats.check_duration.observe(result.latency);
   }
   c.any = true;
-  c.result = result.ok ? "pass" : result.timed_out ? "timeout" : "fail";
+  c.result = result.ok            ? "pass"
+             : result.local_fault ? "error"
+             : result.timed_out   ? "timeout"
+                                  : "fail";
   c.latency_ms = static_cast<double>(result.latency.count()) / 1000.0;
   c.detail = result.detail;
+  // A local fault is this host's, not the server's: logged once while it
+  // lasts, and not the server's last failure.
+  if (result.local_fault != c.in_local_fault && where) {
+    const PoolRuntime& p = pools_.at(where->first);
+    const std::string& name = p.snapshot->servers[where->second].name;
+    if (result.local_fault) {
+      spdlog::warn("pool {}: the check of {} could not run here: {} (no verdict; retried)",
+                   p.config.name, name, result.detail);
+    } else {
+      spdlog::info("pool {}: the check of {} runs again", p.config.name, name);
+    }
+  }
+  c.in_local_fault = result.local_fault;
+  if (result.local_fault) return;
   if (!result.ok) {
     c.failed_once = true;
     c.failure_at = std::chrono::system_clock::now();

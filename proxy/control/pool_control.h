@@ -103,8 +103,9 @@ class PoolControl {
   std::vector<std::unique_ptr<Worker>>& workers_;
   struct CheckRecord {
     bool any = false;
-    std::string result;  // pass | fail | timeout
+    std::string result;  // pass | fail | timeout | error
     double latency_ms = 0;
+    bool in_local_fault = false;  // logged once per run of local faults
     std::string detail;
     bool failed_once = false;
     std::chrono::system_clock::time_point failure_at;

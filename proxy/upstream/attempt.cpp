@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 
 #include "net/codec/proxy_protocol.h"
 #include "net/connect.h"
@@ -20,11 +19,6 @@ ConnectFailure classify(const error_code& ec) {
   if (ec == asio::error::connection_refused) return ConnectFailure::refused;
   if (ec == asio::error::timed_out) return ConnectFailure::timeout;
   return ConnectFailure::reset;
-}
-
-bool is_local_exhaustion(const error_code& ec) {
-  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
-         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
 }
 
 std::string_view failure_name(ConnectFailure f) {
@@ -187,9 +181,10 @@ awaitable<std::optional<UpstreamStream>> UpstreamAttempt::next(AcceptStep* accep
       co_return UpstreamStream{std::move(socket), std::move(snapshot), pick->server,
                                balancer::ActiveConnection(view.stats.get())};
     }
-    if (is_local_exhaustion(error)) {
-      // Out of descriptors or memory here: no server is to blame and every
-      // other would fail the same way. Not counted against the server.
+    if (net::is_local_fault(error)) {
+      // Out of descriptors, memory or source ports here: no server is to
+      // blame and every other would fail the same way. Not counted against
+      // the server, nor toward its outlier ejection.
       spdlog::warn("pool {}: cannot open a connection to {}: {}", cfg.name, view.address,
                    error.message());
       co_return give_up(AttemptEnd::local_fault);

@@ -236,6 +236,22 @@ TEST_F(PoolControlTest, ACheckWithoutTransitionIsRecordedButNotPublished) {
   EXPECT_DOUBLE_EQ(st.at("last_check").at("latency_ms").as_double(), 1.5);
 }
 
+TEST_F(PoolControlTest, ALocalFaultIsCountedAsAnErrorAndNotAsTheServersFailure) {
+  const std::uint64_t a = id_of("web", "a");
+  auto r = failed("Too many open files during connect");
+  r.local_fault = true;
+
+  control_.apply_check(a, r, health::Transition::none);
+
+  const auto& stats = *server(*pool("web").snapshot, "a").stats;
+  EXPECT_EQ(stats.checks[static_cast<std::size_t>(balancer::CheckResult::error)].load(), 1u);
+  EXPECT_EQ(stats.checks[static_cast<std::size_t>(balancer::CheckResult::fail)].load(), 0u);
+  const auto st = status_of("web", "a");
+  EXPECT_EQ(st.at("state").as_string(), "up");
+  EXPECT_EQ(st.at("last_check").at("result").as_string(), "error");
+  EXPECT_TRUE(st.at("last_failure").is_null());  // not the server's failure
+}
+
 TEST_F(PoolControlTest, AServerBackUpReturnsToTheRotation) {
   const std::uint64_t b = id_of("web", "b");
   control_.apply_check(b, failed("refused"), health::Transition::went_down);
