@@ -100,6 +100,9 @@ int cmd_version() {
   std::printf("  prometheus-cpp %s\n", SB_PROMETHEUS_CPP_VERSION);
   std::printf("  spdlog %d.%d.%d, fmt %d.%d.%d\n", SPDLOG_VER_MAJOR, SPDLOG_VER_MINOR,
               SPDLOG_VER_PATCH, FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100);
+#ifdef SWITCHBOARD_FAULT_HOOKS
+  std::printf("  test fault hooks built in: not for production\n");
+#endif
   return kOk;
 }
 

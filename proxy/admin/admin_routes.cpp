@@ -155,9 +155,16 @@ AdminResponse handle_admin_request(const AdminRequest& req, const AdminContext& 
 
   if (parts.size() == 1 && parts[0] == "healthz") {
     if (!get) return not_allowed(req, "GET, HEAD");
-    return ctx.shutting_down
-               ? reply(req, http::status::service_unavailable, "shutting down\n", "text/plain")
-               : reply(req, http::status::ok, "ok\n", "text/plain");
+    if (ctx.shutting_down) {
+      return reply(req, http::status::service_unavailable, "shutting down\n", "text/plain");
+    }
+    // A dead or stuck worker still holds its share of the listening
+    // sockets: whoever balances onto this node must hear of it.
+    if (const std::string problem = ctx.liveness ? ctx.liveness() : std::string();
+        !problem.empty()) {
+      return reply(req, http::status::service_unavailable, problem + "\n", "text/plain");
+    }
+    return reply(req, http::status::ok, "ok\n", "text/plain");
   }
   if (parts.empty()) {
     if (!get) return not_allowed(req, "GET, HEAD");

@@ -31,6 +31,8 @@ struct AdminContext {
   const std::function<std::string()>& metrics;
   // POST /reload: reads the configuration file again and applies it.
   const std::function<ReloadOutcome()>& reload;
+  // GET /healthz: empty while every worker runs, else what is wrong.
+  const std::function<std::string()>& liveness;
 };
 
 AdminResponse handle_admin_request(const AdminRequest& req, const AdminContext& ctx);

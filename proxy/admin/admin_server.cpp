@@ -83,7 +83,7 @@ awaitable<void> AdminServer::serve(tcp::socket socket) {
     stream.expires_after(std::chrono::seconds(30));
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
     if (ec) co_return;  // closed, timed out or malformed: nothing to answer
-    const AdminContext ctx{pools_, token_, shutting_down_.load(), metrics_, reload_};
+    const AdminContext ctx{pools_, token_, shutting_down_.load(), metrics_, reload_, liveness_};
     auto res = handle_admin_request(parser.get(), ctx);
     if (parser.get().method() == http::verb::head) res.body().clear();
     auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);

@@ -28,6 +28,9 @@ class AdminServer {
   void set_metrics(std::function<std::string()> render) { metrics_ = std::move(render); }
   // Serves POST /reload with `reload` (set before start).
   void set_reload(std::function<ReloadOutcome()> reload) { reload_ = std::move(reload); }
+  // GET /healthz fails with what `problem` returns when it is not empty (a
+  // dead or stuck worker); set before start.
+  void set_liveness(std::function<std::string()> problem) { liveness_ = std::move(problem); }
 
   // The token in admin.token-file `path` (surrounding whitespace removed);
   // empty for no file. Throws ListenError naming the file when it cannot be
@@ -46,6 +49,7 @@ class AdminServer {
   std::string token_;  // empty: POSTs need none
   std::function<std::string()> metrics_;
   std::function<ReloadOutcome()> reload_;
+  std::function<std::string()> liveness_;
 };
 
 }  // namespace sb::runtime

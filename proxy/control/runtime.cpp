@@ -24,6 +24,7 @@
 #include "proxy/config/config_loader.h"
 #include "proxy/control/check_config.h"
 #include "proxy/control/config_changes.h"
+#include "proxy/control/descriptor_limit.h"
 #include "proxy/control/discovery.h"
 #include "proxy/control/pool_control.h"
 #include "proxy/control/pool_registry.h"
@@ -39,6 +40,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 // How much nicer (nice(2)) the control-plane thread is than the workers.
 constexpr int kControlNice = 5;
+// A worker whose loop has not turned for this long is stuck: /healthz says
+// so (its heartbeat comes every Worker::kHeartbeat).
+constexpr std::chrono::seconds kWorkerStuckAfter{10};
 
 unsigned worker_count(const config::Config& cfg) {
   if (cfg.workers > 0) return static_cast<unsigned>(cfg.workers);
@@ -103,6 +107,8 @@ class Runtime {
   void report_outlier(const PoolRuntime& pool, std::uint64_t id);
   ReloadOutcome reload(std::string_view why);
   metrics::Sample metrics_sample() const;
+  // GET /healthz: empty while every worker runs its loop, else what is wrong.
+  std::string worker_problem() const;
 
   awaitable<void> handle_signals();
   awaitable<void> drain();
@@ -112,6 +118,7 @@ class Runtime {
   std::string file_;
   asio::io_context control_{1};
   std::atomic<bool> shutting_down_{false};
+  int exit_code_ = 0;  // 3 after a worker's repeated faults
   // Declared before the workers so that it outlives them: destroying a
   // worker's io_context destroys its sessions, which hold pools.
   PoolRegistry pools_;
@@ -351,6 +358,17 @@ int Runtime::run() {
     // too often; the control plane ejects it (decided once, here).
     workers_.back()->set_outlier_hook(
         [this](const PoolRuntime& pool, std::uint64_t id) { report_outlier(pool, id); });
+    // A worker whose faults repeat ends the process (docs/architecture.md,
+    // "When a worker fails"): exit 3, for systemd to start it anew.
+    workers_.back()->set_fatal_hook([this](std::string reason) {
+      asio::post(control_, [this, reason = std::move(reason)] {
+        if (exit_code_ != 0) return;
+        exit_code_ = 3;
+        shutting_down_ = true;
+        spdlog::critical("stopping: {}", reason);
+        stop_everything();
+      });
+    });
   }
   // The admin socket listens before the listeners do, so that whoever finds
   // a listener accepting also finds /status and /healthz (its connections
@@ -359,6 +377,7 @@ int Runtime::run() {
   // Metrics: read from the live counters at each scrape (control thread).
   admin_->set_metrics([this] { return exporter_.render(metrics_sample()); });
   admin_->set_reload([this] { return reload("POST /reload"); });
+  admin_->set_liveness([this] { return worker_problem(); });
   ListenerSet::Plan plan = listeners_.prepare(*cfg_, pools_.all());  // throws ListenError
   listeners_.commit(plan);
   for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->install(generation_for(w, plan));
@@ -415,7 +434,19 @@ int Runtime::run() {
   control_.run();
   for (auto& w : workers_) w->join();
   spdlog::info("stopped");
-  return 0;
+  return exit_code_;
+}
+
+std::string Runtime::worker_problem() const {
+  for (const auto& w : workers_) {
+    const auto since = w->since_heartbeat();
+    if (!since) return fmt::format("worker {} has stopped", w->id());
+    if (*since > kWorkerStuckAfter) {
+      return fmt::format("worker {} has not run its event loop for {}s", w->id(),
+                         std::chrono::duration_cast<std::chrono::seconds>(*since).count());
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -425,6 +456,9 @@ int run(const config::Config& cfg, const std::string& file) {
   // splice(2) into a socket whose peer has gone raises SIGPIPE (only send()
   // takes MSG_NOSIGNAL); the error code is all we want.
   std::signal(SIGPIPE, SIG_IGN);
+  if (const auto warning = descriptor_warning(raise_descriptor_limit(cfg))) {
+    spdlog::warn("{}", *warning);
+  }
   try {
     if (auto problem = transparent_problem(cfg)) throw std::runtime_error(*problem);
     Runtime runtime(std::make_shared<const config::Config>(cfg), file);

@@ -3,9 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <cerrno>
+#include <stdexcept>
+#include <thread>
 
+#include "net/connect.h"
 #include "proxy/front/listener.h"
+#include "proxy/worker/fault_hooks.h"
 
 namespace sb::runtime {
 namespace {
@@ -13,10 +16,7 @@ namespace {
 std::atomic<std::uint64_t> g_session_exceptions{0};
 std::atomic<std::uint64_t> g_next_connection_id{1};
 
-bool is_fd_exhaustion(const error_code& ec) {
-  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
-         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
-}
+constexpr std::chrono::seconds kPauseReportEvery{10};
 
 // One connection: the front door, then the protocol.
 awaitable<void> connection(Worker& worker, std::shared_ptr<ListenerRuntime> listener,
@@ -50,12 +50,34 @@ void start_connection(Worker& worker, std::shared_ptr<ListenerRuntime> listener,
                  });
 }
 
+// Test builds only (proxy/worker/fault_hooks.h); nothing in a release build.
+void inject_accept_faults(Worker& worker) {
+  switch (armed_fault()) {
+    case Fault::worker_throw:
+      asio::post(worker.io(), [] { throw std::runtime_error("test fault: worker-throw"); });
+      break;
+    case Fault::accept_loop_throw:
+      throw std::runtime_error("test fault: accept-loop-throw");
+    case Fault::worker_stall: {
+      static std::atomic<bool> stalled{false};
+      if (!stalled.exchange(true)) {
+        asio::post(worker.io(), [] { std::this_thread::sleep_for(std::chrono::seconds(15)); });
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
 // `slot->targets` empty: this worker's own SO_REUSEPORT acceptor, sessions
 // stay on it. Otherwise one shared acceptor hands each connection to the next
 // target worker in turn (tuning.accept: shared, kept for measuring the two
 // models; see docs/architecture.md).
 awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
   asio::steady_timer pause(worker.io());
+  std::uint64_t pauses = 0;  // out of descriptors, since the last report
+  auto last_report = std::chrono::steady_clock::now() - kPauseReportEvery;
   std::size_t next = 0;
   tcp::endpoint peer;  // filled by accept(2) itself: no getpeername per connection
   tcp::acceptor& acceptor = slot->acceptor;
@@ -65,33 +87,53 @@ awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) 
     auto [ec, socket] = co_await acceptor.async_accept(owner.io(), peer, use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
-      if (is_fd_exhaustion(ec)) {
+      if (net::is_local_fault(ec)) {
         // Out of descriptors: the pending connection stays in the backlog;
-        // retrying at once would spin. Pause and let sessions end.
-        spdlog::warn("listener {}: accept failed: {}; pausing 100ms", slot->listener->config.name,
-                     ec.message());
+        // retrying at once would spin. Pause and let sessions end. Logged
+        // at most every 10 s, not ten times a second.
+        ++pauses;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_report >= kPauseReportEvery) {
+          spdlog::warn(
+              "listener {}: accept failed: {}; pausing 100ms ({} pauses since the last "
+              "report)",
+              slot->listener->config.name, ec.message(), pauses);
+          last_report = now;
+          pauses = 0;
+        }
         pause.expires_after(std::chrono::milliseconds(100));
         co_await pause.async_wait(use_nothrow);
       }
       continue;
     }
+    inject_accept_faults(owner);
     // The listener now: a reload may have given the address a new one.
     start_connection(owner, slot->listener, std::move(socket), peer);
   }
+}
+
+// An accept loop that ended by an exception is started again while its
+// socket is open and the worker's crash budget allows (docs/architecture.md,
+// "When a worker fails"): a loop that is gone while its SO_REUSEPORT socket
+// stays open would leave the kernel queueing a share of new connections
+// that nobody accepts.
+void spawn_accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
+  auto loop = accept_loop(worker, slot);
+  asio::co_spawn(worker.io(), std::move(loop),
+                 [&worker, slot = std::move(slot)](std::exception_ptr e) mutable {
+                   if (!e) return;
+                   const auto what = "accept loop of listener " + slot->listener->config.name;
+                   if (worker.survive(what, e) && slot->acceptor.is_open()) {
+                     spawn_accept_loop(worker, std::move(slot));
+                   }
+                 });
 }
 
 }  // namespace
 
 void serve_slot(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
   if (slot->udp) slot->listener->handler->start_datagrams(worker, slot);
-  asio::co_spawn(worker.io(), accept_loop(worker, std::move(slot)), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("accept loop ended by an exception: {}", ex.what());
-    }
-  });
+  spawn_accept_loop(worker, std::move(slot));
 }
 
 std::uint64_t session_exceptions() {

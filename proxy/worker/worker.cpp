@@ -1,5 +1,6 @@
 #include "proxy/worker/worker.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -86,15 +87,58 @@ void Worker::stop_accepting() {
 }
 
 void Worker::start() {
+  running_ = true;
+  beat();
   thread_ = std::thread([this] {
-    try {
-      io_.run();
-    } catch (const std::exception& e) {
-      // Sessions catch their own errors; reaching here is a bug, but one
-      // worker must not take the process down silently.
-      spdlog::critical("worker {} stopped by an exception: {}", id_, e.what());
+    // A handler that throws unwinds only itself; Asio lets run() be called
+    // again at once, and the worker's other connections go on. Sessions
+    // catch their own errors, so reaching here is a bug.
+    for (;;) {
+      try {
+        io_.run();
+        break;
+      } catch (...) {
+        if (!survive("event loop", std::current_exception())) break;
+      }
     }
+    running_ = false;
   });
+}
+
+bool Worker::survive(std::string_view loop, std::exception_ptr e) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+  }
+  if (crashes_.allow(CrashBudget::Clock::now())) {
+    spdlog::critical("worker {}: {} ended by an exception: {}; restarted", id_, loop, what);
+    return true;
+  }
+  const std::string reason =
+      fmt::format("worker {}: {} ended by an exception: {}; more than {} faults within {}s", id_,
+                  loop, what, CrashBudget::kMaxCrashes, CrashBudget::kWindow.count());
+  spdlog::critical("{}: stopping (exit 3)", reason);
+  if (fatal_hook_) fatal_hook_(reason);
+  return false;
+}
+
+void Worker::beat() {
+  last_beat_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                   std::memory_order_relaxed);
+  heartbeat_.expires_after(kHeartbeat);
+  heartbeat_.async_wait([this](const error_code& ec) {
+    if (!ec) beat();
+  });
+}
+
+std::optional<std::chrono::steady_clock::duration> Worker::since_heartbeat() const {
+  if (!running_) return std::nullopt;
+  const auto last = std::chrono::steady_clock::time_point(
+      std::chrono::steady_clock::duration(last_beat_.load(std::memory_order_relaxed)));
+  return std::chrono::steady_clock::now() - last;
 }
 
 void Worker::stop() {

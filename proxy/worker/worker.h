@@ -4,11 +4,14 @@
 // and relay resources. Nothing here is shared with other workers except the
 // read-only snapshots and the atomic counters they point to.
 
+#include <atomic>
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -16,6 +19,7 @@
 #include "proxy/asio.h"
 #include "proxy/config/config.h"
 #include "proxy/control/pool_registry.h"
+#include "proxy/worker/crash_budget.h"
 #include "proxy/worker/relay_resources.h"
 
 namespace sb::runtime {
@@ -106,6 +110,22 @@ class Worker {
   // Any thread: closes this worker's acceptors (graceful shutdown, step 1).
   void stop_accepting();
 
+  // When a worker fails (docs/architecture.md): a loop of this worker (its
+  // run(), an accept loop, a datagram loop) ended by the exception `e`.
+  // Logs it; true when the loop may be restarted, false when faults repeat
+  // too often (CrashBudget), in which case the fatal hook has been called
+  // and the process ends with exit 3. Worker thread only.
+  bool survive(std::string_view loop, std::exception_ptr e);
+  // Set before start by the runtime: ends the process (exit 3). Called on
+  // the worker's thread.
+  using FatalHook = std::function<void(std::string reason)>;
+  void set_fatal_hook(FatalHook hook) { fatal_hook_ = std::move(hook); }
+  // Any thread: how long ago the worker's loop last turned (a heartbeat
+  // every kHeartbeat), or nullopt once its thread has ended. /healthz fails
+  // when a worker is dead or stuck.
+  static constexpr std::chrono::seconds kHeartbeat{1};
+  std::optional<std::chrono::steady_clock::duration> since_heartbeat() const;
+
   void start();
   void stop();  // any thread: stops the loop; sessions still open are dropped
   void join();
@@ -135,6 +155,12 @@ class Worker {
   std::vector<std::shared_ptr<AcceptorSlot>> acceptors_;
   std::thread thread_;
   OutlierHook outlier_hook_;
+  FatalHook fatal_hook_;
+  CrashBudget crashes_;
+  asio::steady_timer heartbeat_{io_};
+  std::atomic<std::int64_t> last_beat_{0};  // steady_clock ticks
+  std::atomic<bool> running_{false};
+  void beat();
 };
 
 }  // namespace sb::runtime

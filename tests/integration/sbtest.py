@@ -232,11 +232,13 @@ class Nginx:
 class Switchboard:
     """switchboard run -c <yaml> in the foreground, waiting until it listens."""
 
-    def __init__(self, procs, workdir, yaml_text, wait_ports=(), name="switchboard", env=None):
+    def __init__(self, procs, workdir, yaml_text, wait_ports=(), name="switchboard", env=None,
+                 prefix=()):
+        """`prefix`: a command that execs switchboard (e.g. prlimit)."""
         self.path = os.path.join(workdir, f"{name}.yaml")
         with open(self.path, "w") as f:
             f.write(textwrap.dedent(yaml_text))
-        self.proc = procs.start([SWITCHBOARD, "run", "-c", self.path], name,
+        self.proc = procs.start([*prefix, SWITCHBOARD, "run", "-c", self.path], name,
                                 env=dict(os.environ, **(env or {})))
         for port in wait_ports:
             wait_until(lambda: can_connect(port) or self.proc.poll() is not None,

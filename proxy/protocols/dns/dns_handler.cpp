@@ -153,15 +153,19 @@ awaitable<void> DnsHandler::serve(Worker& worker, AdmittedClient client) {
 }
 
 void DnsHandler::start_datagrams(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
-  const std::string name = slot->listener->config.name;
-  asio::co_spawn(worker.io(), udp_loop(worker, std::move(slot)), [name](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("listener {}: dns udp loop ended by an exception: {}", name, ex.what());
-    }
-  });
+  // Started again after an exception, as accept loops are: a UDP socket
+  // that stays open with no loop reading it drops its share of queries.
+  auto loop = udp_loop(worker, slot);
+  asio::co_spawn(worker.io(), std::move(loop),
+                 [&worker, slot = std::move(slot)](std::exception_ptr e) mutable {
+                   if (!e) return;
+                   const auto what = "dns udp loop of listener " + slot->listener->config.name;
+                   if (worker.survive(what, e) && slot->udp && slot->udp->is_open()) {
+                     // The address's listener now (a reload may have replaced it).
+                     const auto listener = slot->listener;
+                     listener->handler->start_datagrams(worker, std::move(slot));
+                   }
+                 });
 }
 
 }  // namespace sb::runtime

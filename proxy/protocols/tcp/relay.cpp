@@ -77,7 +77,8 @@ Relay::Step Relay::step(Direction& d) {
     case config::RelayMode::copy:
       return step_copy(d);
     case config::RelayMode::splice:
-      return step_splice(d);
+      // A buffer in use: no pipe could be had, its bytes go on by copy.
+      return d.buffer ? step_copy(d) : step_splice(d);
     case config::RelayMode::automatic:
       // Small exchanges cost fewer syscalls and less kernel work through a
       // buffer; once a read fills it the direction carries bulk data and
@@ -106,8 +107,10 @@ Relay::Step Relay::step_splice(Direction& d) {
   if (!d.pipe) {
     d.pipe.emplace(worker_.pipes().acquire());
     if (!d.pipe->valid()) {
+      // No descriptor for a pipe (a local fault): this chunk goes through
+      // a buffer instead; the connection is not dropped.
       d.pipe.reset();
-      return Step::error;  // out of descriptors
+      return step_copy(d);
     }
   }
   const ssize_t n = ::splice(d.from->native_handle(), nullptr, d.pipe->write_fd(), nullptr,
