@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds one codec fuzz target with clang (the codecs are std only, so one
-# command does) and runs it for ${FUZZ_SECONDS:-30} seconds from its seed
+# command does) and runs it for ${FUZZ_SECONDS:-20} seconds from its seed
 # corpus in fuzz/seeds/NAME. Used by CTest (fuzz.NAME) when clang++ exists.
 #   fuzz/run_codec_fuzz.sh NAME WORKDIR     (NAME: proxy_protocol, smtp_reply, sip_message)
 set -euo pipefail
@@ -13,4 +13,4 @@ clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
   -I"$src" "$src/fuzz/${name}_fuzz.cpp" "$src"/net/codec/*.cpp "$src/net/ip_address.cpp" \
   -o "$work/${name}_fuzz"
 cd "$work"
-"./${name}_fuzz" -max_total_time="${FUZZ_SECONDS:-30}" -print_final_stats=1 "$name-corpus" 2>&1 | tail -15
+"./${name}_fuzz" -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=1 "$name-corpus" 2>&1 | tail -15

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the DNS query fuzz target with clang (the code under test is std
-# only, so one command does) and runs it for ${FUZZ_SECONDS:-60} seconds from
+# only, so one command does) and runs it for ${FUZZ_SECONDS:-30} seconds from
 # a few valid queries. Used by CTest (fuzz.dns_query) when clang++ exists.
 #   fuzz/run_dns_query_fuzz.sh WORKDIR
 set -euo pipefail
@@ -26,4 +26,4 @@ for i, (n, t, e) in enumerate([("mail.example.test", 1, False), ("example.test",
     open(f"{sys.argv[1]}/seed{i}", "wb").write(q(n, t, e))
 PY
 cd "$work"
-./dns_query_fuzz -max_total_time="${FUZZ_SECONDS:-60}" -print_final_stats=1 dns-corpus 2>&1 | tail -15
+./dns_query_fuzz -max_total_time="${FUZZ_SECONDS:-30}" -print_final_stats=1 dns-corpus 2>&1 | tail -15
