@@ -6,6 +6,8 @@
 
 #include <strings.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -26,6 +28,32 @@ std::uint32_t u32(const unsigned char* p) {
          p[3];
 }
 
+// Whether c-ares' presentation of a name (RFC 1035 master-file escapes,
+// "\." and "\DDD"; "" for the root) is a name of RFC 1035's size: labels of
+// 1..63 bytes, at most 255 in all. c-ares 1.18 follows up to 50 pointers, so
+// a message can make every name some 3 KiB long, and it shows a label of one
+// NUL byte as the end of the name ("x." for x.\000.y): an empty label.
+bool rfc1035_sized(std::string_view text) {
+  if (text.empty()) return true;
+  std::size_t total = 1;
+  std::size_t label = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == '.') {
+      if (label == 0 || label > 63) return false;
+      total += 1 + label;
+      label = 0;
+      continue;
+    }
+    if (text[i] == '\\') {
+      const bool decimal =
+          i + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[i + 1]));
+      i = std::min(i + (decimal ? 3 : 1), text.size() - 1);
+    }
+    ++label;
+  }
+  return total <= 255;
+}
+
 // Reads a (possibly compressed) name at `at`: the name and its encoded
 // length, or false. ares_expand_name bounds-checks and refuses loops.
 bool read_name(const unsigned char* msg, int length, const unsigned char* at, std::string& name,
@@ -34,7 +62,7 @@ bool read_name(const unsigned char* msg, int length, const unsigned char* at, st
   if (ares_expand_name(at, msg, length, &expanded, &encoded) != ARES_SUCCESS) return false;
   name = expanded;
   ares_free_string(expanded);
-  return true;
+  return rfc1035_sized(name);
 }
 
 enum class Section { answer, authority, additional };

@@ -201,17 +201,32 @@ void ResponseWriter::truncate() {
 
 bool ResponseWriter::begin_rr(bool answer, std::uint16_t owner_offset, std::uint16_t type,
                               std::uint32_t ttl, std::size_t rdata_len) {
-  if (!fits(2 + 10 + rdata_len)) {
+  // A compression pointer holds 14 bits (RFC 1035 section 4.1.4): an owner
+  // written beyond its reach is repeated in full.
+  const bool pointer = owner_offset <= kMaxPointer;
+  const std::size_t owner_len = pointer ? 2 : name_length_at(owner_offset);
+  if (!fits(owner_len + 10 + rdata_len)) {
     truncate();
     return false;
   }
-  put16(static_cast<std::uint16_t>(0xC000 | owner_offset));
+  if (pointer) {
+    put16(static_cast<std::uint16_t>(0xC000 | owner_offset));
+  } else {
+    std::memcpy(out_.data() + size_, out_.data() + owner_offset, owner_len);
+    size_ += owner_len;
+  }
   put16(type);
   put16(kClassIn);
   put32(ttl);
   put16(static_cast<std::uint16_t>(rdata_len));
   ++(answer ? answers_ : additional_);
   return true;
+}
+
+std::size_t ResponseWriter::name_length_at(std::size_t at) const {
+  std::size_t end = at;
+  while (out_[end] != 0) end += 1 + out_[end];
+  return end + 1 - at;
 }
 
 std::uint16_t ResponseWriter::put_name(std::string_view dotted) {

@@ -37,7 +37,8 @@ inline constexpr std::uint16_t kClassIn = 1;
 std::string_view type_name(std::uint16_t qtype);
 
 inline constexpr std::size_t kHeaderSize = 12;
-inline constexpr std::size_t kMaxName = 255;  // wire length, RFC 1035 §2.3.4
+inline constexpr std::size_t kMaxPointer = 0x3FFF;  // the farthest a compression pointer reaches
+inline constexpr std::size_t kMaxName = 255;        // wire length, RFC 1035 §2.3.4
 inline constexpr std::size_t kPlainUdpLimit = 512;
 // What we offer and honour over UDP with EDNS (the DNS flag day 2020 value:
 // no fragmentation).
@@ -102,7 +103,8 @@ class ResponseWriter {
   std::uint16_t add_mx(std::uint32_t ttl, std::uint16_t preference, std::string_view target);
   std::uint16_t add_srv(std::uint32_t ttl, std::uint16_t priority, std::uint16_t weight,
                         std::uint16_t port, std::string_view target);
-  // Additional-section glue for a name written earlier at `name_offset`.
+  // Additional-section glue for a name written earlier at `name_offset`:
+  // compressed to it, or repeated in full past a pointer's reach (0x3FFF).
   bool add_glue_a(std::uint16_t name_offset, std::uint32_t ttl, const std::uint8_t (&ip)[4]);
   bool add_glue_aaaa(std::uint16_t name_offset, std::uint32_t ttl, const std::uint8_t (&ip)[16]);
 
@@ -118,6 +120,8 @@ class ResponseWriter {
   bool begin_rr(bool answer, std::uint16_t owner_offset, std::uint16_t type, std::uint32_t ttl,
                 std::size_t rdata_len);
   std::uint16_t put_name(std::string_view dotted);  // 0 when it is not a valid name
+  // The length of the uncompressed name written at `at`.
+  std::size_t name_length_at(std::size_t at) const;
   void truncate();
 
   std::span<std::uint8_t> out_;

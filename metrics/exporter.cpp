@@ -129,8 +129,9 @@ struct Exporter::Families {
   Family<Counter>& dns_all_down =
       counter(registry, "switchboard_dns_all_down_answers_total",
               "Answers given while no server of the record's pool was up (when-all-down)");
-  Family<Counter>& dns_dropped = counter(registry, "switchboard_dns_dropped_total",
-                                         "Packets that were no query and got no answer");
+  Family<Counter>& dns_dropped =
+      counter(registry, "switchboard_dns_dropped_total",
+              "Queries not answered: no query, over 512 bytes (TCP), or an answer not taken");
   Family<Counter>& dns_truncated = counter(registry, "switchboard_dns_truncated_total",
                                            "UDP answers sent with TC set (too large)");
   // control plane

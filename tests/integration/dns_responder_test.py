@@ -6,6 +6,7 @@ import collections
 import os
 import random
 import re
+import select
 import socket
 import struct
 import subprocess
@@ -14,8 +15,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sbtest import (IntegrationTest, admin_call, metric_value, SmtpSink, Switchboard, free_port,  # noqa: E402
-                    free_port_tcp_udp, wait_until)
+from sbtest import (IntegrationTest, admin_call, closed_within, metric_value, SmtpSink,  # noqa: E402
+                    Switchboard, free_port, free_port_tcp_udp, wait_until)
 
 HOSTS = {"mx1.example.test": "127.0.0.11", "mx2.example.test": "127.0.0.12",
          "mx3.example.test": "127.0.0.13"}
@@ -23,7 +24,7 @@ HOSTS = {"mx1.example.test": "127.0.0.11", "mx2.example.test": "127.0.0.12",
 
 class DnsResponderTest(IntegrationTest):
 
-    def start(self, extra_servers=0, when_all_down="all", max_answers=8):
+    def start(self, extra_servers=0, when_all_down="all", max_answers=8, idle_timeout="5m"):
         self.sinks = {name: SmtpSink(self.procs, host=ip, name=name)
                       for name, ip in HOSTS.items()}
         servers = "\n".join(
@@ -57,6 +58,7 @@ pools:
   dns:
     listen: ["127.0.0.1:{self.dns}"]
     protocol: dns
+    idle-timeout: {idle_timeout}
     dns:
       records:
         - {{name: mail.example.test, type: A, pool: edge, ttl: 30}}
@@ -250,12 +252,94 @@ pools:
         self.assertIsNone(self.sb.proc.poll())
         u.close()
 
+    def test_tcp_query_over_512_bytes_closes_the_connection_and_is_counted(self):
+        self.start()
+        dropped = self.metric('switchboard_dns_dropped_total{listener="dns"}')
+        # A valid query padded (EDNS padding, RFC 7830) to 512 bytes is answered...
+        t = socket.create_connection(("127.0.0.1", self.dns), timeout=5)
+        q = padded_query(9, "mail.example.test", 1, 512)
+        t.sendall(struct.pack("!H", len(q)) + q)
+        (n,) = struct.unpack("!H", recv_exact(t, 2))
+        self.assertEqual(struct.unpack("!H", recv_exact(t, n)[:2])[0], 9)
+        # ...one of 600 bytes on the same connection closes it, unanswered.
+        q = padded_query(10, "mail.example.test", 1, 600)
+        t.sendall(struct.pack("!H", len(q)) + q)
+        self.assertTrue(closed_within(t, 5), "answered a 600-byte query")
+        t.close()
+        wait_until(lambda: self.metric('switchboard_dns_dropped_total{listener="dns"}')
+                   == dropped + 1, 5, what="the oversize query to be counted as dropped")
+        # Still answering, over TCP and UDP.
+        self.assertEqual(sorted(self.short("mail.example.test", "A", "+tcp")),
+                         sorted(HOSTS.values()))
+        self.assertEqual(sorted(self.short("mail.example.test")), sorted(HOSTS.values()))
+
+    def test_tcp_client_that_never_reads_is_closed_at_the_write_deadline(self):
+        # Answers of about 2 KB (40 MX records and their glue) to a client
+        # with a 4 KiB receive buffer that never reads: the server's write
+        # blocks once the kernel's buffers are full; idle-timeout bounds it.
+        self.start(extra_servers=40, max_answers=64, idle_timeout="3s")
+        active = 'switchboard_listener_active_connections{listener="dns"}'
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.connect(("127.0.0.1", self.dns))
+        c.setblocking(False)
+        q = query(3, "many.example.test", 15)
+        pending, queued = b"", 0
+        while queued < 5000:  # 10 MB of answers: more than any buffer holds
+            if not pending:
+                pending, queued = (struct.pack("!H", len(q)) + q) * 50, queued + 50
+            try:
+                pending = pending[c.send(pending):]
+            except BlockingIOError:
+                if not select.select([], [c], [], 0.5)[1]:
+                    break  # the server reads no more: its write is stuck
+            except OSError:
+                break  # closed already
+        self.assertGreater(queued, 100)
+        # Others are answered meanwhile, over TCP and UDP.
+        self.assertEqual(sorted(self.short("mail.example.test", "A", "+tcp")),
+                         sorted(HOSTS.values()))
+        self.assertEqual(sorted(self.short("mail.example.test")), sorted(HOSTS.values()))
+        # The slot is freed at the deadline (3s; 20s allows for a busy machine).
+        wait_until(lambda: self.metric(active) == 0, 20,
+                   what="the server to close a client that does not read")
+        self.assertGreaterEqual(self.metric('switchboard_dns_dropped_total{listener="dns"}'), 1)
+        # The client sees a reset (or, after the answers it was sent, the end).
+        c.setblocking(True)
+        self.assertTrue(closed_after_reading(c, 10), "still open for the client")
+        c.close()
+        self.assertEqual(self.status(self.dig("example.test", "MX", "+tcp")), "NOERROR")
+
 
 def query(qid, name, qtype):
     q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
     for label in name.split("."):
         q += bytes([len(label)]) + label.encode()
     return q + b"\x00" + struct.pack("!HH", qtype, 1)
+
+
+def padded_query(qid, name, qtype, size):
+    """A query with an OPT record whose padding option makes it `size` bytes."""
+    q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 1) + query(qid, name, qtype)[12:]
+    pad = size - len(q) - 11 - 4
+    return q + b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 4 + pad) + \
+        struct.pack("!HH", 12, pad) + b"\x00" * pad
+
+
+def closed_after_reading(sock, seconds):
+    """True when `sock` reaches its end or a reset within `seconds`, reading
+    (and dropping) whatever arrives before."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            if sock.recv(65536) == b"":
+                return True
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+    return False
 
 
 def recv_exact(s, n):

@@ -21,6 +21,9 @@ namespace {
 // (in batches of UdpBatch::kSize).
 constexpr int kBurst = 64;
 constexpr std::chrono::milliseconds kMaxTcpIdle{10000};
+// The longest query taken over TCP (docs/configuration.md, "dns"): a
+// question, an OPT record and its options fit in 512 bytes with room to spare.
+constexpr std::size_t kMaxTcpQuery = 512;
 
 std::size_t qtype_index(std::uint16_t qtype) {
   switch (qtype) {
@@ -103,6 +106,7 @@ DnsHandler::DnsHandler(const config::ListenerConfig& listener, const HandlerCont
   for (std::size_t w = 0; w < context.workers; ++w) {
     answerers_.push_back(std::make_unique<dns::Answerer>(records, options));
   }
+  tcp_scratch_.resize(context.workers);
 }
 
 DnsHandler::~DnsHandler() = default;
@@ -125,30 +129,62 @@ std::size_t DnsHandler::answer(Worker& worker, std::span<const std::uint8_t> que
   return r.size;
 }
 
+std::span<const std::uint8_t> DnsHandler::answer_tcp(Worker& worker,
+                                                     std::span<const std::uint8_t> query,
+                                                     std::vector<std::uint8_t>& reply) {
+  std::vector<std::uint8_t>& scratch = tcp_scratch_[worker.id()];
+  if (scratch.empty()) scratch.resize(65535);
+  const std::size_t size = answer(worker, query, scratch, true);
+  if (size == 0) return {};
+  reply.resize(2 + size);
+  reply[0] = static_cast<std::uint8_t>(size >> 8);
+  reply[1] = static_cast<std::uint8_t>(size);
+  std::copy_n(scratch.begin(), size, reply.begin() + 2);
+  return reply;
+}
+
 awaitable<void> DnsHandler::serve(Worker& worker, AdmittedClient client) {
   tcp::socket& socket = client.socket;
   std::array<std::uint8_t, 2> length{};
-  std::vector<std::uint8_t> in;
-  std::vector<std::uint8_t> out(2 + 65535);
+  std::array<std::uint8_t, kMaxTcpQuery> in{};
+  std::vector<std::uint8_t> reply;  // as large as the largest answer so far
+  bool reset = false;
   for (;;) {
-    net::SocketDeadline deadline(socket, tcp_idle_);
+    // The next query arrives within idle-timeout, or the connection ends.
+    net::SocketDeadline read_deadline(socket, tcp_idle_, net::OnExpiry::cancel_and_shutdown);
+    std::size_t size = 0;
     auto [ec, n] = co_await asio::async_read(socket, asio::buffer(length), use_nothrow);
-    if (!ec) {
-      in.resize(static_cast<std::size_t>(length[0] << 8 | length[1]));
-      auto [rec, rn] = co_await asio::async_read(socket, asio::buffer(in), use_nothrow);
+    if (!ec) size = static_cast<std::size_t>(length[0] << 8 | length[1]);
+    if (!ec && size <= kMaxTcpQuery) {
+      auto [rec, rn] =
+          co_await asio::async_read(socket, asio::buffer(in.data(), size), use_nothrow);
       ec = rec;
     }
-    co_await deadline.disarm();
+    co_await read_deadline.disarm();
     if (ec) break;  // closed, reset or idle
-    const std::size_t size = answer(worker, in, {out.data() + 2, out.size() - 2}, true);
-    if (size == 0) break;  // not a query: nothing sensible follows on this stream
-    out[0] = static_cast<std::uint8_t>(size >> 8);
-    out[1] = static_cast<std::uint8_t>(size);
-    auto [wec, wn] =
-        co_await asio::async_write(socket, asio::buffer(out.data(), 2 + size), use_nothrow);
+    if (size > kMaxTcpQuery) {
+      // No resolver sends such a query; reading it whole to answer FORMERR
+      // would buffer what the limit is there to refuse.
+      stats_->dns.dropped.fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+    const std::span<const std::uint8_t> bytes = answer_tcp(worker, {in.data(), size}, reply);
+    if (bytes.empty()) break;  // not a query: nothing sensible follows on this stream
+    // Writing its answer: a client that does not read has idle-timeout to
+    // take it, then the connection and its slot are gone.
+    net::SocketDeadline write_deadline(socket, tcp_idle_, net::OnExpiry::cancel_and_shutdown);
+    auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(bytes), use_nothrow);
+    co_await write_deadline.disarm();
+    if (write_deadline.expired()) {
+      stats_->dns.dropped.fetch_add(1, std::memory_order_relaxed);
+      reset = true;
+    }
     if (wec) break;
   }
   error_code ignored;
+  // A reset frees the answers the client left in the kernel's buffers now,
+  // not after the retransmission timeouts of a close.
+  if (reset) socket.set_option(tcp::socket::linger(true, 0), ignored);
   socket.shutdown(tcp::socket::shutdown_both, ignored);
 }
 

@@ -124,6 +124,36 @@ TEST(ParseMx, RefusesMalformedMessages) {
   EXPECT_FALSE(parse_mx_answer(short_rdata.data(), short_rdata.size()));
 }
 
+// An MX record whose exchange is `labels` labels of 63 bytes followed by a
+// pointer to the question's "example.test".
+std::vector<std::uint8_t> long_exchange(int labels) {
+  std::vector<std::uint8_t> rdata = {0, 10};
+  for (int i = 0; i < labels; ++i) {
+    rdata.push_back(63);
+    rdata.insert(rdata.end(), 63, static_cast<std::uint8_t>('a' + i));
+  }
+  rdata.insert(rdata.end(), {0xc0, 12});
+  return rdata;
+}
+
+TEST(ParseMx, RefusesNamesLongerThanRfc1035Allows) {
+  // c-ares expands names of some 3 KiB; a message is refused for any name
+  // over 255 bytes, which no DNS server sends (RFC 1035 section 2.3.4).
+  Message fits(1);
+  fits.question("example.test", 15).rr(15, 60, long_exchange(3));  // 3 x 64 + 14 bytes
+  const auto records = parse_mx_answer(fits.data(), fits.size());
+  ASSERT_TRUE(records);
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].host.size(), 3 * 64 + 12u);
+  Message too_long(1);
+  too_long.question("example.test", 15).rr(15, 60, long_exchange(4));  // 270 bytes
+  EXPECT_FALSE(parse_mx_answer(too_long.data(), too_long.size()));
+  // A label of one NUL byte, which c-ares shows as the end of the name.
+  Message nul(1);
+  nul.question("example.test", 15).rr(15, 60, {0, 10, 1, 'x', 1, 0, 1, 'y', 0});
+  EXPECT_FALSE(parse_mx_answer(nul.data(), nul.size()));
+}
+
 TEST(ParseSrv, AnEmptyAnswerIsNoRecords) {
   Message m(0);
   m.question("_sip._tcp.um.test", 33);

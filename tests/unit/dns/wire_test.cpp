@@ -7,6 +7,7 @@
 
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sb::dns::wire {
@@ -212,6 +213,76 @@ TEST(DnsWire, BadversGoesInTheOptRecord) {
   const std::size_t n = w.finish(q);
   EXPECT_EQ(buf[3] & 0x0F, 0);
   EXPECT_EQ(buf[n - 6], 1);  // extended rcode: 16 >> 4
+}
+
+// Reads the (possibly compressed) name at `at` of `msg` into dotted form,
+// independently of the writer; "" when it is malformed.
+std::string read_name(const std::vector<std::uint8_t>& msg, std::size_t at) {
+  std::string name;
+  for (int hops = 0; hops < 64 && at < msg.size();) {
+    const std::uint8_t len = msg[at];
+    if ((len & 0xC0) == 0xC0) {
+      if (at + 1 >= msg.size()) return "";
+      at = static_cast<std::size_t>((len & 0x3F) << 8 | msg[at + 1]);
+      ++hops;
+      continue;
+    }
+    if (len == 0) return name;
+    if (at + 1 + len > msg.size()) return "";
+    if (!name.empty()) name += '.';
+    name.append(msg.begin() + static_cast<long>(at) + 1,
+                msg.begin() + static_cast<long>(at) + 1 + len);
+    at += 1 + len;
+  }
+  return "";
+}
+
+// The end of the name at `at` (after its final 0 or its first pointer).
+std::size_t skip_name(const std::vector<std::uint8_t>& msg, std::size_t at) {
+  while ((msg[at] & 0xC0) != 0xC0 && msg[at] != 0) at += 1 + msg[at];
+  return at + ((msg[at] & 0xC0) == 0xC0 ? 2 : 1);
+}
+
+TEST(DnsWire, NamesBeyondTheReachOfAPointerAreWrittenInFull) {
+  // A compression pointer holds 14 bits: glue for an MX target written
+  // past offset 0x3FFF cannot point at it (RFC 1035 section 4.1.4).
+  Query q;
+  ASSERT_EQ(parse(query("example.test", kTypeMx), q), ParseStatus::ok);
+  std::vector<std::uint8_t> buf(65535);
+  ResponseWriter w(buf, buf.size());
+  w.begin(q, Rcode::noerror, true, true);
+  const std::string label(60, 'x');
+  std::vector<std::pair<std::string, std::uint16_t>> targets;
+  for (int i = 0; i < 90; ++i) {
+    const std::string target =
+        "mx" + std::to_string(i) + "." + label + "." + label + "." + label + ".example.test";
+    const std::uint16_t at = w.add_mx(60, 10, target);
+    ASSERT_NE(at, 0);
+    targets.emplace_back(target, at);
+  }
+  ASSERT_GT(targets.back().second, 0x3FFF);
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const std::uint8_t ip[4] = {192, 0, 2, static_cast<std::uint8_t>(i)};
+    ASSERT_TRUE(w.add_glue_a(targets[i].second, 60, ip));
+  }
+  buf.resize(w.finish(q));
+  ASSERT_FALSE(w.truncated());
+  ASSERT_EQ(r16(&buf[10]), targets.size());
+  // Walk to the additional section: past the question and the answers.
+  std::size_t at = skip_name(buf, kHeaderSize) + 4;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    at = skip_name(buf, at);
+    at += 10 + r16(&buf[at + 8]);
+  }
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    ASSERT_LT(at, buf.size());
+    EXPECT_EQ(read_name(buf, at), targets[i].first) << "glue " << i;
+    at = skip_name(buf, at);
+    EXPECT_EQ(r16(&buf[at]), kTypeA);
+    EXPECT_EQ(buf[at + 13], i) << "glue " << i;
+    at += 10 + r16(&buf[at + 8]);
+  }
+  EXPECT_EQ(at, buf.size());
 }
 
 TEST(DnsWire, WireLengthOfNames) {
