@@ -9,6 +9,9 @@
 //  3. The decoded addresses re-encode with both encode_v1 and encode_v2 and
 //     parse back to exactly the same ProxyAddresses.
 //  4. need_more never claims bytes, invalid always names a reason.
+//  5. A done header is at most kMaxV1 (v1) or kMaxV2Received (v2) bytes, and
+//     need_more is never answered once that much has arrived: a reader's
+//     buffer of that size is always enough.
 // A violated property aborts, which libFuzzer reports as a crash with the input.
 
 #include <cstddef>
@@ -42,7 +45,7 @@ void check_reparse(std::span<const char> encoded, const ProxyAddresses& expected
   check(again.addresses == expected, version);
 }
 
-// Quadratic, so only for headers up to this size; v2 headers can reach 64 KiB.
+// Quadratic, so only for headers up to this size; v2 headers can reach 4 KiB.
 constexpr std::size_t kMaxPrefixCheck = 512;
 
 }  // namespace
@@ -54,6 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   switch (result.status) {
     case ParseStatus::need_more:
       check(result.consumed == 0, "need_more consumed bytes");
+      check(size < sb::net::kMaxV2Received, "need_more past the longest header");
       return 0;
     case ParseStatus::invalid:
       check(result.consumed == 0, "invalid consumed bytes");
@@ -65,6 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   check(result.consumed > 0 && result.consumed <= size, "done consumed out of range");
   check(result.error.empty(), "done with an error");
+  check(result.consumed <= (data[0] == 'P' ? sb::net::kMaxV1 : sb::net::kMaxV2Received),
+        "header longer than its version's cap");
 
   const auto header = input.first(result.consumed);
   const ParseResult alone = sb::net::parse_proxy_header(header);

@@ -6,7 +6,9 @@
 //     bytes and produces the same reply: a socket reader's chunking never
 //     changes what a server said.
 //  2. A done reply has 1+ lines, each starting with its 3-digit code, each
-//     at most max_line bytes; invalid always names a reason.
+//     at most max_line bytes, at most max_lines of them in at most max_bytes
+//     consumed; invalid always names a reason. The limits are small here so
+//     that the fuzzer reaches them.
 //  3. ehlo_keywords() of any reply is upper case and never longer than the
 //     reply's lines.
 // A violated property aborts, which libFuzzer reports as a crash with the input.
@@ -38,9 +40,11 @@ struct Outcome {
 };
 
 constexpr std::size_t kMaxLine = 512;
+constexpr std::size_t kMaxLines = 8;
+constexpr std::size_t kMaxBytes = 1024;
 
 Outcome parse_in_pieces(std::string_view input, std::size_t piece) {
-  SmtpReplyParser parser(kMaxLine);
+  SmtpReplyParser parser(kMaxLine, kMaxLines, kMaxBytes);
   std::size_t consumed = 0;
   SmtpReplyParser::Status status = SmtpReplyParser::Status::need_more;
   while (consumed < input.size()) {
@@ -70,6 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (whole.status == SmtpReplyParser::Status::done) {
     check(!whole.reply.lines.empty(), "a done reply has a line");
+    check(whole.reply.lines.size() <= kMaxLines, "line count within bounds");
+    check(whole.consumed <= kMaxBytes, "reply size within bounds");
     check(whole.reply.code >= 0 && whole.reply.code <= 999, "the code has three digits");
     for (const auto& line : whole.reply.lines) {
       check(line.size() >= 3 && line.size() <= kMaxLine, "line length within bounds");

@@ -140,8 +140,8 @@ asio::awaitable<Exchange> get(Stream& stream, const bool& expired, ProbeResult& 
   const std::string request =
       fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: switchboard-health\r\n{}\r\n",
                   spec.path, host, spec.reuse_connection ? "" : "Connection: close\r\n");
-  result.transcript.push_back(fmt::format("C: GET {} HTTP/1.1 (Host: {}){}", spec.path, host,
-                                          reused ? " on the connection kept open" : ""));
+  result.note(fmt::format("C: GET {} HTTP/1.1 (Host: {}){}", spec.path, host,
+                          reused ? " on the connection kept open" : ""));
   {
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(request), use_nothrow);
     if (ec) {
@@ -178,7 +178,7 @@ asio::awaitable<Exchange> get(Stream& stream, const bool& expired, ProbeResult& 
       if (ec.category() == http::make_error_code(http::error::bad_version).category() &&
           ec != http::error::end_of_stream && ec != http::error::partial_message) {
         result.detail = fmt::format("not an HTTP response ({})", ec.message());
-        result.transcript.push_back("S: " + first_line(buffer));
+        result.note("S: " + first_line(buffer));
       } else if (ec == http::error::end_of_stream) {  // closed before a byte came
         result.detail = failure(asio::error::eof, expired, "HTTP response");
       } else {
@@ -191,9 +191,9 @@ asio::awaitable<Exchange> get(Stream& stream, const bool& expired, ProbeResult& 
     // 100 Continue, 103 Early Hints: the final answer follows.
     if (code < 200 && code != 101 && ++informational < 5) continue;
     const std::string line = printable(status_line(m));
-    result.transcript.push_back("S: " + line);
+    result.note("S: " + line);
     const std::string_view body = m.body();
-    if (!body.empty()) result.transcript.push_back("S: (body) " + printable(body.substr(0, 120)));
+    if (!body.empty()) result.note("S: (body) " + printable(body.substr(0, 120)));
     if (code < 200) {  // 101, or 1xx without end: no answer to a GET
       result.detail = line + " (no final answer)";
       co_return x;
@@ -240,7 +240,7 @@ asio::awaitable<bool> connect(KeptConnection::State& c, const bool& expired, Pro
     result.detail = failure(ec, expired, "TLS handshake");
     co_return false;
   }
-  result.transcript.push_back("TLS: " + net::tls_summary(c.tls->native_handle()));
+  result.note("TLS: " + net::tls_summary(c.tls->native_handle()));
   co_return true;
 }
 
@@ -267,8 +267,7 @@ asio::awaitable<ProbeResult> http_probe(const CheckSpec& spec, KeptConnection& k
     if (x.stale) {
       // The server closed the kept connection as the request went out (its
       // keep-alive timeout): once more on a new one, as HTTP clients do.
-      result.transcript.push_back(
-          fmt::format("({} on the kept connection: trying a new one)", result.detail));
+      result.note(fmt::format("({} on the kept connection: trying a new one)", result.detail));
       result.detail.clear();
       c.close();
       reused = false;

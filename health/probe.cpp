@@ -57,6 +57,18 @@ asio::awaitable<bool> open_connection(tcp::socket& socket, const bool& expired, 
 
 }  // namespace detail
 
+void ProbeResult::note(std::string line) {
+  if (!transcript.empty() && transcript.back() == kTranscriptCut) return;
+  std::size_t bytes = line.size();
+  for (const auto& kept : transcript) bytes += kept.size();
+  // The last line allowed is the cut mark.
+  if (transcript.size() + 1 >= kMaxTranscriptLines || bytes > kMaxTranscriptBytes) {
+    transcript.emplace_back(kTranscriptCut);
+    return;
+  }
+  transcript.push_back(std::move(line));
+}
+
 KeptConnection::KeptConnection() = default;
 KeptConnection::~KeptConnection() = default;
 KeptConnection::KeptConnection(KeptConnection&&) noexcept = default;

@@ -6,8 +6,10 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "health/check_spec.h"
@@ -25,9 +27,22 @@ struct ProbeResult {
   // busy", "connection refused", "HTTP/1.1 503 Service Unavailable".
   std::string detail;
   // The dialogue as it happened ("S: 220 ...", "C: EHLO ..."): why a server
-  // is down, without a packet capture.
+  // is down, without a packet capture. Grown through note() only, so that a
+  // server that talks without end costs a bounded transcript.
   std::vector<std::string> transcript;
+
+  // Appends `line`, unless the transcript would then pass
+  // kMaxTranscriptLines lines or kMaxTranscriptBytes bytes: it then ends with
+  // one kTranscriptCut line and takes no more.
+  void note(std::string line);
 };
+
+// Caps of one probe's transcript, kept for /status (docs/configuration.md,
+// "Health checks"): a dialogue is a dozen lines of at most 200 characters.
+inline constexpr std::size_t kMaxTranscriptLines = 64;
+inline constexpr std::size_t kMaxTranscriptBytes = 8 * 1024;
+inline constexpr std::string_view kTranscriptCut =
+    "(transcript cut here: more than 64 lines or 8 KiB)";
 
 // The connection an http/https check keeps open from one probe of a server
 // to the next (`reuse-connection`, as Envoy's HTTP checks do): a check is

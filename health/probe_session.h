@@ -59,7 +59,7 @@ struct LineSession {
   // By value: the coroutine frame owns the line (callers pass temporaries,
   // and GCC 12 mishandles temporaries that live across a co_await).
   asio::awaitable<bool> send(std::string line) {
-    result.transcript.push_back("C: " + line);
+    result.note("C: " + line);
     const std::string wire = line + "\r\n";
     co_return co_await write_all(stream, wire, deadline_expired, result, "send");
   }
@@ -86,7 +86,7 @@ struct LineSession {
       buffer.append(chunk, n);
     }
     reply = parser.reply();
-    for (const auto& l : reply.lines) result.transcript.push_back("S: " + printable(l));
+    for (const auto& l : reply.lines) result.note("S: " + printable(l));
     co_return true;
   }
 };

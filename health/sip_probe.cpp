@@ -51,10 +51,10 @@ Answer judge(std::string_view message, ProbeResult& result) {
   const auto status = net::parse_sip_status_line(message);
   if (!status) {
     result.detail = "not a SIP response";
-    result.transcript.push_back("S: " + printable(message.substr(0, message.find('\n'))));
+    result.note("S: " + printable(message.substr(0, message.find('\n'))));
     return Answer::garbage;
   }
-  result.transcript.push_back("S: " + printable(status->line));
+  result.note("S: " + printable(status->line));
   if (status->code < 200) return Answer::provisional;
   result.ok = status->code < 500;
   result.detail = printable(status->line);
@@ -68,7 +68,7 @@ asio::awaitable<void> sip_tcp_dialogue(tcp::socket& socket, const bool& expired,
   boost::system::error_code ignored;  // a peer already gone fails at the send
   const auto local = socket.local_endpoint(ignored);
   const std::string request = options_request(spec, local.address(), local.port(), "TCP");
-  result.transcript.push_back(
+  result.note(
       fmt::format("C: OPTIONS sip:{} SIP/2.0 (TCP)", endpoint_text(address_of(spec), spec.port)));
   if (!co_await write_all(socket, request, expired, result, "send")) co_return;
   std::string stream;
@@ -112,8 +112,8 @@ asio::awaitable<ProbeResult> sip_udp_probe(const CheckSpec& spec) {
   } else {
     const auto local = socket.local_endpoint(ec);
     const std::string request = options_request(spec, local.address(), local.port(), "UDP");
-    result.transcript.push_back(fmt::format("C: OPTIONS sip:{} SIP/2.0 (UDP)",
-                                            endpoint_text(target.address(), target.port())));
+    result.note(fmt::format("C: OPTIONS sip:{} SIP/2.0 (UDP)",
+                            endpoint_text(target.address(), target.port())));
     std::vector<char> datagram(kMaxSipMessage);
     auto wait = kT1;
     bool send = true;

@@ -52,8 +52,7 @@ asio::awaitable<void> over_tls(LineSession<tcp::socket>& plain, const CheckSpec&
     co_return;
   }
   const std::string expiry = net::certificate_expiry(tls.native_handle());
-  result.transcript.push_back(
-      fmt::format("TLS: {}, {}", net::tls_summary(tls.native_handle()), expiry));
+  result.note(fmt::format("TLS: {}, {}", net::tls_summary(tls.native_handle()), expiry));
   LineSession<asio::ssl::stream<tcp::socket&>> secure{tls, plain.deadline_expired, result, {}};
   net::SmtpReply again;
   if (!co_await ehlo(secure, spec, again)) co_return;

@@ -34,6 +34,7 @@ constexpr std::size_t kInetBlock = 4 + 4 + 2 + 2;
 constexpr std::size_t kInet6Block = 16 + 16 + 2 + 2;
 constexpr std::size_t kUnixBlock = 108 + 108;
 static_assert(kMaxV2 == kV2FixedSize + kUnixBlock);
+static_assert(kMaxV2Tlvs == 4096, "the error message names the cap");
 
 constexpr std::string_view kNotProxy = "not a PROXY protocol header";
 
@@ -237,8 +238,6 @@ ParseResult parse_v2(std::span<const char> data) {
   }
 
   if (data.size() < kV2FixedSize) return need_more();
-  // The length is a 16-bit field, so a header is at most 16 + 65535 bytes:
-  // the caller's wait is bounded by construction.
   const std::size_t length = read_u16(data, 14);
 
   // An UNSPEC family or transport means "addresses unknown"; the spec says to
@@ -250,6 +249,11 @@ ParseResult parse_v2(std::span<const char> data) {
     needed = family == kFamilyInet ? kInetBlock : family == kFamilyInet6 ? kInet6Block : kUnixBlock;
   }
   if (length < needed) return invalid("v2 address block is shorter than its family needs");
+  // What follows the address block is TLVs, capped to bound the caller's
+  // buffer. Without usable addresses the block's size is unknown: the
+  // largest one is allowed for.
+  const std::size_t block_size = has_addresses ? needed : kUnixBlock;
+  if (length > block_size + kMaxV2Tlvs) return invalid("v2 TLVs are longer than 4096 bytes");
 
   const std::size_t total = kV2FixedSize + length;
   if (data.size() < total) return need_more();

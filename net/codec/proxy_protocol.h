@@ -37,6 +37,13 @@ inline constexpr std::size_t kMaxV1 = 107;
 // largest address block (AF_UNIX, 216 bytes). encode_v2 itself writes at most
 // 16 + 36 since it emits no TLVs and no AF_UNIX.
 inline constexpr std::size_t kMaxV2 = 16 + 216;
+// The largest TLV section (what follows the address block) a received v2
+// header may carry. The spec allows up to 64 KiB; senders put an ALPN, an
+// authority, a unique id or TLS facts there, well under 1 KiB, so a header
+// announcing more is refused from its length field, before it is read.
+inline constexpr std::size_t kMaxV2Tlvs = 4096;
+// The longest v2 header parse_proxy_header accepts.
+inline constexpr std::size_t kMaxV2Received = kMaxV2 + kMaxV2Tlvs;
 
 // Writes a v1 line ("PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n") into
 // `out` and returns its length, or 0 (writing nothing) when `out` is too small;
@@ -70,8 +77,8 @@ struct ParseResult {
 // Decodes a v1 or v2 header from the start of `data`: everything received so
 // far on a fresh connection. Call again with the grown buffer on need_more.
 //  - need_more: `data` is a strict prefix of something that could still be a
-//    valid header. At most kMaxV1 bytes for v1 and 16 + 65535 for v2 are
-//    ever asked for, so a reader's buffer and deadline bound the wait.
+//    valid header. At most kMaxV1 bytes for v1 and kMaxV2Received for v2
+//    are ever asked for, so a reader's buffer and deadline bound the wait.
 //  - invalid: `data` can never begin a valid header. Decided from as few bytes
 //    as possible: a client that is not speaking PROXY ("GET /", "EHLO", a TLS
 //    hello) is rejected on its first byte instead of waiting for a deadline.

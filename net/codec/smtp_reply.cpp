@@ -24,8 +24,13 @@ bool offers(const SmtpReply& ehlo, std::string_view keyword) {
 
 SmtpReplyParser::Status SmtpReplyParser::feed(std::string_view& data) {
   while (!data.empty()) {
+    if (bytes_ >= max_bytes_) {
+      error_ = "reply longer than " + std::to_string(max_bytes_) + " bytes";
+      return Status::invalid;
+    }
     const char c = data.front();
     data.remove_prefix(1);
+    ++bytes_;
     if (c == '\n') {
       if (!line_.empty() && line_.back() == '\r') line_.pop_back();
       const Status s = line_done();
@@ -59,7 +64,12 @@ SmtpReplyParser::Status SmtpReplyParser::line_done() {
   reply_.code = code;
   reply_.lines.push_back(line_);
   const bool last = line_.size() == 3 || line_[3] == ' ';
-  return last ? Status::done : Status::need_more;
+  if (last) return Status::done;
+  if (reply_.lines.size() >= max_lines_) {
+    error_ = "reply longer than " + std::to_string(max_lines_) + " lines";
+    return Status::invalid;
+  }
+  return Status::need_more;
 }
 
 }  // namespace sb::net

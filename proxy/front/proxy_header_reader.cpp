@@ -8,12 +8,13 @@ awaitable<ProxyHeaderRead> read_proxy_header(tcp::socket& socket,
                                              std::chrono::milliseconds timeout) {
   ProxyHeaderRead out;
   // v1 fits in 107 bytes and most v2 headers in a few dozen; grow only for
-  // v2 headers that carry large TLVs.
+  // v2 headers that carry TLVs, up to the codec's cap (a longer header is
+  // invalid before it is all read).
   std::vector<char> buf(256);
   std::size_t have = 0;
   net::SocketDeadline deadline(socket, timeout);
   for (;;) {
-    if (have == buf.size()) buf.resize(std::min<std::size_t>(buf.size() * 4, 16 + 65535));
+    if (have == buf.size()) buf.resize(std::min(buf.size() * 4, net::kMaxV2Received));
     auto [ec, n] = co_await socket.async_read_some(
         asio::buffer(buf.data() + have, buf.size() - have), use_nothrow);
     if (ec) {

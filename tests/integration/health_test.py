@@ -1,7 +1,8 @@
 """Active health checks against real peers: Postfix smtp-sink (healthy, and
 with a 421 greeting), a private Postfix with STARTTLS, closed ports, nginx
 health pages, sipp answering SIP OPTIONS, and a backend killed and restarted
-while the proxy runs and carries traffic."""
+while the proxy runs and carries traffic; scripted peers for what no real
+server sends (a 10 000-line banner, 100 Trying without end, HTTP garbage)."""
 
 import json
 import os
@@ -80,6 +81,29 @@ class HealthTest(IntegrationTest):
         for _ in range(10):
             with __import__("socket").create_connection(("127.0.0.1", self.port), timeout=5) as c:
                 self.assertTrue(c.recv(100).startswith(b"220 smtp-sink"))
+
+    def test_smtp_check_of_a_10000_line_banner_fails_and_says_why(self):
+        # No real server sends this (a scripted peer): a 220 greeting of
+        # 10 000 lines that ends properly. The check gives up at 100 lines.
+        lines = b"".join(b"220-line %d\r\n" % i for i in range(10000)) + b"220 end\r\n"
+
+        def huge(conn):
+            conn.sendall(lines)
+            conn.recv(100)
+        bad = sbtest.ScriptedServer(huge)
+        self.addCleanup(bad.close)
+        good = SmtpSink(self.procs)
+        self.start(f"""\
+      - {{address: 127.0.0.1:{good.port}, name: good}}
+      - {{address: 127.0.0.1:{bad.port}, name: huge}}""",
+                   "{check: smtp, interval: 200ms, timeout: 1s, rise: 1, fall: 1}")
+        self.wait_state("huge", "down", timeout=5)
+        s = self.servers()
+        self.assertEqual(s["huge"]["last_failure"]["detail"],
+                         "smtp banner: reply longer than 100 lines")
+        self.assertIn("pool p: huge down: smtp banner: reply longer than 100 lines", self.sb.log())
+        self.assertEqual(s["good"]["health"], "up")
+        self.assertIsNone(self.sb.proc.poll())
 
     def test_killed_server_leaves_within_fall_and_returns_after_rise(self):
         a = SmtpSink(self.procs)
@@ -194,6 +218,32 @@ class HealthTest(IntegrationTest):
         r = probe(free_port())
         self.assertFalse(r["ok"])
         self.assertIn("refused during connect", r["detail"])
+
+    def test_sip_probe_transcript_is_bounded_when_answers_never_end(self):
+        # No real server does this (a scripted peer): 100 Trying after 100
+        # Trying and never a final answer. The probe times out with a
+        # transcript cut at 64 lines.
+        probe_once = os.environ.get("SB_PROBE_ONCE")
+        if not probe_once:
+            self.fail("SB_PROBE_ONCE (the probe_once test tool) is not set")
+        trying = b"SIP/2.0 100 Trying\r\nContent-Length: 0\r\n\r\n" * 50
+
+        def trying_forever(conn):
+            conn.recv(4096)
+            end = time.monotonic() + 3
+            while time.monotonic() < end:
+                conn.sendall(trying)
+                time.sleep(0.01)
+        server = sbtest.ScriptedServer(trying_forever)
+        self.addCleanup(server.close)
+        out = subprocess.run([probe_once, "sip-options", "127.0.0.1", str(server.port), "--sip-tcp",
+                              "--timeout-ms", "1000"], capture_output=True, timeout=10)
+        r = json.loads(out.stdout)
+        self.assertFalse(r["ok"], r)
+        self.assertEqual(r["detail"], "timeout during SIP response")
+        self.assertEqual(len(r["transcript"]), 64)
+        self.assertEqual(r["transcript"][1], "S: SIP/2.0 100 Trying")
+        self.assertEqual(r["transcript"][-1], "(transcript cut here: more than 64 lines or 8 KiB)")
 
     def test_http_check_status_range_and_body(self):
         ok = {"name": "ok", "port": free_port()}

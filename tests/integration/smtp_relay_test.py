@@ -1,22 +1,25 @@
 """The SMTP relay VIP (protocol: smtp, passthrough) with real peers: a
 connection is presented to the next server until one greets with 220
-(smtp-sink, one answering 421, a closed port), nothing is lost under
-smtp-source, the client gets 421 4.3.2 when no server greets, refused
-clients get no banner, and a real Postfix behind PROXY v1/v2 logs the
-client's own address."""
+(smtp-sink, one answering 421, a closed port, a greeting of 10 000 lines),
+nothing is lost under smtp-source, the client gets 421 4.3.2 when no server
+greets, refused clients get no banner, a PROXY v2 header announcing 60 KiB
+of TLVs is refused, and a real Postfix behind PROXY v1/v2 logs the client's
+own address."""
 
 import glob
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(__file__))
 import sbtest  # noqa: E402
 from sbtest import (IntegrationTest, PostfixInstance, ScriptedServer, SmtpSink,  # noqa: E402
-                    Switchboard, closed_within, free_port, wait_until)
+                    Switchboard, closed_within, free_port, metric_value, wait_until)
 
 
 def smtp_config(port, admin, servers, pool_lines="", listener_lines=""):
@@ -52,6 +55,21 @@ def greeting(port, source=None):
         return data.decode(errors="replace")
 
 
+def peak_rss_kib(pid):
+    """The process's peak resident memory (VmHWM), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+def proxy_v2(family_transport, body):
+    """A PROXY v2 header (PROXY command) whose length field says len(body)."""
+    return (b"\r\n\r\n\0\r\nQUIT\n" + bytes([0x21, family_transport]) +
+            struct.pack(">H", len(body)) + body)
+
+
 class SmtpRelayTest(IntegrationTest):
 
     def relay(self, servers, pool_lines="", listener_lines=""):
@@ -60,6 +78,7 @@ class SmtpRelayTest(IntegrationTest):
             port, admin, servers, "    balance: first-available\n    health: {check: none}\n"
             "    outlier: {consecutive-failures: 0}\n" + pool_lines, listener_lines),
             wait_ports=[port])
+        self.admin = admin
         return port
 
     def test_an_endless_greeting_line_is_a_failure_not_a_hang(self):
@@ -77,6 +96,55 @@ class SmtpRelayTest(IntegrationTest):
         self.assertLess(time.monotonic() - started, 1.5)  # at 512 bytes, not at the timeout
         self.assertIn("reply line too long", self.sb.log())
         bad.close()
+
+    def test_a_10000_line_greeting_is_a_bad_banner_and_memory_stays_bounded(self):
+        # No real server sends this (a scripted peer): a greeting of 10 000
+        # lines (1.5 MB) that ends properly, its last line held back so that
+        # 16 clients are in it at once. Past 100 lines it is a banner failure
+        # and each client goes on to smtp-sink; what was read stays small.
+        lines = b"".join(b"220-%05d " % i + b"x" * 136 + b"\r\n" for i in range(10000))
+
+        def huge(conn):
+            conn.sendall(lines)
+            time.sleep(1)
+            conn.sendall(b"220 at last\r\n")
+            conn.recv(100)
+        bad = ScriptedServer(huge)
+        self.addCleanup(bad.close)
+        sink = SmtpSink(self.procs)
+        port = self.relay([("huge", bad.port), ("sink", sink.port)])
+        before = peak_rss_kib(self.sb.proc.pid)
+        with ThreadPoolExecutor(16) as pool:
+            greetings = list(pool.map(lambda _: greeting(port), range(16)))
+        for g in greetings:
+            self.assertTrue(g.startswith("220 ") and "xxxx" not in g, g[:80])
+        self.assertIn("did not accept an smtp session: greeting: reply longer than 100 lines",
+                      self.sb.log())
+        # Holding each greeting whole would take 16 x 1.5 MB at least.
+        self.assertLess(peak_rss_kib(self.sb.proc.pid) - before, 16 * 1024)
+        self.assertIsNone(self.sb.proc.poll())
+
+    def test_a_proxy_v2_header_announcing_60_kib_of_tlvs_is_refused(self):
+        sink = SmtpSink(self.procs)
+        port = self.relay([("sink", sink.port)],
+                          listener_lines="    accept-proxy: true\n    proxy-header-timeout: 5s\n")
+        rejected = 'switchboard_listener_rejected_total{listener="smtp-vip",reason="proxy-header"}'
+        before = metric_value(self.admin, rejected) or 0
+        addresses = bytes([192, 0, 2, 7, 198, 51, 100, 1, 0x9c, 0x40, 0, 25])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            # The fixed part and the addresses only: refused on the length
+            # field, not at proxy-header-timeout after waiting for 60 KiB.
+            c.sendall(proxy_v2(0x11, addresses + bytes(60 * 1024))[:16 + 12])
+            self.assertTrue(closed_within(c, 2))
+        wait_until(lambda: metric_value(self.admin, rejected) == before + 1,
+                   what="the refusal counted as proxy-header")
+        # A header with a few TLVs (ALPN, authority) is taken.
+        tlvs = b"\x01\x00\x04smtp" + b"\x02\x00\x0bexample.com"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            c.sendall(proxy_v2(0x11, addresses + tlvs))
+            c.settimeout(5)
+            self.assertTrue(c.recv(100).startswith(b"220 "))
+        self.assertEqual(metric_value(self.admin, rejected), before + 1)
 
     def test_a_multi_line_greeting_reaches_the_client_whole(self):
         def multi(conn):

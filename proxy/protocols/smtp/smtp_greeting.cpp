@@ -12,7 +12,9 @@ awaitable<std::optional<balancer::ConnectFailure>> SmtpGreeting::accept(
     tcp::socket& server, const balancer::ServerView& view) {
   greeting_.clear();
   net::SocketDeadline deadline(server, timeout_);
-  net::SmtpReplyParser parser(512);  // RFC 5321 §4.5.3.1.5: a reply line is at most 512
+  // RFC 5321 §4.5.3.1.5: a reply line is at most 512. The parser's caps on
+  // lines and bytes per reply bound `received` too: it stops the reading.
+  net::SmtpReplyParser parser(512, net::kMaxReplyLines, net::kMaxReplyBytes);
   std::string received;
   std::size_t parsed = 0;
   bool accepted = false;

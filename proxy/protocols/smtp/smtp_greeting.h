@@ -2,10 +2,11 @@
 // SMTP passthrough's acceptance step (docs/configuration.md, "smtp"): a server has
 // accepted a connection when it greets with 220 within banner-timeout.
 // A refusal (421 or any non-220), a close before the greeting, a line over
-// 512 bytes or a server that trickles bytes past the timeout is a `banner`
-// failure: QUIT is sent where a session exists and the client goes to the
-// next server. The greeting that passed is kept, byte for byte, for the
-// client, who sees exactly one.
+// 512 bytes, a greeting over the reply caps of net/codec/smtp_reply.h (100
+// lines, 16 KiB: what is read of a server stays bounded) or a server that
+// trickles bytes past the timeout is a `banner` failure: QUIT is sent where a
+// session exists and the client goes to the next server. The greeting that passed is kept, byte for
+// byte, for the client, who sees exactly one.
 
 #include <chrono>
 #include <string>

@@ -53,6 +53,55 @@ TEST(SmtpReply, LongLinesAreRefused) {
   EXPECT_EQ(p.error(), "reply line too long");
 }
 
+std::string continuation_lines(std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += "250-line " + std::to_string(i) + "\r\n";
+  return out;
+}
+
+TEST(SmtpReply, LinesPerReplyAreCapped) {
+  // The most lines allowed: done.
+  const std::string at_cap = continuation_lines(kMaxReplyLines - 1) + "250 last\r\n";
+  SmtpReplyParser ok;
+  std::string_view in = at_cap;
+  EXPECT_EQ(ok.feed(in), Status::done);
+  EXPECT_EQ(ok.reply().lines.size(), kMaxReplyLines);
+
+  // One more: refused as soon as the line over the cap is announced, without
+  // waiting for the rest of an endless reply.
+  const std::string endless = continuation_lines(kMaxReplyLines) + "250-and so on\r\n";
+  SmtpReplyParser p;
+  std::string_view rest = endless;
+  EXPECT_EQ(p.feed(rest), Status::invalid);
+  EXPECT_EQ(p.error(), "reply longer than 100 lines");
+  EXPECT_EQ(rest, "250-and so on\r\n");
+}
+
+TEST(SmtpReply, BytesPerReplyAreCapped) {
+  // 20 lines of 900 bytes: within the line count, over the byte cap.
+  std::string big;
+  for (int i = 0; i < 20; ++i) big += "250-" + std::string(896, 'x') + "\r\n";
+  big += "250 end\r\n";
+  SmtpReplyParser p;
+  std::string_view in = big;
+  EXPECT_EQ(p.feed(in), Status::invalid);
+  EXPECT_EQ(p.error(), "reply longer than 16384 bytes");
+  EXPECT_EQ(in.size(), big.size() - kMaxReplyBytes);  // nothing read past the cap
+
+  // Exactly at the cap, byte by byte: done; one byte less: invalid.
+  const std::string exact = "250-abcdef\r\n250 ghi\r\n";
+  ASSERT_EQ(exact.size(), 21u);
+  SmtpReplyParser r(1000, 10, 21);
+  for (std::size_t i = 0; i < exact.size(); ++i) {
+    std::string_view one = std::string_view(exact).substr(i, 1);
+    const auto status = r.feed(one);
+    EXPECT_EQ(status, i + 1 == exact.size() ? Status::done : Status::need_more) << i;
+  }
+  SmtpReplyParser s(1000, 10, 20);
+  std::string_view short_cap = exact;
+  EXPECT_EQ(s.feed(short_cap), Status::invalid);
+}
+
 TEST(SipStatus, ParsesFinalAndProvisional) {
   auto s = parse_sip_status_line("SIP/2.0 200 OK\r\nVia: x\r\n\r\n");
   ASSERT_TRUE(s);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <random>
@@ -296,12 +297,43 @@ TEST(ProxyProtocolV2Test, LeavesPayloadUnconsumed) {
   expect_done(header + payload, header.size(), tcp("192.0.2.1", 1, "192.0.2.2", 2));
 }
 
-TEST(ProxyProtocolV2Test, AcceptsTheLargestLength) {
-  // 65535 bytes after the fixed part: larger than 65535 - 16, still fine.
-  const std::string header = v2_raw(0x21, 0x11, kInetBody + std::string(65535 - 12, '\0'));
-  ASSERT_EQ(header.size(), 16u + 65535u);
+TEST(ProxyProtocolV2Test, AcceptsTlvsUpToTheCap) {
+  // 4096 bytes of TLVs (NOOPs, type 0x04) after the addresses: the most taken.
+  std::string tlvs;
+  while (tlvs.size() < kMaxV2Tlvs) {
+    const std::size_t value = std::min<std::size_t>(kMaxV2Tlvs - tlvs.size() - 3, 1000);
+    tlvs += bytes({0x04, static_cast<int>(value >> 8), static_cast<int>(value & 0xff)}) +
+            std::string(value, '\0');
+  }
+  ASSERT_EQ(tlvs.size(), kMaxV2Tlvs);
+  const std::string header = v2_raw(0x21, 0x11, kInetBody + tlvs);
   expect_need_more(header.substr(0, header.size() - 1));
   expect_done(header + "x", header.size(), tcp("10.0.0.1", 1024, "10.0.0.2", 25));
+  // Without usable addresses, the largest address block is allowed for.
+  const std::string unspec(kMaxV2Received - 16, '\0');
+  expect_done(v2_raw(0x21, 0x00, unspec), kMaxV2Received, local());
+  expect_done(v2_raw(0x20, 0x00, unspec), kMaxV2Received, local());
+  expect_done(v2_raw(0x21, 0x31, unspec), kMaxV2Received, local());
+}
+
+TEST(ProxyProtocolV2Test, RefusesTlvsOverTheCapFromTheLengthField) {
+  // A header announcing 60 KiB of TLVs is refused on its 16 fixed bytes,
+  // before a byte of the body is read; one byte over the cap is enough.
+  for (const auto& [fam, body] :
+       std::vector<std::pair<int, std::size_t>>{{0x11, 12 + 60 * 1024},
+                                                {0x11, 12 + kMaxV2Tlvs + 1},
+                                                {0x21, 36 + kMaxV2Tlvs + 1},
+                                                {0x00, 216 + kMaxV2Tlvs + 1},
+                                                {0x31, 216 + kMaxV2Tlvs + 1},
+                                                {0x11, 65535}}) {
+    const std::string header =
+        v2_raw(0x21, static_cast<std::uint8_t>(fam), std::string(body, '\0'));
+    const ParseResult result = parse(header.substr(0, 16));
+    EXPECT_EQ(result.status, ParseStatus::invalid) << fam << " " << body;
+    EXPECT_EQ(result.error, "v2 TLVs are longer than 4096 bytes");
+    expect_invalid(header);
+  }
+  expect_invalid(v2_raw(0x20, 0x11, std::string(kMaxV2Received - 15, '\0')));  // LOCAL too
 }
 
 TEST(ProxyProtocolV2Test, AcceptsDatagramTransport) {
