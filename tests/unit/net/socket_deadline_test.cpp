@@ -1,7 +1,7 @@
-// SocketDeadline on real loopback sockets: an operation started after the
-// deadline passed fails at once (cancel() alone reaches only the operations
-// pending when it fires), a pending one is cancelled at the deadline, and a
-// peer that never reads cannot hold a write past it.
+// SocketDeadline and write_within on real loopback sockets: an operation
+// started after the deadline passed fails at once (cancel() alone reaches
+// only the operations pending when it fires), a pending one is cancelled at
+// the deadline, and a peer that never reads cannot hold a write past it.
 #include "net/socket_deadline.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +11,8 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include "net/write_within.h"
 
 namespace sb::net {
 namespace {
@@ -116,6 +118,32 @@ TEST_F(SocketDeadlineTest, AWriteToAPeerThatNeverReadsEndsAtTheDeadline) {
     SocketDeadline deadline(socket_, 100ms);
     std::tie(ec, written) = co_await deadline.write(asio::buffer(data));
     co_await deadline.disarm();
+  }));
+  EXPECT_EQ(ec, asio::error::timed_out);
+  EXPECT_LT(written, data.size());
+}
+
+TEST_F(SocketDeadlineTest, WriteWithinWritesWhatFitsAtOnce) {
+  error_code ec;
+  std::size_t written = 0;
+  ASSERT_TRUE(run([&]() -> awaitable<void> {
+    std::tie(ec, written) =
+        co_await write_within(socket_, asio::buffer(std::string_view("220 hi\r\n")), 5s);
+  }));
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(written, 8u);
+  char buf[8];
+  asio::read(peer_, asio::buffer(buf));
+  EXPECT_EQ(std::string(buf, 8), "220 hi\r\n");
+}
+
+TEST_F(SocketDeadlineTest, WriteWithinGivesUpOnAPeerThatNeverReads) {
+  shrink_buffers();
+  const std::vector<char> data(8 * 1024 * 1024, 'x');
+  error_code ec;
+  std::size_t written = 0;
+  ASSERT_TRUE(run([&]() -> awaitable<void> {
+    std::tie(ec, written) = co_await write_within(socket_, asio::buffer(data), 100ms);
   }));
   EXPECT_EQ(ec, asio::error::timed_out);
   EXPECT_LT(written, data.size());
