@@ -1,6 +1,7 @@
 // The front door on real loopback sockets: deny/allow and limits, PROXY
-// headers only from proxy-from peers (and allow/deny then on the header's
-// address), the header's deadline, early bytes, and the first-byte wait.
+// headers only from proxy-from peers (and allow/deny and the per-source limit
+// then on the header's address, max-connections from the accept), the
+// header's deadline, early bytes, and the first-byte wait.
 #include "proxy/front/front_door.h"
 
 #include <gtest/gtest.h>
@@ -228,6 +229,55 @@ TEST_F(FrontDoorTest, AHeaderStillIncompleteWhenItsDeadlinePassesIsRefusedAtOnce
   ASSERT_TRUE(finish(p)) << "a read started after the header's deadline waits unbounded";
   EXPECT_FALSE(p.out);
   EXPECT_EQ(rejected(RejectReason::proxy_header), 1u);
+}
+
+TEST_F(FrontDoorTest, ConnectionsWaitingForAHeaderCountAgainstMaxConnections) {
+  cfg_.accept_proxy = true;
+  cfg_.max_connections = 1;
+  cfg_.proxy_header_timeout = 10s;
+  FrontDoor door(cfg_, stats_);
+  auto silent = connect();
+  Pending first;
+  start_admit(door, first);  // it waits for its header, holding the one slot
+  EXPECT_EQ(stats_.active.load(), 1);
+  auto second = connect();
+  send(second, "PROXY TCP4 10.1.1.1 10.2.2.2 40000 25\r\n");
+  EXPECT_FALSE(admit(door));
+  EXPECT_EQ(rejected(RejectReason::limit), 1u);
+  EXPECT_TRUE(closed_by_peer(second));
+  // The first one's header comes: it keeps its slot and is admitted.
+  send(silent, "PROXY TCP4 10.1.1.2 10.2.2.2 40000 25\r\n");
+  ASSERT_TRUE(finish(first));
+  ASSERT_TRUE(first.out);
+  EXPECT_EQ(stats_.active.load(), 1);
+  EXPECT_EQ(stats_.connections_total.load(), 1u);
+  first.out.reset();
+  EXPECT_EQ(stats_.active.load(), 0);
+}
+
+TEST_F(FrontDoorTest, ThePerSourceLimitAppliesToTheHeadersClientNotThePeer) {
+  cfg_.accept_proxy = true;
+  cfg_.max_connections_per_source = 1;
+  FrontDoor door(cfg_, stats_);
+  // Two clients behind the same trusted peer: both are admitted.
+  auto a = connect();
+  send(a, "PROXY TCP4 10.1.1.1 10.2.2.2 40000 25\r\n");
+  auto first = admit(door);
+  ASSERT_TRUE(first);
+  auto b = connect();
+  send(b, "PROXY TCP4 10.1.1.2 10.2.2.2 40000 25\r\n");
+  auto second = admit(door);
+  ASSERT_TRUE(second);
+  // A second connection of the same client is over its limit.
+  auto c = connect();
+  send(c, "PROXY TCP4 10.1.1.1 10.2.2.2 40001 25\r\n");
+  EXPECT_FALSE(admit(door));
+  EXPECT_EQ(rejected(RejectReason::limit), 1u);
+  EXPECT_EQ(stats_.active.load(), 2);
+  first.reset();  // its client's share is free again
+  auto d = connect();
+  send(d, "PROXY TCP4 10.1.1.1 10.2.2.2 40002 25\r\n");
+  EXPECT_TRUE(admit(door));
 }
 
 TEST_F(FrontDoorTest, WaitForFirstByteClosesASilentClient) {
