@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <cerrno>
 
+#include "net/local_fault.h"
 #include "proxy/front/listener.h"
 
 namespace sb::runtime {
@@ -12,11 +12,6 @@ namespace {
 
 std::atomic<std::uint64_t> g_session_exceptions{0};
 std::atomic<std::uint64_t> g_next_connection_id{1};
-
-bool is_fd_exhaustion(const error_code& ec) {
-  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
-         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
-}
 
 // One connection: the front door, then the protocol.
 awaitable<void> connection(Worker& worker, std::shared_ptr<ListenerRuntime> listener,
@@ -65,7 +60,7 @@ awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) 
     auto [ec, socket] = co_await acceptor.async_accept(owner.io(), peer, use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
-      if (is_fd_exhaustion(ec)) {
+      if (net::out_of_local_resources(ec)) {
         // Out of descriptors: the pending connection stays in the backlog;
         // retrying at once would spin. Pause and let sessions end.
         spdlog::warn("listener {}: accept failed: {}; pausing 100ms", slot->listener->config.name,

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 
 #include "net/codec/proxy_protocol.h"
 #include "net/connect.h"
+#include "net/local_fault.h"
 #include "net/socket_deadline.h"
 #include "proxy/upstream/transparent_source.h"
 
@@ -20,11 +20,6 @@ ConnectFailure classify(const error_code& ec) {
   if (ec == asio::error::connection_refused) return ConnectFailure::refused;
   if (ec == asio::error::timed_out) return ConnectFailure::timeout;
   return ConnectFailure::reset;
-}
-
-bool is_local_exhaustion(const error_code& ec) {
-  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
-         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
 }
 
 std::string_view failure_name(ConnectFailure f) {
@@ -190,7 +185,7 @@ awaitable<std::optional<UpstreamStream>> UpstreamAttempt::next(AcceptStep* accep
       co_return UpstreamStream{std::move(socket), std::move(snapshot), pick->server,
                                balancer::ActiveConnection(view.stats.get())};
     }
-    if (is_local_exhaustion(error)) {
+    if (net::out_of_local_resources(error)) {
       // Out of descriptors or memory here: no server is to blame and every
       // other would fail the same way. Not counted against the server.
       spdlog::warn("pool {}: cannot open a connection to {}: {}", cfg.name, view.address,

@@ -18,12 +18,6 @@ from sbtest import (BlackholePort, IntegrationTest, Nginx, SmtpSink, Switchboard
                     wait_until)
 
 
-def process_cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def proxy_v1(src, sport, dst, dport):
     return f"PROXY TCP4 {src} {dst} {sport} {dport}\r\n".encode()
 
@@ -425,31 +419,14 @@ class TcpProxyTest(IntegrationTest):
         servers = self.backends(("b1",))
         self.port = free_port()
         self.admin = free_port()
-        path = os.path.join(self.workdir, "fd.yaml")
-        with open(path, "w") as f:
-            f.write(f"""\
-workers: 1
-admin: {{listen: 127.0.0.1:{self.admin}}}
-pools:
-  web:
-    health: {{check: none}}
-    servers: [{{address: "127.0.0.1:{servers[0]['port']}"}}]
-listeners:
-  vip:
-    listen: ["127.0.0.1:{self.port}"]
-    pool: web
-""")
-        # 64 descriptors: a few dozen held connections exhaust them.
-        proc = self.procs.start(["prlimit", "--nofile=64:64", sbtest.SWITCHBOARD, "run", "-c",
-                                 path], "switchboard-fd")
+        proc = sbtest.start_with_few_descriptors(self.procs, self.workdir, self.port, self.admin,
+                                                 servers[0]["port"])
         wait_until(lambda: can_connect(self.port), what="switchboard")
         held = []
         for _ in range(60):
             held.append(socket.create_connection(("127.0.0.1", self.port), timeout=5))
         time.sleep(0.5)
-        cpu_before = process_cpu_seconds(proc.pid)
-        time.sleep(1.0)
-        used = process_cpu_seconds(proc.pid) - cpu_before
+        used = sbtest.cpu_seconds_used_in(proc.pid, 1.0)
         self.assertLess(used, 0.3, "accept loop spins while out of descriptors")
         for s in held:
             s.close()
