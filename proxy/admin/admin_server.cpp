@@ -4,9 +4,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <fstream>
 #include <sstream>
 
+#include "net/connect.h"
 #include "net/endpoint.h"
 #include "proxy/admin/admin_routes.h"
 #include "proxy/host_port.h"
@@ -65,27 +67,89 @@ void AdminServer::stop() {
 }
 
 awaitable<void> AdminServer::accept_loop() {
+  asio::steady_timer pause(io_);
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
     if (!acceptor_.is_open()) co_return;
-    if (ec) continue;
-    asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+    if (ec) {
+      if (net::is_local_fault(ec)) {
+        // The pending connection stays in the backlog: retrying at once
+        // would spin. Pause and let connections end.
+        spdlog::warn("admin: accept failed: {}; pausing 100ms", ec.message());
+        pause.expires_after(std::chrono::milliseconds(100));
+        co_await pause.async_wait(use_nothrow);
+      }
+      continue;
+    }
+    if (open_ >= kMaxConnections) {
+      if (!full_logged_) {
+        spdlog::warn("admin: {} connections open; closing new ones until one ends",
+                     kMaxConnections);
+        full_logged_ = true;
+      }
+      error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    ++open_;
+    asio::co_spawn(io_, serve(std::move(socket)), [this](std::exception_ptr) {
+      --open_;
+      if (open_ < kMaxConnections) full_logged_ = false;
+    });
   }
 }
+
+namespace {
+
+// Answers a request the parser gave up on (over a limit) and closes. The
+// client may still be sending it: what comes is read and dropped for a
+// moment after our answer, so that the close does not turn into a reset
+// that would discard the answer before the client reads it.
+awaitable<void> refuse(beast::tcp_stream& stream, http::status status, std::string_view why) {
+  http::response<http::string_body> res{status, 11};
+  res.set(http::field::content_type, "text/plain");
+  res.set(http::field::connection, "close");
+  res.body() = std::string(why) + "\n";
+  res.prepare_payload();
+  stream.expires_after(std::chrono::seconds(5));
+  auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
+  if (wec) co_return;
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.expires_after(std::chrono::seconds(1));
+  std::array<char, 16 * 1024> sink;
+  for (std::size_t drained = 0; drained < 1024 * 1024;) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_nothrow);
+    if (ec) break;
+    drained += n;
+  }
+}
+
+}  // namespace
 
 awaitable<void> AdminServer::serve(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.header_limit(16 * 1024);
-    parser.body_limit(1024 * 1024);
-    stream.expires_after(std::chrono::seconds(30));
+    parser.header_limit(kMaxHeaderBytes);
+    parser.body_limit(kMaxBodyBytes);
+    stream.expires_after(kRequestTimeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+    if (ec == http::error::header_limit) {
+      co_await refuse(stream, http::status::request_header_fields_too_large,
+                      "request header fields too large");
+      co_return;
+    }
+    if (ec == http::error::body_limit) {
+      co_await refuse(stream, http::status::payload_too_large, "request body too large");
+      co_return;
+    }
     if (ec) co_return;  // closed, timed out or malformed: nothing to answer
     const AdminContext ctx{pools_, token_, shutting_down_.load(), metrics_, reload_, liveness_};
     auto res = handle_admin_request(parser.get(), ctx);
     if (parser.get().method() == http::verb::head) res.body().clear();
+    stream.expires_after(kResponseTimeout);
     auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
     if (wec || !res.keep_alive()) break;
   }

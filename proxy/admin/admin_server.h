@@ -4,8 +4,16 @@
 // /pools/{pool}/servers/{server}/drain|enable|disable (README.md "Admin API"). POSTs need
 // "Authorization: Bearer <token>" when admin.token-file is set; GET
 // /metrics, the status page GET /, and POST /reload.
+//
+// What one client can take is bounded (docs/configuration.md, "admin"): at
+// most kMaxConnections open at once (more are closed at once), a request's
+// headers and body (431, 413), the time to send a request and to read the
+// answer; an accept that fails for want of descriptors pauses the loop.
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -18,6 +26,14 @@ namespace sb::runtime {
 
 class AdminServer {
  public:
+  static constexpr std::size_t kMaxConnections = 64;
+  static constexpr std::uint32_t kMaxHeaderBytes = 8 * 1024;
+  static constexpr std::uint64_t kMaxBodyBytes = 64 * 1024;
+  // From the moment a connection waits for a request to its last byte
+  // (a slowloris client is closed), and to write one answer.
+  static constexpr std::chrono::seconds kRequestTimeout{10};
+  static constexpr std::chrono::seconds kResponseTimeout{30};
+
   // Binds at once and reads the token file; throws ListenError (listener.h)
   // naming the address or the file.
   AdminServer(asio::io_context& io, const config::AdminConfig& cfg,
@@ -50,6 +66,8 @@ class AdminServer {
   std::function<std::string()> metrics_;
   std::function<ReloadOutcome()> reload_;
   std::function<std::string()> liveness_;
+  std::size_t open_ = 0;  // connections being served (control thread only)
+  bool full_logged_ = false;
 };
 
 }  // namespace sb::runtime

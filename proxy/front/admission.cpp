@@ -5,11 +5,10 @@
 
 namespace sb::runtime {
 
-AdmissionTicket::AdmissionTicket(Admission* owner, const net::IpAddress& source)
-    : owner_(owner), source_(source) {}
+AdmissionTicket::AdmissionTicket(Admission* owner) : owner_(owner) {}
 
 AdmissionTicket::AdmissionTicket(AdmissionTicket&& o) noexcept
-    : owner_(o.owner_), source_(o.source_) {
+    : owner_(o.owner_), has_source_(o.has_source_), source_(o.source_) {
   o.owner_ = nullptr;
 }
 
@@ -17,6 +16,7 @@ AdmissionTicket& AdmissionTicket::operator=(AdmissionTicket&& o) noexcept {
   if (this != &o) {
     release();
     owner_ = o.owner_;
+    has_source_ = o.has_source_;
     source_ = o.source_;
     o.owner_ = nullptr;
   }
@@ -28,7 +28,7 @@ AdmissionTicket::~AdmissionTicket() {
 }
 
 void AdmissionTicket::release() {
-  if (owner_) owner_->release(source_);
+  if (owner_) owner_->release(*this);
   owner_ = nullptr;
 }
 
@@ -63,32 +63,43 @@ bool Admission::acl_allows(const net::IpAddress& source) {
 }
 
 std::optional<AdmissionTicket> Admission::admit(const net::IpAddress& source) {
+  auto ticket = reserve();
+  if (!ticket || !assign(*ticket, source)) return std::nullopt;
+  return ticket;
+}
+
+std::optional<AdmissionTicket> Admission::reserve() {
   const auto before = stats_.active.fetch_add(1, std::memory_order_relaxed);
   if (before >= static_cast<std::int64_t>(max_connections_)) {
     stats_.active.fetch_sub(1, std::memory_order_relaxed);
     stats_.count_rejected(RejectReason::limit);
     return std::nullopt;
   }
+  return AdmissionTicket(this);
+}
+
+bool Admission::assign(AdmissionTicket& ticket, const net::IpAddress& source) {
   if (max_per_source_ > 0) {
     std::lock_guard lock(per_source_mutex_);
     auto& n = per_source_[source.unmapped()];
     if (n >= max_per_source_) {
       if (n == 0) per_source_.erase(source.unmapped());
-      stats_.active.fetch_sub(1, std::memory_order_relaxed);
       stats_.count_rejected(RejectReason::limit);
-      return std::nullopt;
+      return false;
     }
     ++n;
+    ticket.has_source_ = true;
+    ticket.source_ = source.unmapped();
   }
   stats_.connections_total.fetch_add(1, std::memory_order_relaxed);
-  return AdmissionTicket(this, source.unmapped());
+  return true;
 }
 
-void Admission::release(const net::IpAddress& source) {
+void Admission::release(const AdmissionTicket& ticket) {
   stats_.active.fetch_sub(1, std::memory_order_relaxed);
-  if (max_per_source_ == 0) return;
+  if (!ticket.has_source_) return;
   std::lock_guard lock(per_source_mutex_);
-  auto it = per_source_.find(source);
+  auto it = per_source_.find(ticket.source_);
   if (it != per_source_.end() && --it->second == 0) per_source_.erase(it);
 }
 

@@ -20,11 +20,12 @@ namespace sb::runtime {
 
 class Admission;
 
-// Holds the slot of one admitted connection; releases it on destruction.
+// Holds the slot of one admitted connection (and its source's share of the
+// per-source limit once the source is known); releases both on destruction.
 class AdmissionTicket {
  public:
   AdmissionTicket() = default;
-  AdmissionTicket(Admission* owner, const net::IpAddress& source);
+  explicit AdmissionTicket(Admission* owner);
   AdmissionTicket(AdmissionTicket&& o) noexcept;
   AdmissionTicket& operator=(AdmissionTicket&& o) noexcept;
   AdmissionTicket(const AdmissionTicket&) = delete;
@@ -32,8 +33,10 @@ class AdmissionTicket {
   ~AdmissionTicket();
 
  private:
+  friend class Admission;
   void release();
   Admission* owner_ = nullptr;
+  bool has_source_ = false;  // counted in the per-source limit
   net::IpAddress source_;
 };
 
@@ -45,11 +48,20 @@ class Admission {
   // True when the source passes deny/allow. Counts `acl` when not.
   bool acl_allows(const net::IpAddress& source);
   // A ticket when a slot is free; nullopt (counted as `limit`) otherwise.
+  // reserve() then assign().
   std::optional<AdmissionTicket> admit(const net::IpAddress& source);
+
+  // A slot of max-connections alone, for a connection whose client is not
+  // known yet (a PROXY header still to come): it counts from its accept.
+  std::optional<AdmissionTicket> reserve();
+  // The client of a reserved slot is now known: its per-source limit
+  // applies, and the connection counts as admitted. False (counted as
+  // `limit`) when over it; the caller then drops the ticket.
+  bool assign(AdmissionTicket& ticket, const net::IpAddress& source);
 
  private:
   friend class AdmissionTicket;
-  void release(const net::IpAddress& source);
+  void release(const AdmissionTicket& ticket);
 
   struct IpHash {
     std::size_t operator()(const net::IpAddress& ip) const noexcept;

@@ -45,8 +45,10 @@ awaitable<std::optional<AdmittedClient>> FrontDoor::admit(std::shared_ptr<Listen
 
   // Without accept-proxy the socket's peer is the client: a refused one is
   // closed before anything else. With it, only the peers that may speak for
-  // clients get as far as sending a header; the client it names is admitted
-  // (or not) once the header is read.
+  // clients get as far as sending a header, and a connection waiting for one
+  // holds a slot of max-connections already (header-less connections cannot
+  // take more descriptors than that); the client the header names is
+  // admitted (or not) once it is read, and the per-source limit is its own.
   if (!accept_proxy_) {
     auto ticket = admit_source(peer);
     if (!ticket) co_return std::nullopt;
@@ -55,6 +57,10 @@ awaitable<std::optional<AdmittedClient>> FrontDoor::admit(std::shared_ptr<Listen
     stats_.count_rejected(RejectReason::acl);
     spdlog::debug("listener {}: {} is not in proxy-from: closed", name_, net::to_string(peer));
     co_return std::nullopt;
+  } else {
+    auto ticket = admission_.reserve();
+    if (!ticket) co_return std::nullopt;
+    c.ticket = std::move(*ticket);
   }
 
   error_code ec;
@@ -80,9 +86,10 @@ awaitable<std::optional<AdmittedClient>> FrontDoor::admit(std::shared_ptr<Listen
           tcp::endpoint(net::to_address(header.addresses.dst), header.addresses.dst_port);
     }
     c.early_data = std::move(header.early_data);
-    auto ticket = admit_source(c.endpoints.client);
-    if (!ticket) co_return std::nullopt;
-    c.ticket = std::move(*ticket);
+    const net::IpAddress client = net::to_ip(c.endpoints.client.address());
+    if (!admission_.acl_allows(client) || !admission_.assign(c.ticket, client)) {
+      co_return std::nullopt;
+    }
   }
 
   if (policy.first_byte == FirstByte::wait && c.early_data.empty()) {

@@ -4,7 +4,8 @@
 //
 //   1. deny/allow and the connection limits on the socket's peer, closed at
 //      once when refused; with `accept-proxy`, the peer must be in
-//      `proxy-from` instead (counted as acl), and deny/allow and the limits
+//      `proxy-from` instead (counted as acl) and takes a slot of
+//      `max-connections` at once, and deny/allow and the per-source limit
 //      apply to the address in its header;
 //   2. the PROXY v1/v2 header within `proxy-header-timeout`;
 //   3. `client-first-byte-timeout`: waited for here when the protocol needs

@@ -15,8 +15,8 @@ awaitable<ProxyHeaderRead> read_proxy_header(tcp::socket& socket,
   net::SocketDeadline deadline(socket, timeout);
   for (;;) {
     if (have == buf.size()) buf.resize(std::min(buf.size() * 4, net::kMaxV2Received));
-    auto [ec, n] = co_await socket.async_read_some(
-        asio::buffer(buf.data() + have, buf.size() - have), use_nothrow);
+    // Through the deadline: a read started after it passed fails at once.
+    auto [ec, n] = co_await deadline.read_some(asio::buffer(buf.data() + have, buf.size() - have));
     if (ec) {
       out.error = deadline.expired() ? "timeout" : "closed";
       break;

@@ -68,6 +68,9 @@ awaitable<std::optional<ConnectFailure>> try_server(tcp::socket& socket, tcp::en
       const std::size_t len = proxy_protocol == config::ProxyProtocol::v1
                                   ? net::encode_v1(addresses, header)
                                   : net::encode_v2(addresses, header);
+      // Not through deadline.write(): a connection made just as the deadline
+      // passed is in time, and a header of at most kMaxV2 bytes to a fresh
+      // connection fits its empty send buffer, so this write never waits.
       auto [wec, n] =
           co_await asio::async_write(socket, asio::buffer(header.data(), len), use_nothrow);
       ec = wec;

@@ -8,8 +8,10 @@ import socket
 import sys
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
+import sbtest  # noqa: E402
 from sbtest import (IntegrationTest, admin_call, Nginx, Switchboard, free_port, http_get,  # noqa: E402
                     one_pool_config, servers_yaml)
 
@@ -188,6 +190,104 @@ class AdminApiTest(IntegrationTest):
         self.assertEqual(code, 200)
         self.assertEqual(len(body["key"]), 16)
         self.assertIn(body["server"], ("b1", "b2"))
+
+    # What one admin client can take is bounded (docs/configuration.md, "admin").
+
+    def healthz(self):
+        """The status of GET /healthz on a new connection, or None when the
+        connection fails."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/healthz", timeout=5) as r:
+                return r.status
+        except (OSError, http.client.HTTPException):
+            return None
+
+    def send_and_read(self, data):
+        """Sends `data` on a new admin connection (the server may stop reading
+        part-way) and returns everything it answers before it closes."""
+        with socket.create_connection(("127.0.0.1", self.admin), timeout=5) as s:
+            try:
+                s.sendall(data)
+            except OSError:
+                pass  # refused part-way: what it answered is still to be read
+            answer = b""
+            try:
+                while chunk := s.recv(4096):
+                    answer += chunk
+            except (ConnectionResetError, socket.timeout):
+                pass
+            return answer
+
+    def test_an_oversize_request_gets_431_or_413_and_the_admin_keeps_answering(self):
+        self.start()
+        big_header = (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (100 * 1024) +
+                      b"\r\n\r\n")
+        self.assertTrue(self.send_and_read(big_header).startswith(b"HTTP/1.1 431"))
+        big_body = (b"POST /status HTTP/1.1\r\nHost: x\r\nContent-Length: 102400\r\n\r\n" +
+                    b"a" * (100 * 1024))
+        self.assertTrue(self.send_and_read(big_body).startswith(b"HTTP/1.1 413"))
+        self.assertEqual(self.healthz(), 200)
+
+    def test_a_slowloris_client_is_closed(self):
+        self.start()
+        with socket.create_connection(("127.0.0.1", self.admin), timeout=5) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+            started = time.monotonic()
+            closed = False
+            # One more header byte every second, never the end of the headers.
+            while not closed and time.monotonic() - started < 20:
+                try:
+                    s.sendall(b"a")
+                except OSError:
+                    closed = True
+                    break
+                closed = sbtest.closed_within(s, 1.0)
+                self.assertEqual(self.healthz(), 200)  # others are served meanwhile
+            self.assertTrue(closed, "a client trickling its headers was not closed in 20s")
+
+    def test_connections_beyond_the_cap_are_closed_at_once(self):
+        self.start()
+        held = [socket.create_connection(("127.0.0.1", self.admin), timeout=5)
+                for _ in range(100)]
+        try:
+            time.sleep(0.5)
+            closed = 0
+            for s in held:
+                s.setblocking(False)
+                try:
+                    closed += s.recv(1) == b""
+                except BlockingIOError:
+                    pass  # still open, waiting for its request
+                except ConnectionResetError:
+                    closed += 1
+            # 64 are served (idle, each until its request deadline); the rest
+            # were closed on arrival. Not more than those: a held one is open.
+            self.assertGreaterEqual(closed, 100 - 64)
+            self.assertLess(closed, 100)
+        finally:
+            for s in held:
+                s.close()
+        sbtest.wait_until(lambda: self.healthz() == 200, what="/healthz after the flood")
+
+    def test_out_of_descriptors_pauses_the_admin_accept_loop(self):
+        self.admin = free_port()
+        # 64 descriptors, some taken at start: the held connections exhaust
+        # them before they reach the admin's own cap of 64 connections.
+        proc = sbtest.start_with_few_descriptors(self.procs, self.workdir, free_port(), self.admin,
+                                                 free_port())
+        sbtest.wait_until(lambda: self.healthz() == 200, what="switchboard")
+        held = [socket.create_connection(("127.0.0.1", self.admin), timeout=5)
+                for _ in range(60)]
+        try:
+            time.sleep(0.5)
+            used = sbtest.cpu_seconds_used_in(proc.pid, 1.0)
+            self.assertLess(used, 0.3, "the admin accept loop spins while out of descriptors")
+        finally:
+            for s in held:
+                s.close()
+        sbtest.wait_until(lambda: self.healthz() == 200, what="recovery")
+        self.assertIn("admin: accept failed", sbtest.read_log(proc))
+        self.assertIsNone(proc.poll())
 
 
 if __name__ == "__main__":

@@ -316,6 +316,39 @@ def http_get(port, host="127.0.0.1", interface=None, timeout=5):
     return r.returncode, r.stdout.decode(errors="replace").strip()
 
 
+def start_with_few_descriptors(procs, workdir, port, admin, server_port, nofile=64):
+    """switchboard under `prlimit --nofile=N:N` with one worker, one pool (the
+    server on `server_port`, unchecked) and one tcp listener on `port`: a few
+    dozen held connections exhaust its descriptors. Returns the process."""
+    path = os.path.join(workdir, "fd.yaml")
+    with open(path, "w") as f:
+        f.write(textwrap.dedent(f"""\
+            workers: 1
+            admin: {{listen: 127.0.0.1:{admin}}}
+            pools:
+              web:
+                health: {{check: none}}
+                servers: [{{address: "127.0.0.1:{server_port}"}}]
+            listeners:
+              vip:
+                listen: ["127.0.0.1:{port}"]
+                pool: web
+            """))
+    return procs.start(["prlimit", f"--nofile={nofile}:{nofile}", SWITCHBOARD, "run", "-c",
+                        path], "switchboard-fd")
+
+
+def cpu_seconds_used_in(pid, seconds=1.0):
+    """User plus system CPU time a process uses in the next `seconds`."""
+    def used():
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    before = used()
+    time.sleep(seconds)
+    return used() - before
+
+
 def closed_within(sock, seconds):
     """True when the peer closes `sock` (EOF or reset) within `seconds`."""
     sock.settimeout(seconds)

@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
@@ -184,6 +185,24 @@ class SmtpRelayTest(IntegrationTest):
             started = time.monotonic()
             self.assertTrue(closed_within(c, 5))
             self.assertLess(time.monotonic() - started, 3)
+
+    def test_a_client_that_never_reads_is_closed_at_idle_timeout(self):
+        # The server greets, then talks on and on; the client never reads, so
+        # everything stops once the buffers between them are full.
+        cut = threading.Event()
+
+        def talker(conn):
+            conn.sendall(b"220 talker ESMTP\r\n")
+            try:
+                while True:
+                    conn.sendall(b"250-more and more\r\n" * 512)
+            except OSError:
+                cut.set()
+        server = ScriptedServer(talker)
+        port = self.relay([("talker", server.port)], listener_lines="    idle-timeout: 1s\n")
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            self.assertTrue(cut.wait(10), "a client that never reads was not closed")
+        server.close()
 
     def test_a_sink_killed_and_restarted_under_load_loses_no_accepted_message(self):
         dumps = []

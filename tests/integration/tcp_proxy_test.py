@@ -18,12 +18,6 @@ from sbtest import (BlackholePort, IntegrationTest, Nginx, SmtpSink, Switchboard
                     wait_until)
 
 
-def process_cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def proxy_v1(src, sport, dst, dport):
     return f"PROXY TCP4 {src} {dst} {sport} {dport}\r\n".encode()
 
@@ -214,6 +208,57 @@ class TcpProxyTest(IntegrationTest):
             self.assertTrue(closed_within(s, 2))
         self.assertEqual(self.nginx.access_log("b1"), "")
 
+    def test_a_trickling_or_silent_peer_is_closed_at_the_header_timeout(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers),
+                   listener_extra="    accept-proxy: true\n    proxy-header-timeout: 1s")
+        rejected = 'switchboard_listener_rejected_total{listener="vip",reason="proxy-header"}'
+        # The start-up probe's connection (closed without a header) is counted first.
+        wait_until(lambda: metric_value(self.admin, rejected) == 1, what="the probe counted")
+        header = proxy_v1("192.0.2.7", 40000, "198.51.100.1", 80)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            started = time.monotonic()
+            closed = False
+            for i in range(len(header)):  # one byte every 200ms: 9s for the whole header
+                try:
+                    s.sendall(header[i:i + 1])
+                except OSError:
+                    closed = True
+                    break
+                if closed_within(s, 0.2):
+                    closed = True
+                    break
+            self.assertTrue(closed, "a peer trickling its header was not closed")
+            self.assertLess(time.monotonic() - started, 5)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            self.assertTrue(closed_within(s, 5))  # silent
+        wait_until(lambda: metric_value(self.admin, rejected) == 3, what="both counted")
+        self.assertEqual(self.nginx.access_log("b1"), "")
+
+    def test_connections_waiting_for_a_header_count_against_max_connections(self):
+        servers = self.backends(("b1",), proxy_protocol=True)
+        self.start(self.servers_yaml(servers), pool_extra="    proxy-protocol: v2",
+                   listener_extra="    accept-proxy: true\n    proxy-header-timeout: 30s\n"
+                   "    max-connections: 2")
+        rejected = 'switchboard_listener_rejected_total{listener="vip",reason="%s"}'
+        wait_until(lambda: metric_value(self.admin, rejected % "proxy-header") == 1,
+                   what="the start-up probe's connection to end")
+        silent = [socket.create_connection(("127.0.0.1", self.port), timeout=5) for _ in range(2)]
+        active = 'switchboard_listener_active_connections{listener="vip"}'
+        wait_until(lambda: metric_value(self.admin, active) == 2, what="two waiting for a header")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as extra:
+            extra.sendall(proxy_v1("192.0.2.7", 40000, "198.51.100.1", 80) +
+                          b"GET / HTTP/1.0\r\n\r\n")
+            self.assertTrue(closed_within(extra, 3))  # long before the 30s header timeout
+        self.assertEqual(metric_value(self.admin, rejected % "limit"), 1)
+        # A header on a held one: admitted on the slot it holds.
+        silent[0].sendall(proxy_v1("192.0.2.8", 40000, "198.51.100.1", 80) +
+                          b"GET / HTTP/1.0\r\n\r\n")
+        self.assertIn(b"b1", silent[0].recv(4096))
+        for s in silent:
+            s.close()
+        wait_until(lambda: metric_value(self.admin, active) == 0, what="the slots freed")
+
     def test_accept_proxy_only_from_proxy_from_peers(self):
         # 127.0.0.1 may speak for clients, 127.0.0.2 may not: its header,
         # however plausible, is refused before a server sees anything.
@@ -374,31 +419,14 @@ class TcpProxyTest(IntegrationTest):
         servers = self.backends(("b1",))
         self.port = free_port()
         self.admin = free_port()
-        path = os.path.join(self.workdir, "fd.yaml")
-        with open(path, "w") as f:
-            f.write(f"""\
-workers: 1
-admin: {{listen: 127.0.0.1:{self.admin}}}
-pools:
-  web:
-    health: {{check: none}}
-    servers: [{{address: "127.0.0.1:{servers[0]['port']}"}}]
-listeners:
-  vip:
-    listen: ["127.0.0.1:{self.port}"]
-    pool: web
-""")
-        # 64 descriptors: a few dozen held connections exhaust them.
-        proc = self.procs.start(["prlimit", "--nofile=64:64", sbtest.SWITCHBOARD, "run", "-c",
-                                 path], "switchboard-fd")
+        proc = sbtest.start_with_few_descriptors(self.procs, self.workdir, self.port, self.admin,
+                                                 servers[0]["port"])
         wait_until(lambda: can_connect(self.port), what="switchboard")
         held = []
         for _ in range(60):
             held.append(socket.create_connection(("127.0.0.1", self.port), timeout=5))
         time.sleep(0.5)
-        cpu_before = process_cpu_seconds(proc.pid)
-        time.sleep(1.0)
-        used = process_cpu_seconds(proc.pid) - cpu_before
+        used = sbtest.cpu_seconds_used_in(proc.pid, 1.0)
         self.assertLess(used, 0.3, "accept loop spins while out of descriptors")
         for s in held:
             s.close()

@@ -36,7 +36,9 @@ awaitable<std::optional<balancer::ConnectFailure>> SmtpGreeting::accept(
       break;
     }
     char chunk[1024];
-    auto [ec, n] = co_await server.async_read_some(asio::buffer(chunk), use_nothrow);
+    // Through the deadline: a server trickling its greeting cannot have a
+    // read started after the deadline passed.
+    auto [ec, n] = co_await deadline.read_some(asio::buffer(chunk));
     if (ec) {
       last_failure_ = deadline.expired() ? fmt::format("no greeting within {}ms", timeout_.count())
                       : ec == asio::error::eof ? "closed before greeting"
@@ -50,10 +52,11 @@ awaitable<std::optional<balancer::ConnectFailure>> SmtpGreeting::accept(
     greeting_ = std::move(received);
     co_return std::nullopt;
   }
-  if (session && !deadline.expired()) {
-    // Polite end of the refused session; its answer does not matter.
+  if (session) {
+    // Polite end of the refused session, within what is left of the
+    // deadline; its answer does not matter.
     static constexpr std::string_view kQuit = "QUIT\r\n";
-    co_await asio::async_write(server, asio::buffer(kQuit), use_nothrow);
+    co_await deadline.write(asio::buffer(kQuit));
   }
   co_await deadline.disarm();
   spdlog::info("pool server {} ({}) did not accept an smtp session: {}", view.name, view.address,

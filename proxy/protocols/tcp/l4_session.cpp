@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/endpoint.h"
+#include "net/write_within.h"
 #include "proxy/front/listener.h"
 #include "proxy/logging.h"
 #include "proxy/protocols/tcp/relay.h"
@@ -56,6 +57,9 @@ class L4Relay final : public Relay {
 awaitable<void> serve_l4(Worker& worker, AdmittedClient client, const PoolRuntime& pool,
                          L4Options options) {
   const auto& cfg = client.listener->config;
+  // What this session writes itself (a 421, the greeting, early data) waits
+  // at most idle-timeout for a peer that does not read, as the relay does.
+  const auto idle = cfg.idle_timeout;
   const std::string client_text = net::to_string(client.endpoints.client);
   AccessRecord record;
   record.listener = cfg.name;
@@ -75,8 +79,9 @@ awaitable<void> serve_l4(Worker& worker, AdmittedClient client, const PoolRuntim
                  pool.config.name, client_text, attempt.tried());
     if (!options.when_exhausted.empty()) {
       // Nothing is lost: the sender keeps what it has and retries later.
-      co_await asio::async_write(client.socket, asio::buffer(options.when_exhausted), use_nothrow);
-      record.bytes_out = options.when_exhausted.size();
+      auto [wec, n] =
+          co_await net::write_within(client.socket, asio::buffer(options.when_exhausted), idle);
+      record.bytes_out = n;
     }
     log_end("exhausted");
     co_return;
@@ -88,9 +93,9 @@ awaitable<void> serve_l4(Worker& worker, AdmittedClient client, const PoolRuntim
   std::size_t owed_bytes = 0;
   if (options.accept && !options.accept->owed_to_client().empty()) {
     const std::string_view owed = options.accept->owed_to_client();
-    auto [gec, n] = co_await asio::async_write(client.socket, asio::buffer(owed), use_nothrow);
+    auto [gec, n] = co_await net::write_within(client.socket, asio::buffer(owed), idle);
     if (gec) {
-      log_end("client-reset");
+      log_end(gec == asio::error::timed_out ? "idle-timeout" : "client-reset");
       co_return;
     }
     server.stats->bytes_in.fetch_add(n, std::memory_order_relaxed);
@@ -99,9 +104,9 @@ awaitable<void> serve_l4(Worker& worker, AdmittedClient client, const PoolRuntim
 
   if (!client.early_data.empty()) {
     auto [wec, n] =
-        co_await asio::async_write(upstream->socket, asio::buffer(client.early_data), use_nothrow);
+        co_await net::write_within(upstream->socket, asio::buffer(client.early_data), idle);
     if (wec) {
-      log_end("server-reset");
+      log_end(wec == asio::error::timed_out ? "idle-timeout" : "server-reset");
       co_return;
     }
     server.stats->bytes_out.fetch_add(n, std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 // The front door on real loopback sockets: deny/allow and limits, PROXY
-// headers only from proxy-from peers (and allow/deny then on the header's
-// address), the header's deadline, early bytes, and the first-byte wait.
+// headers only from proxy-from peers (and allow/deny and the per-source limit
+// then on the header's address, max-connections from the accept), the
+// header's deadline, early bytes, and the first-byte wait.
 #include "proxy/front/front_door.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "net/endpoint.h"
 
@@ -40,22 +42,37 @@ class FrontDoorTest : public ::testing::Test {
     return client;
   }
 
-  // Runs the front door on the accepted socket to its end.
-  std::optional<AdmittedClient> admit(FrontDoor& door, FrontPolicy policy = {}) {
-    std::optional<AdmittedClient> out;
+  // The front door on the accepted socket, started and run as far as it goes
+  // without waiting (e.g. to where it waits for a header) by start_admit(),
+  // to its end by finish().
+  struct Pending {
     bool done = false;
+    std::optional<AdmittedClient> out;
+  };
+  void start_admit(FrontDoor& door, Pending& p, FrontPolicy policy = {}) {
     asio::co_spawn(
         io_,
-        [&]() -> awaitable<void> {
-          out = co_await door.admit(nullptr, std::move(*accepted_), peer_, policy, 1);
-          done = true;
+        [&, policy]() -> awaitable<void> {
+          p.out = co_await door.admit(nullptr, std::move(*accepted_), peer_, policy, 1);
+          p.done = true;
         },
         asio::detached);
-    const auto limit = std::chrono::steady_clock::now() + 5s;
-    while (!done && std::chrono::steady_clock::now() < limit) io_.run_one_for(50ms);
+    io_.poll();
     io_.restart();
-    EXPECT_TRUE(done) << "the front door did not finish within 5s";
-    return out;
+  }
+  bool finish(Pending& p) {
+    const auto limit = std::chrono::steady_clock::now() + 5s;
+    while (!p.done && std::chrono::steady_clock::now() < limit) io_.run_one_for(50ms);
+    io_.restart();
+    return p.done;
+  }
+
+  // Runs the front door on the accepted socket to its end.
+  std::optional<AdmittedClient> admit(FrontDoor& door, FrontPolicy policy = {}) {
+    Pending p;
+    start_admit(door, p, policy);
+    EXPECT_TRUE(finish(p)) << "the front door did not finish within 5s";
+    return std::move(p.out);
   }
 
   std::uint64_t rejected(RejectReason r) const {
@@ -190,6 +207,77 @@ TEST_F(FrontDoorTest, NoHeaderWithinTheTimeoutIsCountedAsProxyHeader) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
   EXPECT_EQ(rejected(RejectReason::proxy_header), 1u);
   EXPECT_EQ(stats_.active.load(), 0);
+}
+
+// The race the header's deadline must survive: the timer fires in the same
+// turn of the event loop in which one read completes and the next one starts
+// at once (a v2 header longer than the first read's 256 bytes: the second
+// read completes speculatively and is queued behind the timer, whose cancel()
+// then finds nothing pending). The read after those must not start.
+TEST_F(FrontDoorTest, AHeaderStillIncompleteWhenItsDeadlinePassesIsRefusedAtOnce) {
+  cfg_.accept_proxy = true;
+  cfg_.proxy_header_timeout = 50ms;
+  FrontDoor door(cfg_, stats_);
+  auto client = connect();
+  Pending p;
+  start_admit(door, p);  // it now waits for the header's first bytes
+  // v2, PROXY over TCP4, announcing 1000 bytes of addresses and TLVs; 300 of them come.
+  std::string header("\r\n\r\n\0\r\nQUIT\n\x21\x11\x03\xe8", 16);
+  header.append(300, '\0');
+  send(client, header);
+  std::this_thread::sleep_for(150ms);  // past the deadline, the event loop not running
+  ASSERT_TRUE(finish(p)) << "a read started after the header's deadline waits unbounded";
+  EXPECT_FALSE(p.out);
+  EXPECT_EQ(rejected(RejectReason::proxy_header), 1u);
+}
+
+TEST_F(FrontDoorTest, ConnectionsWaitingForAHeaderCountAgainstMaxConnections) {
+  cfg_.accept_proxy = true;
+  cfg_.max_connections = 1;
+  cfg_.proxy_header_timeout = 10s;
+  FrontDoor door(cfg_, stats_);
+  auto silent = connect();
+  Pending first;
+  start_admit(door, first);  // it waits for its header, holding the one slot
+  EXPECT_EQ(stats_.active.load(), 1);
+  auto second = connect();
+  send(second, "PROXY TCP4 10.1.1.1 10.2.2.2 40000 25\r\n");
+  EXPECT_FALSE(admit(door));
+  EXPECT_EQ(rejected(RejectReason::limit), 1u);
+  EXPECT_TRUE(closed_by_peer(second));
+  // The first one's header comes: it keeps its slot and is admitted.
+  send(silent, "PROXY TCP4 10.1.1.2 10.2.2.2 40000 25\r\n");
+  ASSERT_TRUE(finish(first));
+  ASSERT_TRUE(first.out);
+  EXPECT_EQ(stats_.active.load(), 1);
+  EXPECT_EQ(stats_.connections_total.load(), 1u);
+  first.out.reset();
+  EXPECT_EQ(stats_.active.load(), 0);
+}
+
+TEST_F(FrontDoorTest, ThePerSourceLimitAppliesToTheHeadersClientNotThePeer) {
+  cfg_.accept_proxy = true;
+  cfg_.max_connections_per_source = 1;
+  FrontDoor door(cfg_, stats_);
+  // Two clients behind the same trusted peer: both are admitted.
+  auto a = connect();
+  send(a, "PROXY TCP4 10.1.1.1 10.2.2.2 40000 25\r\n");
+  auto first = admit(door);
+  ASSERT_TRUE(first);
+  auto b = connect();
+  send(b, "PROXY TCP4 10.1.1.2 10.2.2.2 40000 25\r\n");
+  auto second = admit(door);
+  ASSERT_TRUE(second);
+  // A second connection of the same client is over its limit.
+  auto c = connect();
+  send(c, "PROXY TCP4 10.1.1.1 10.2.2.2 40001 25\r\n");
+  EXPECT_FALSE(admit(door));
+  EXPECT_EQ(rejected(RejectReason::limit), 1u);
+  EXPECT_EQ(stats_.active.load(), 2);
+  first.reset();  // its client's share is free again
+  auto d = connect();
+  send(d, "PROXY TCP4 10.1.1.1 10.2.2.2 40002 25\r\n");
+  EXPECT_TRUE(admit(door));
 }
 
 TEST_F(FrontDoorTest, WaitForFirstByteClosesASilentClient) {
