@@ -105,6 +105,7 @@ class Runtime {
   metrics::Sample metrics_sample() const;
 
   awaitable<void> handle_signals();
+  awaitable<void> report_every_second();
   awaitable<void> drain();
   void stop_everything();
 
@@ -315,6 +316,17 @@ awaitable<void> Runtime::handle_signals() {
   }
 }
 
+// What is logged as a summary rather than line by line (docs/configuration.md,
+// `log`): log lines dropped.
+awaitable<void> Runtime::report_every_second() {
+  asio::steady_timer tick(control_);
+  for (;;) {
+    tick.expires_after(std::chrono::seconds(1));
+    if (auto [ec] = co_await tick.async_wait(use_nothrow); ec) co_return;
+    report_dropped_log_lines();
+  }
+}
+
 // Graceful stop: refuse new connections, let the open ones finish within
 // the grace period, then stop.
 awaitable<void> Runtime::drain() {
@@ -386,6 +398,7 @@ int Runtime::run() {
     }
   }
   asio::co_spawn(control_, handle_signals(), asio::detached);
+  asio::co_spawn(control_, report_every_second(), asio::detached);
   admin_->start();
   for (auto& w : workers_) w->start();
   // The control plane (health checks, DNS, admin) yields to the workers
@@ -422,6 +435,11 @@ int Runtime::run() {
 
 int run(const config::Config& cfg, const std::string& file) {
   configure_logging(cfg.log);
+  // Declared first, destroyed last: the lines queued by the end (the error
+  // that stopped the start included) are written before the process exits.
+  struct StopLogging {
+    ~StopLogging() { stop_logging(); }
+  } stop_logging_at_exit;
   // splice(2) into a socket whose peer has gone raises SIGPIPE (only send()
   // takes MSG_NOSIGNAL); the error code is all we want.
   std::signal(SIGPIPE, SIG_IGN);

@@ -370,6 +370,17 @@ class TcpProxyTest(IntegrationTest):
             self.assertEqual(set(entry), {"time", "level", "msg"})
         self.assertTrue(any(json.loads(l)["msg"].startswith("access ") for l in lines))
 
+    def test_the_access_log_does_not_depend_on_the_level(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers), top_extra="log: {level: warn, access: true}")
+        self.assertEqual(http_get(self.port), (0, "b1"))
+        wait_until(lambda: "access listener=vip" in self.sb.log(), what="access line")
+        lines = self.sb.log().splitlines()
+        self.assertTrue(any("server=b1" in line for line in lines), lines)
+        # level: warn still holds for everything else (the info lines at start).
+        self.assertEqual([line for line in lines if " info " in line and " access " not in line],
+                         [])
+
     def test_out_of_descriptors_pauses_instead_of_spinning(self):
         servers = self.backends(("b1",))
         self.port = free_port()
