@@ -317,12 +317,13 @@ awaitable<void> Runtime::handle_signals() {
 }
 
 // What is logged as a summary rather than line by line (docs/configuration.md,
-// `log`): log lines dropped.
+// `log`): the connections each listener refused, and log lines dropped.
 awaitable<void> Runtime::report_every_second() {
   asio::steady_timer tick(control_);
   for (;;) {
     tick.expires_after(std::chrono::seconds(1));
     if (auto [ec] = co_await tick.async_wait(use_nothrow); ec) co_return;
+    for (const auto& l : listeners_.current()) l->front.refusals().report();
     report_dropped_log_lines();
   }
 }

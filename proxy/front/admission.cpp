@@ -32,14 +32,13 @@ void AdmissionTicket::release() {
   owner_ = nullptr;
 }
 
-Admission::Admission(std::vector<net::Cidr> allow, std::vector<net::Cidr> deny,
-                     std::uint32_t max_connections, std::uint32_t max_per_source,
-                     ListenerStats& stats)
-    : allow_(std::move(allow)),
-      deny_(std::move(deny)),
-      max_connections_(max_connections),
-      max_per_source_(max_per_source),
-      stats_(stats) {}
+Admission::Admission(const config::ListenerConfig& cfg, ListenerStats& stats)
+    : allow_(cfg.allow),
+      deny_(cfg.deny),
+      max_connections_(cfg.max_connections),
+      max_per_source_(cfg.max_connections_per_source),
+      stats_(stats),
+      refusals_(cfg, stats) {}
 
 bool Admission::acl_allows(const net::IpAddress& source) {
   bool ok = true;
@@ -58,7 +57,7 @@ bool Admission::acl_allows(const net::IpAddress& source) {
       }
     }
   }
-  if (!ok) stats_.count_rejected(RejectReason::acl);
+  if (!ok) refuse(RejectReason::acl, source);
   return ok;
 }
 
@@ -66,7 +65,7 @@ std::optional<AdmissionTicket> Admission::admit(const net::IpAddress& source) {
   const auto before = stats_.active.fetch_add(1, std::memory_order_relaxed);
   if (before >= static_cast<std::int64_t>(max_connections_)) {
     stats_.active.fetch_sub(1, std::memory_order_relaxed);
-    stats_.count_rejected(RejectReason::limit);
+    refuse(RejectReason::limit, source);
     return std::nullopt;
   }
   if (max_per_source_ > 0) {
@@ -75,13 +74,18 @@ std::optional<AdmissionTicket> Admission::admit(const net::IpAddress& source) {
     if (n >= max_per_source_) {
       if (n == 0) per_source_.erase(source.unmapped());
       stats_.active.fetch_sub(1, std::memory_order_relaxed);
-      stats_.count_rejected(RejectReason::limit);
+      refuse(RejectReason::limit, source);
       return std::nullopt;
     }
     ++n;
   }
   stats_.connections_total.fetch_add(1, std::memory_order_relaxed);
   return AdmissionTicket(this, source.unmapped());
+}
+
+void Admission::refuse(RejectReason reason, const net::IpAddress& source) {
+  stats_.count_rejected(reason);
+  refusals_.refused(reason, source.unmapped());
 }
 
 void Admission::release(const net::IpAddress& source) {

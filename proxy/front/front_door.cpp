@@ -15,7 +15,7 @@ FrontDoor::FrontDoor(const config::ListenerConfig& cfg, ListenerStats& stats)
       proxy_header_timeout_(cfg.proxy_header_timeout),
       first_byte_timeout_(cfg.client_first_byte_timeout),
       stats_(stats),
-      admission_(cfg.allow, cfg.deny, cfg.max_connections, cfg.max_connections_per_source, stats) {}
+      admission_(cfg, stats) {}
 
 std::optional<AdmissionTicket> FrontDoor::admit_source(const tcp::endpoint& source) {
   const net::IpAddress ip = net::to_ip(source.address());
