@@ -193,7 +193,7 @@ asio::awaitable<Exchange> get(Stream& stream, const bool& expired, ProbeResult& 
     const std::string line = printable(status_line(m));
     result.note("S: " + line);
     const std::string_view body = m.body();
-    if (!body.empty()) result.note("S: (body) " + printable(body.substr(0, 120)));
+    if (!body.empty()) result.note("S: (body) " + printable(body, 120));
     if (code < 200) {  // 101, or 1xx without end: no answer to a GET
       result.detail = line + " (no final answer)";
       co_return x;

@@ -21,12 +21,4 @@ std::string uri_host(const asio::ip::address& address) {
   return address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
 }
 
-std::string printable(std::string_view line) {
-  std::string out;
-  for (char c : line.substr(0, 200)) {
-    out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
-  }
-  return out;
-}
-
 }  // namespace sb::health::detail

@@ -14,6 +14,7 @@
 
 #include "health/check_spec.h"
 #include "health/probe.h"
+#include "net/codec/escape.h"
 #include "net/codec/smtp_reply.h"
 #include "net/connect.h"
 #include "net/tls_client.h"
@@ -30,9 +31,9 @@ asio::ip::address address_of(const CheckSpec& spec);
 std::string failure(const boost::system::error_code& ec, bool deadline_expired,
                     std::string_view during);
 
-// At most 200 characters, control characters shown as '?': safe for one log
-// line and for /status.
-std::string printable(std::string_view line);
+// A peer's line for a detail or transcript: at most 200 bytes, escaped
+// (net/codec/escape.h).
+using net::printable;
 
 // "192.0.2.1" / "[2001:db8::1]": an address as it stands in a URI or Host.
 std::string uri_host(const asio::ip::address& address);

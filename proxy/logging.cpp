@@ -1,51 +1,59 @@
 #include "proxy/logging.h"
 
+#include <spdlog/async.h>
+#include <spdlog/async_logger.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 
+#include "net/codec/escape.h"
+
 namespace sb::runtime {
 namespace {
 
-std::atomic<bool> g_access{true};
+// Lines waiting for the writer thread; when stderr is slower than the log,
+// the oldest are dropped rather than stall a worker (and counted).
+constexpr std::size_t kQueuedLines = 8192;
 
-void append_json_escaped(std::string_view s, spdlog::memory_buf_t& out) {
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out.append(std::string_view("\\\""));
-        break;
-      case '\\':
-        out.append(std::string_view("\\\\"));
-        break;
-      case '\n':
-        out.append(std::string_view("\\n"));
-        break;
-      case '\r':
-        out.append(std::string_view("\\r"));
-        break;
-      case '\t':
-        out.append(std::string_view("\\t"));
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<int>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
+std::atomic<bool> g_access{false};
+// Set before the workers start, kept until the process ends.
+std::shared_ptr<spdlog::logger> g_access_logger;
+std::size_t g_dropped_reported = 0;
+
+// Writes JSON string content: what append_escaped leaves (printable ASCII)
+// needs only '"' and '\' quoted.
+struct JsonQuoted {
+  spdlog::memory_buf_t& out;
+  void push_back(char c) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
   }
-}
+};
 
-// %* in a JSON pattern: the message, escaped so that every line stays valid
-// JSON whatever a peer put into it.
+// %* in the text pattern: the message with every byte outside printable
+// ASCII escaped (net/codec/escape.h), so that no peer's byte can break or
+// forge a line, whichever message quoted it.
+class TextMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    net::append_escaped(std::string_view(msg.payload.data(), msg.payload.size()), dest);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<TextMessageFlag>();
+  }
+};
+
+// %* in the JSON pattern: the same, then quoted for a JSON string, so that
+// every line stays valid JSON.
 class JsonMessageFlag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    append_json_escaped(std::string_view(msg.payload.data(), msg.payload.size()), dest);
+    JsonQuoted out{dest};
+    net::append_escaped(std::string_view(msg.payload.data(), msg.payload.size()), out);
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
     return std::make_unique<JsonMessageFlag>();
@@ -72,23 +80,59 @@ spdlog::level::level_enum to_spdlog(config::LogLevel l) {
   return spdlog::level::info;
 }
 
-}  // namespace
-
-void configure_logging(const config::LogConfig& log) {
-  static auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  auto logger = std::make_shared<spdlog::logger>("switchboard", sink);
+std::unique_ptr<spdlog::formatter> make_formatter(config::LogFormat format) {
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
-  if (log.format == config::LogFormat::json) {
+  if (format == config::LogFormat::json) {
     formatter->add_flag<JsonMessageFlag>('*').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":"%*"})");
   } else {
-    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+    formatter->add_flag<TextMessageFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %*");
   }
-  logger->set_formatter(std::move(formatter));
+  return formatter;
+}
+
+}  // namespace
+
+// Both loggers are asynchronous: a worker formats its message and queues it;
+// one writer thread writes the lines to stderr, which the C library does not
+// buffer (a line is out as soon as that thread has written it: nothing to
+// flush). A slow reader of stderr (a full pipe to journald) then slows that
+// thread, never a worker.
+void configure_logging(const config::LogConfig& log) {
+  if (!spdlog::thread_pool()) spdlog::init_thread_pool(kQueuedLines, 1);
+  static auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  sink->set_formatter(make_formatter(log.format));
+  const auto make = [&](const std::string& name) {
+    spdlog::drop(name);
+    auto logger = std::make_shared<spdlog::async_logger>(
+        name, sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
+    spdlog::register_logger(logger);
+    return logger;
+  };
+  auto logger = make("switchboard");
   logger->set_level(to_spdlog(log.level));
-  logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
+  // The access log is a record of traffic, not a diagnostic: `level` does
+  // not filter it, `access` alone switches it (docs/configuration.md, `log`).
+  auto access = make("access");
+  access->set_level(spdlog::level::info);
+  g_access_logger = std::move(access);
   g_access.store(log.access);
+}
+
+void stop_logging() {
+  g_access.store(false);
+  spdlog::shutdown();  // writes what is queued
+}
+
+void report_dropped_log_lines() {
+  const auto pool = spdlog::thread_pool();
+  if (!pool) return;
+  const std::size_t dropped = pool->overrun_counter();
+  if (dropped == g_dropped_reported) return;
+  spdlog::warn("logging: {} lines dropped since the last report: stderr is slower than the log",
+               dropped - g_dropped_reported);
+  g_dropped_reported = dropped;
 }
 
 bool access_log_enabled() {
@@ -96,12 +140,10 @@ bool access_log_enabled() {
 }
 
 void write_access_log(const AccessRecord& r) {
-  if (!access_log_enabled() || !spdlog::default_logger_raw()->should_log(spdlog::level::info)) {
-    return;
-  }
+  if (!access_log_enabled()) return;
   // One key=value line in both formats; in JSON it becomes the escaped "msg".
   const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
-  spdlog::info(
+  g_access_logger->info(
       "access listener={} client={} pool={} server={} upstream={} bytes_in={} bytes_out={} "
       "duration_ms={:.3f} outcome={} retries={}",
       r.listener, r.client, r.pool, r.server.empty() ? "-" : r.server,

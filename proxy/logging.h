@@ -1,6 +1,9 @@
 #pragma once
 // Process logging (spdlog to stderr) in text or JSON, and the access log: one
-// line per connection. Configure once at start; loggers are thread-safe.
+// line per connection, whatever `log.level` says. Bytes outside printable
+// ASCII are escaped in every line. Lines are queued and written by one
+// thread: a worker never waits for stderr. Configure once at start; loggers
+// are thread-safe.
 
 #include <chrono>
 #include <cstdint>
@@ -11,6 +14,11 @@
 namespace sb::runtime {
 
 void configure_logging(const config::LogConfig& log);
+// Writes the queued lines and ends the writer thread: last thing before exit.
+void stop_logging();
+// Control thread, now and then: a warning when lines were dropped since the
+// last call (stderr slower than the log).
+void report_dropped_log_lines();
 
 // What one finished connection did, for the access log.
 struct AccessRecord {

@@ -1,5 +1,6 @@
 #include "proxy/admin/admin_routes.h"
 
+#include "net/codec/escape.h"
 #include "proxy/admin/status_page.h"
 
 #include <openssl/crypto.h>
@@ -39,8 +40,11 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
   return std::nullopt;
 }
 
+// Error messages quote what the client sent (a percent-decoded pool name
+// may hold any byte) or what a file held: escaped, so that the answer stays
+// valid JSON (net/codec/escape.h).
 std::string json_error(std::string_view message) {
-  return boost::json::serialize(boost::json::object{{"error", message}});
+  return boost::json::serialize(boost::json::object{{"error", net::escape_bytes(message)}});
 }
 
 AdminResponse reply(const AdminRequest& req, http::status status, std::string body,
@@ -207,7 +211,7 @@ AdminResponse handle_admin_request(const AdminRequest& req, const AdminContext& 
     const ReloadOutcome r = ctx.reload();
     if (!r.ok) {
       boost::json::array errors;
-      for (const auto& e : r.errors) errors.emplace_back(e);
+      for (const auto& e : r.errors) errors.emplace_back(net::escape_bytes(e));
       return reply(req, http::status::bad_request,
                    boost::json::serialize(boost::json::object{
                        {"error", "configuration refused; the running configuration stays"},

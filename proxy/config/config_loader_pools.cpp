@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "net/codec/escape.h"
 #include "proxy/config/config_loader_internal.h"
 
 namespace sb::config::detail {
@@ -83,6 +84,20 @@ bool is_valid_server_name(std::string_view name) {
   });
 }
 
+// An http check sends `path` and `host` as they are, in its request line and
+// Host header: a CR or LF would end the line early (and could add a header
+// of the file's making), a space would split the request line.
+bool fits_in_request(std::string_view text) {
+  return std::none_of(text.begin(), text.end(), [](char c) {
+    return c == ' ' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
+
+std::string not_in_request(std::string_view text) {
+  return fmt::format("\"{}\" must not contain spaces or control characters (CR, LF, tab, ...)",
+                     net::escape_bytes(text));
+}
+
 void load_health(YamlReader& r, const std::string& pool_ctx, const Field& field,
                  HealthConfig& health) {
   health.mark = field.key_mark;
@@ -107,13 +122,21 @@ void load_health(YamlReader& r, const std::string& pool_ctx, const Field& field,
     } else if (f.key == "path") {
       if (auto path = r.read_string(f)) {
         if (path->front() != '/') {
-          r.error(f, fmt::format("\"{}\" must start with \"/\"", *path));
+          r.error(f, fmt::format("\"{}\" must start with \"/\"", net::escape_bytes(*path)));
+        } else if (!fits_in_request(*path)) {
+          r.error(f, not_in_request(*path) + "; percent-encode them (%20, %0D)");
         } else {
           health.path = *path;
         }
       }
     } else if (f.key == "host") {
-      set(r.read_string(f), health.host);
+      if (auto host = r.read_string(f)) {
+        if (fits_in_request(*host)) {
+          health.host = *host;
+        } else {
+          r.error(f, not_in_request(*host));
+        }
+      }
     } else if (f.key == "expect-status") {
       if (r.expect_scalar(f, "a status like 200 or a range like 200-399")) {
         if (auto range = parse_status_range(f.value.Scalar())) {

@@ -9,6 +9,7 @@
 #include "balancer/balancer.h"
 #include "balancer/hash.h"
 #include "net/codec/cidr.h"
+#include "net/codec/escape.h"
 
 namespace sb::runtime {
 namespace json = boost::json;
@@ -208,7 +209,10 @@ void PoolControl::apply_check(std::uint64_t id, const health::ProbeResult& resul
              : result.timed_out   ? "timeout"
                                   : "fail";
   c.latency_ms = static_cast<double>(result.latency.count()) / 1000.0;
-  c.detail = result.detail;
+  // /status must stay valid JSON whatever a server answered: its bytes are
+  // escaped here, where they reach the admin API, even though the probes
+  // escape the lines they quote (escaping twice changes nothing).
+  c.detail = net::escape_bytes(result.detail);
   // A local fault is this host's, not the server's: logged once while it
   // lasts, and not the server's last failure.
   if (result.local_fault != c.in_local_fault && where) {
@@ -216,7 +220,7 @@ void PoolControl::apply_check(std::uint64_t id, const health::ProbeResult& resul
     const std::string& name = p.snapshot->servers[where->second].name;
     if (result.local_fault) {
       spdlog::warn("pool {}: the check of {} could not run here: {} (no verdict; retried)",
-                   p.config.name, name, result.detail);
+                   p.config.name, name, c.detail);
     } else {
       spdlog::info("pool {}: the check of {} runs again", p.config.name, name);
     }
@@ -226,12 +230,15 @@ void PoolControl::apply_check(std::uint64_t id, const health::ProbeResult& resul
   if (!result.ok) {
     c.failed_once = true;
     c.failure_at = std::chrono::system_clock::now();
-    c.failure_detail = result.detail;
-    c.failure_transcript = result.transcript;
+    c.failure_detail = c.detail;
+    c.failure_transcript.clear();
+    for (const auto& line : result.transcript) {
+      c.failure_transcript.push_back(net::escape_bytes(line));
+    }
   }
   if (transition == health::Transition::none) return;
   set_health(id, transition == health::Transition::went_up,
-             fmt::format("{} after {:.1f}ms", result.detail, c.latency_ms));
+             fmt::format("{} after {:.1f}ms", c.detail, c.latency_ms));
 }
 
 void PoolControl::set_health(std::uint64_t id, bool up, std::string_view why) {

@@ -111,6 +111,7 @@ class Runtime {
   std::string worker_problem() const;
 
   awaitable<void> handle_signals();
+  awaitable<void> report_every_second();
   awaitable<void> drain();
   void stop_everything();
 
@@ -322,6 +323,18 @@ awaitable<void> Runtime::handle_signals() {
   }
 }
 
+// What is logged as a summary rather than line by line (docs/configuration.md,
+// `log`): the connections each listener refused, and log lines dropped.
+awaitable<void> Runtime::report_every_second() {
+  asio::steady_timer tick(control_);
+  for (;;) {
+    tick.expires_after(std::chrono::seconds(1));
+    if (auto [ec] = co_await tick.async_wait(use_nothrow); ec) co_return;
+    for (const auto& l : listeners_.current()) l->front.refusals().report();
+    report_dropped_log_lines();
+  }
+}
+
 // Graceful stop: refuse new connections, let the open ones finish within
 // the grace period, then stop.
 awaitable<void> Runtime::drain() {
@@ -405,6 +418,7 @@ int Runtime::run() {
     }
   }
   asio::co_spawn(control_, handle_signals(), asio::detached);
+  asio::co_spawn(control_, report_every_second(), asio::detached);
   admin_->start();
   for (auto& w : workers_) w->start();
   // The control plane (health checks, DNS, admin) yields to the workers
@@ -453,6 +467,11 @@ std::string Runtime::worker_problem() const {
 
 int run(const config::Config& cfg, const std::string& file) {
   configure_logging(cfg.log);
+  // Declared first, destroyed last: the lines queued by the end (the error
+  // that stopped the start included) are written before the process exits.
+  struct StopLogging {
+    ~StopLogging() { stop_logging(); }
+  } stop_logging_at_exit;
   // splice(2) into a socket whose peer has gone raises SIGPIPE (only send()
   // takes MSG_NOSIGNAL); the error code is all we want.
   std::signal(SIGPIPE, SIG_IGN);

@@ -32,14 +32,13 @@ void AdmissionTicket::release() {
   owner_ = nullptr;
 }
 
-Admission::Admission(std::vector<net::Cidr> allow, std::vector<net::Cidr> deny,
-                     std::uint32_t max_connections, std::uint32_t max_per_source,
-                     ListenerStats& stats)
-    : allow_(std::move(allow)),
-      deny_(std::move(deny)),
-      max_connections_(max_connections),
-      max_per_source_(max_per_source),
-      stats_(stats) {}
+Admission::Admission(const config::ListenerConfig& cfg, ListenerStats& stats)
+    : allow_(cfg.allow),
+      deny_(cfg.deny),
+      max_connections_(cfg.max_connections),
+      max_per_source_(cfg.max_connections_per_source),
+      stats_(stats),
+      refusals_(cfg, stats) {}
 
 bool Admission::acl_allows(const net::IpAddress& source) {
   bool ok = true;
@@ -58,21 +57,21 @@ bool Admission::acl_allows(const net::IpAddress& source) {
       }
     }
   }
-  if (!ok) stats_.count_rejected(RejectReason::acl);
+  if (!ok) refuse(RejectReason::acl, source);
   return ok;
 }
 
 std::optional<AdmissionTicket> Admission::admit(const net::IpAddress& source) {
-  auto ticket = reserve();
+  auto ticket = reserve(source);
   if (!ticket || !assign(*ticket, source)) return std::nullopt;
   return ticket;
 }
 
-std::optional<AdmissionTicket> Admission::reserve() {
+std::optional<AdmissionTicket> Admission::reserve(const net::IpAddress& peer) {
   const auto before = stats_.active.fetch_add(1, std::memory_order_relaxed);
   if (before >= static_cast<std::int64_t>(max_connections_)) {
     stats_.active.fetch_sub(1, std::memory_order_relaxed);
-    stats_.count_rejected(RejectReason::limit);
+    refuse(RejectReason::limit, peer);
     return std::nullopt;
   }
   return AdmissionTicket(this);
@@ -84,7 +83,7 @@ bool Admission::assign(AdmissionTicket& ticket, const net::IpAddress& source) {
     auto& n = per_source_[source.unmapped()];
     if (n >= max_per_source_) {
       if (n == 0) per_source_.erase(source.unmapped());
-      stats_.count_rejected(RejectReason::limit);
+      refuse(RejectReason::limit, source);
       return false;
     }
     ++n;
@@ -93,6 +92,11 @@ bool Admission::assign(AdmissionTicket& ticket, const net::IpAddress& source) {
   }
   stats_.connections_total.fetch_add(1, std::memory_order_relaxed);
   return true;
+}
+
+void Admission::refuse(RejectReason reason, const net::IpAddress& source) {
+  stats_.count_rejected(reason);
+  refusals_.refused(reason, source.unmapped());
 }
 
 void Admission::release(const AdmissionTicket& ticket) {

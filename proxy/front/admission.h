@@ -1,7 +1,8 @@
 #pragma once
 // Admission of accepted connections to a listener (docs/architecture.md, "The life of a connection"
 // step 2): deny list, then allow list, then max-connections and max-connections-per-source. A
-// refused connection is closed at once by the caller and counted here.
+// refused connection is closed at once by the caller, and counted and logged (rate-limited,
+// proxy/front/refusal_log.h) here.
 //
 // Thread-safe: one Admission is shared by the listener's acceptors on every
 // worker. The global limit is one atomic; the per-source limit takes a mutex,
@@ -14,7 +15,9 @@
 #include <vector>
 
 #include "net/codec/cidr.h"
+#include "proxy/config/config.h"
 #include "proxy/front/listener_stats.h"
+#include "proxy/front/refusal_log.h"
 
 namespace sb::runtime {
 
@@ -42,8 +45,8 @@ class AdmissionTicket {
 
 class Admission {
  public:
-  Admission(std::vector<net::Cidr> allow, std::vector<net::Cidr> deny,
-            std::uint32_t max_connections, std::uint32_t max_per_source, ListenerStats& stats);
+  // The listener's allow, deny, max-connections and max-connections-per-source.
+  Admission(const config::ListenerConfig& cfg, ListenerStats& stats);
 
   // True when the source passes deny/allow. Counts `acl` when not.
   bool acl_allows(const net::IpAddress& source);
@@ -53,15 +56,19 @@ class Admission {
 
   // A slot of max-connections alone, for a connection whose client is not
   // known yet (a PROXY header still to come): it counts from its accept.
-  std::optional<AdmissionTicket> reserve();
+  // `peer`, the socket's, names the connection in the log when refused.
+  std::optional<AdmissionTicket> reserve(const net::IpAddress& peer);
   // The client of a reserved slot is now known: its per-source limit
   // applies, and the connection counts as admitted. False (counted as
   // `limit`) when over it; the caller then drops the ticket.
   bool assign(AdmissionTicket& ticket, const net::IpAddress& source);
 
+  RefusalLog& refusals() { return refusals_; }
+
  private:
   friend class AdmissionTicket;
   void release(const AdmissionTicket& ticket);
+  void refuse(RejectReason reason, const net::IpAddress& source);
 
   struct IpHash {
     std::size_t operator()(const net::IpAddress& ip) const noexcept;
@@ -72,6 +79,7 @@ class Admission {
   std::uint32_t max_connections_;
   std::uint32_t max_per_source_;
   ListenerStats& stats_;
+  RefusalLog refusals_;
   std::mutex per_source_mutex_;
   std::unordered_map<net::IpAddress, std::uint32_t, IpHash> per_source_;
 };

@@ -15,7 +15,7 @@ FrontDoor::FrontDoor(const config::ListenerConfig& cfg, ListenerStats& stats)
       proxy_header_timeout_(cfg.proxy_header_timeout),
       first_byte_timeout_(cfg.client_first_byte_timeout),
       stats_(stats),
-      admission_(cfg.allow, cfg.deny, cfg.max_connections, cfg.max_connections_per_source, stats) {}
+      admission_(cfg, stats) {}
 
 std::optional<AdmissionTicket> FrontDoor::admit_source(const tcp::endpoint& source) {
   const net::IpAddress ip = net::to_ip(source.address());
@@ -58,7 +58,7 @@ awaitable<std::optional<AdmittedClient>> FrontDoor::admit(std::shared_ptr<Listen
     spdlog::debug("listener {}: {} is not in proxy-from: closed", name_, net::to_string(peer));
     co_return std::nullopt;
   } else {
-    auto ticket = admission_.reserve();
+    auto ticket = admission_.reserve(net::to_ip(peer.address()));
     if (!ticket) co_return std::nullopt;
     c.ticket = std::move(*ticket);
   }

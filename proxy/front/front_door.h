@@ -51,6 +51,9 @@ class FrontDoor {
   // when refused). Any thread.
   bool acl_allows(const net::IpAddress& source) { return admission_.acl_allows(source); }
 
+  // The refusals' log lines (control thread: report() once a second).
+  RefusalLog& refusals() { return admission_.refusals(); }
+
   // Runs steps 1-3 for one accepted socket; nullopt when the client was
   // refused or left (closed, counted and logged at debug here).
   awaitable<std::optional<AdmittedClient>> admit(std::shared_ptr<ListenerRuntime> listener,

@@ -517,6 +517,35 @@ class HealthTest(IntegrationTest):
         self.assertEqual(s["cut"]["last_failure"]["detail"], "partial message during HTTP response")
         self.assertIsNone(self.sb.proc.poll())
 
+    def test_a_banner_of_invalid_utf8_is_escaped_in_status_and_in_the_log(self):
+        # No real server sends 0xff in its banner: a scripted one, refusing
+        # with a 421 whose text is invalid UTF-8 and carries a bare CR.
+        banner = b"421 mx\xff\xfe busy\rX \x80\r\n"
+
+        def refuse(conn):
+            conn.sendall(banner)
+            conn.recv(100)
+        bad = sbtest.ScriptedServer(refuse)
+        self.addCleanup(bad.close)
+        self.start(f"      - {{address: 127.0.0.1:{bad.port}, name: bad}}",
+                   "{check: smtp, interval: 200ms, timeout: 1s, fall: 1}")
+        self.wait_state("bad", "down", timeout=5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/status", timeout=5) as r:
+            raw = r.read()
+        self.assertTrue(raw.isascii(), raw)  # valid UTF-8, and no peer byte in it
+        server = json.loads(raw)["pools"][0]["servers"][0]
+        escaped = "421 mx\\xff\\xfe busy\\x0dX \\x80"
+        self.assertIn(escaped, server["last_failure"]["detail"])
+        self.assertIn("S: " + escaped, server["last_failure"]["transcript"])
+        # The status page still loads (it reads /status, just checked).
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/", timeout=5) as r:
+            self.assertEqual(r.status, 200)
+        wait_until(lambda: "pool p: bad down:" in self.sb.log(), what="the down line")
+        with open(self.sb.proc.log_path, "rb") as f:
+            log = f.read()
+        self.assertNotIn(b"\xff", log)
+        self.assertIn(escaped.encode(), log)
+
     def test_tcp_is_the_default_check(self):
         closed = free_port()
         b = {"name": "b1", "port": free_port()}

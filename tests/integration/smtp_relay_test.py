@@ -164,6 +164,23 @@ class SmtpRelayTest(IntegrationTest):
         self.assertEqual(data, b"220-mx.example.test ESMTP\r\n220-no UCE\r\n220 ready\r\n")
         server.close()
 
+    def test_a_refusing_greeting_is_logged_escaped(self):
+        # No real server sends 0xff in its banner: a scripted one refuses with
+        # invalid UTF-8 and a bare CR; the next server greets the client.
+        def refuse(conn):
+            conn.sendall(b"554 \xff\xfe no\rX\r\n")
+            conn.recv(100)
+        bad = ScriptedServer(refuse)
+        sink = SmtpSink(self.procs)
+        port = self.relay([("bad", bad.port), ("sink", sink.port)])
+        self.assertTrue(greeting(port).startswith("220 "))
+        wait_until(lambda: "did not accept an smtp session" in self.sb.log(), what="the line")
+        with open(self.sb.proc.log_path, "rb") as f:
+            log = f.read()
+        self.assertIn(b'did not accept an smtp session: greeting "554 \\xff\\xfe no\\x0dX"', log)
+        self.assertNotIn(b"\xff", log)
+        bad.close()
+
     def test_a_220_after_banner_timeout_is_too_late(self):
         def late(conn):
             time.sleep(2.5)

@@ -4,6 +4,7 @@ import collections
 import concurrent.futures
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -414,6 +415,41 @@ class TcpProxyTest(IntegrationTest):
             entry = json.loads(line)
             self.assertEqual(set(entry), {"time", "level", "msg"})
         self.assertTrue(any(json.loads(l)["msg"].startswith("access ") for l in lines))
+
+    def test_the_access_log_does_not_depend_on_the_level(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers), top_extra="log: {level: warn, access: true}")
+        self.assertEqual(http_get(self.port), (0, "b1"))
+        wait_until(lambda: "access listener=vip" in self.sb.log(), what="access line")
+        lines = self.sb.log().splitlines()
+        self.assertTrue(any("server=b1" in line for line in lines), lines)
+        # level: warn still holds for everything else (the info lines at start).
+        self.assertEqual([line for line in lines if " info " in line and " access " not in line],
+                         [])
+
+    def test_refused_connections_are_logged_a_few_lines_with_the_count(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers), listener_extra='    deny: ["127.0.0.0/8"]')
+        started = time.monotonic()
+        for _ in range(200):
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as c:
+                self.assertTrue(closed_within(c, 5))
+        seconds = time.monotonic() - started
+
+        def counted():
+            return sum(int(n) for n in re.findall(
+                r"listener vip: refused (\d+) connections? \(acl\) in the last", self.sb.log()))
+        # Summed up once a second: every refusal (the 200, and the start's
+        # wait for the port) is told within a few seconds.
+        refused = metric_value(
+            self.admin, 'switchboard_listener_rejected_total{listener="vip",reason="acl"}')
+        self.assertGreaterEqual(refused, 200)
+        wait_until(lambda: counted() == refused, timeout=5, what="the refusals counted")
+        lines = [line for line in self.sb.log().splitlines() if "listener vip: refused" in line]
+        self.assertRegex(lines[0], r"refused 127\.0\.0\.1 \(acl\)")
+        # The first as it came, then at most one a second (and one more for
+        # the second the loop ended in): not 200.
+        self.assertLessEqual(len(lines), 3 + int(seconds), lines)
 
     def test_out_of_descriptors_pauses_instead_of_spinning(self):
         servers = self.backends(("b1",))

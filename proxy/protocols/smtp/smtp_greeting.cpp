@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "net/codec/escape.h"
 #include "net/codec/smtp_reply.h"
 #include "net/socket_deadline.h"
 
@@ -26,9 +27,10 @@ awaitable<std::optional<balancer::ConnectFailure>> SmtpGreeting::accept(
     if (status == net::SmtpReplyParser::Status::done) {
       session = true;
       accepted = parser.reply().code == 220;
+      // The server's own bytes: escaped, whatever it sent (0xff, a bare CR).
       last_failure_ =
           accepted ? std::string()
-                   : fmt::format("greeting \"{}\"", parser.reply().lines.front().substr(0, 200));
+                   : fmt::format("greeting \"{}\"", net::printable(parser.reply().lines.front()));
       break;
     }
     if (status == net::SmtpReplyParser::Status::invalid) {

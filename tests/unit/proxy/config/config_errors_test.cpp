@@ -199,6 +199,18 @@ pools:
     {"HealthPathWithoutSlash",
      "pools:\n  p:\n    servers: [{mx: a.b}]\n    health: {path: owa/health}\n", 4, 20,
      R"("owa/health" must start with "/")"},
+    // The check's request line and Host header take them as they are: a CR
+    // or LF would end the line and let the file add a header.
+    {"HealthPathCrLf",
+     "pools:\n  p:\n    servers: [{mx: a.b}]\n    health: {path: \"/h\\r\\nX-Evil: 1\"}\n", 4, 20,
+     R"(health: path: "/h\x0d\x0aX-Evil: 1" must not contain spaces or control characters)"},
+    {"HealthPathSpace", "pools:\n  p:\n    servers: [{mx: a.b}]\n    health: {path: \"/a b\"}\n", 4,
+     20, R"("/a b" must not contain spaces or control characters)"},
+    {"HealthHostLf",
+     "pools:\n  p:\n    servers: [{mx: a.b}]\n    health: {host: \"a.example\\nX: 1\"}\n", 4, 20,
+     R"(health: host: "a.example\x0aX: 1" must not contain spaces or control characters)"},
+    {"HealthHostTab", "pools:\n  p:\n    servers: [{mx: a.b}]\n    health: {host: \"a\\tb\"}\n", 4,
+     20, R"("a\x09b" must not contain)"},
     {"HealthExpectStatusOutOfRange",
      "pools:\n  p:\n    servers: [{mx: a.b}]\n    health: {expect-status: 600}\n", 4, 29,
      R"(expected a status like 200 or a range like 200-399 within 100..599, got "600")"},
