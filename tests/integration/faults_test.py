@@ -18,7 +18,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from sbtest import (SWITCHBOARD, IntegrationTest, Nginx, Switchboard, closed_within,  # noqa: E402
-                    free_port, http_get, metric_value, wait_until)
+                    free_port, http_get, metric_value, serve_file, wait_until)
 
 
 def fault_hooks_built_in():
@@ -140,12 +140,7 @@ class InjectedFaultsTest(IntegrationTest):
 
     def test_relay_without_a_pipe_copies_instead_of_dropping(self):
         blob = os.urandom(8 * 1024 * 1024 + 17)
-        root = os.path.join(self.workdir, "www")
-        os.makedirs(root)
-        with open(os.path.join(root, "blob"), "wb") as f:
-            f.write(blob)
-        port = free_port()
-        Nginx(self.procs, self.workdir, [{"name": "files", "port": port, "root": root}])
+        port = serve_file(self.procs, self.workdir, "blob", blob)
         self.start(port, extra_top="tuning: {relay: splice}",
                    pool_extra="    health: {check: none}",
                    env={"SWITCHBOARD_TEST_FAULT": "no-pipe"})

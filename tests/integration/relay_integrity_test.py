@@ -11,7 +11,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sbtest import EchoServer, IntegrationTest, Nginx, Switchboard, free_port  # noqa: E402
+from sbtest import EchoServer, IntegrationTest, Switchboard, free_port, serve_file  # noqa: E402
 
 MODES = ("auto", "splice", "copy")
 
@@ -37,12 +37,7 @@ listeners:
 
     def test_bulk_download_is_byte_exact(self):
         blob = os.urandom(24 * 1024 * 1024 + 123)
-        root = os.path.join(self.workdir, "www")
-        os.makedirs(root)
-        with open(os.path.join(root, "blob"), "wb") as f:
-            f.write(blob)
-        port = free_port()
-        Nginx(self.procs, self.workdir, [{"name": "files", "port": port, "root": root}])
+        port = serve_file(self.procs, self.workdir, "blob", blob)
         want = hashlib.sha256(blob).hexdigest()
         for mode in MODES:
             with self.subTest(mode=mode):

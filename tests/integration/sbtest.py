@@ -229,6 +229,17 @@ class Nginx:
                 (line.split() for line in self.access_log(name, "conns").splitlines())]
 
 
+def serve_file(procs, workdir, name, data):
+    """An nginx serving `data` as /NAME from a directory of its own; its port."""
+    root = os.path.join(workdir, "www")
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, name), "wb") as f:
+        f.write(data)
+    port = free_port()
+    Nginx(procs, workdir, [{"name": "files", "port": port, "root": root}])
+    return port
+
+
 class Switchboard:
     """switchboard run -c <yaml> in the foreground, waiting until it listens."""
 
@@ -247,7 +258,19 @@ class Switchboard:
                 raise AssertionError(f"switchboard exited {self.proc.returncode}:\n" +
                                      read_log(self.proc))
 
-    def log(self):
+    def log(self, settle=0.1, limit=2.0):
+        """The log so far. switchboard writes its log from a thread of its
+        own (a worker never waits for stderr), a moment after the event:
+        wait until the file has not grown for `settle` seconds (at most
+        `limit`), so that what just happened is in it."""
+        deadline = time.monotonic() + limit
+        size = -1
+        while time.monotonic() < deadline:
+            now = os.path.getsize(self.proc.log_path)
+            if now == size:
+                break
+            size = now
+            time.sleep(settle)
         return read_log(self.proc)
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
@@ -685,7 +708,19 @@ Content-Length: 0
             except OSError:
                 return False
 
-    def log(self):
+    def log(self, settle=0.1, limit=2.0):
+        """The log so far. switchboard writes its log from a thread of its
+        own (a worker never waits for stderr), a moment after the event:
+        wait until the file has not grown for `settle` seconds (at most
+        `limit`), so that what just happened is in it."""
+        deadline = time.monotonic() + limit
+        size = -1
+        while time.monotonic() < deadline:
+            now = os.path.getsize(self.proc.log_path)
+            if now == size:
+                break
+            size = now
+            time.sleep(settle)
         return read_log(self.proc)
 
     def stop(self):
