@@ -123,6 +123,10 @@ void configure_logging(const config::LogConfig& log) {
 void stop_logging() {
   g_access.store(false);
   spdlog::shutdown();  // writes what is queued
+  // shutdown() leaves no default logger: a line logged after it (a static
+  // destructor) goes to stderr directly instead of to a null logger.
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "switchboard", std::make_shared<spdlog::sinks::stderr_sink_mt>()));
 }
 
 void report_dropped_log_lines() {

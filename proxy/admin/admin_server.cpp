@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "net/connect.h"
 #include "net/endpoint.h"
+#include "proxy/accept_pause.h"
 #include "proxy/admin/admin_routes.h"
 #include "proxy/host_port.h"
 #include "proxy/listen_error.h"
@@ -67,18 +67,12 @@ void AdminServer::stop() {
 }
 
 awaitable<void> AdminServer::accept_loop() {
-  asio::steady_timer pause(io_);
+  AcceptPause pause(io_.get_executor(), "admin");
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
     if (!acceptor_.is_open()) co_return;
     if (ec) {
-      if (net::is_local_fault(ec)) {
-        // The pending connection stays in the backlog: retrying at once
-        // would spin. Pause and let connections end.
-        spdlog::warn("admin: accept failed: {}; pausing 100ms", ec.message());
-        pause.expires_after(std::chrono::milliseconds(100));
-        co_await pause.async_wait(use_nothrow);
-      }
+      co_await pause.after(ec);  // out of descriptors: no spinning
       continue;
     }
     if (open_ >= kMaxConnections) {
@@ -92,9 +86,17 @@ awaitable<void> AdminServer::accept_loop() {
       continue;
     }
     ++open_;
-    asio::co_spawn(io_, serve(std::move(socket)), [this](std::exception_ptr) {
+    asio::co_spawn(io_, serve(std::move(socket)), [this](std::exception_ptr e) {
       --open_;
       if (open_ < kMaxConnections) full_logged_ = false;
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("admin: a connection ended by an exception: {}", ex.what());
+      } catch (...) {
+        spdlog::error("admin: a connection ended by an unknown exception");
+      }
     });
   }
 }

@@ -27,7 +27,8 @@ namespace sb::runtime {
 class AdminServer {
  public:
   static constexpr std::size_t kMaxConnections = 64;
-  static constexpr std::uint32_t kMaxHeaderBytes = 8 * 1024;
+  static constexpr std::uint32_t kMaxHeaderBytes =
+      16 * 1024;  // browsers send every cookie of 127.0.0.1
   static constexpr std::uint64_t kMaxBodyBytes = 64 * 1024;
   // From the moment a connection waits for a request to its last byte
   // (a slowloris client is closed), and to write one answer.

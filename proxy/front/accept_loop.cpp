@@ -6,17 +6,16 @@
 #include <stdexcept>
 #include <thread>
 
-#include "net/connect.h"
+#include "proxy/accept_pause.h"
 #include "proxy/front/listener.h"
 #include "proxy/worker/fault_hooks.h"
+#include "proxy/worker/supervised_loop.h"
 
 namespace sb::runtime {
 namespace {
 
 std::atomic<std::uint64_t> g_session_exceptions{0};
 std::atomic<std::uint64_t> g_next_connection_id{1};
-
-constexpr std::chrono::seconds kPauseReportEvery{10};
 
 // One connection: the front door, then the protocol.
 awaitable<void> connection(Worker& worker, std::shared_ptr<ListenerRuntime> listener,
@@ -59,8 +58,10 @@ void inject_accept_faults(Worker& worker) {
     case Fault::accept_loop_throw:
       throw std::runtime_error("test fault: accept-loop-throw");
     case Fault::worker_stall: {
-      static std::atomic<bool> stalled{false};
-      if (!stalled.exchange(true)) {
+      // The second accepted connection: the first is the test's wait for
+      // the port to listen, before it asked /healthz.
+      static std::atomic<int> accepted{0};
+      if (++accepted == 2) {
         asio::post(worker.io(), [] { std::this_thread::sleep_for(std::chrono::seconds(15)); });
       }
       break;
@@ -75,9 +76,7 @@ void inject_accept_faults(Worker& worker) {
 // target worker in turn (tuning.accept: shared, kept for measuring the two
 // models; see docs/architecture.md).
 awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
-  asio::steady_timer pause(worker.io());
-  std::uint64_t pauses = 0;  // out of descriptors, since the last report
-  auto last_report = std::chrono::steady_clock::now() - kPauseReportEvery;
+  AcceptPause pause(worker.io().get_executor(), "listener " + slot->listener->config.name);
   std::size_t next = 0;
   tcp::endpoint peer;  // filled by accept(2) itself: no getpeername per connection
   tcp::acceptor& acceptor = slot->acceptor;
@@ -87,23 +86,7 @@ awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) 
     auto [ec, socket] = co_await acceptor.async_accept(owner.io(), peer, use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
-      if (net::is_local_fault(ec)) {
-        // Out of descriptors: the pending connection stays in the backlog;
-        // retrying at once would spin. Pause and let sessions end. Logged
-        // at most every 10 s, not ten times a second.
-        ++pauses;
-        const auto now = std::chrono::steady_clock::now();
-        if (now - last_report >= kPauseReportEvery) {
-          spdlog::warn(
-              "listener {}: accept failed: {}; pausing 100ms ({} pauses since the last "
-              "report)",
-              slot->listener->config.name, ec.message(), pauses);
-          last_report = now;
-          pauses = 0;
-        }
-        pause.expires_after(std::chrono::milliseconds(100));
-        co_await pause.async_wait(use_nothrow);
-      }
+      co_await pause.after(ec);  // out of descriptors: no spinning
       continue;
     }
     inject_accept_faults(owner);
@@ -112,28 +95,14 @@ awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) 
   }
 }
 
-// An accept loop that ended by an exception is started again while its
-// socket is open and the worker's crash budget allows (docs/architecture.md,
-// "When a worker fails"): a loop that is gone while its SO_REUSEPORT socket
-// stays open would leave the kernel queueing a share of new connections
-// that nobody accepts.
-void spawn_accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
-  auto loop = accept_loop(worker, slot);
-  asio::co_spawn(worker.io(), std::move(loop),
-                 [&worker, slot = std::move(slot)](std::exception_ptr e) mutable {
-                   if (!e) return;
-                   const auto what = "accept loop of listener " + slot->listener->config.name;
-                   if (worker.survive(what, e) && slot->acceptor.is_open()) {
-                     spawn_accept_loop(worker, std::move(slot));
-                   }
-                 });
-}
-
 }  // namespace
 
 void serve_slot(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
   if (slot->udp) slot->listener->handler->start_datagrams(worker, slot);
-  spawn_accept_loop(worker, std::move(slot));
+  auto what = "accept loop of listener " + slot->listener->config.name;
+  spawn_supervised(
+      worker, std::move(what), [&worker, slot] { return accept_loop(worker, slot); },
+      [slot] { return slot->acceptor.is_open(); });
 }
 
 std::uint64_t session_exceptions() {

@@ -64,11 +64,13 @@ class Admission {
   bool assign(AdmissionTicket& ticket, const net::IpAddress& source);
 
   RefusalLog& refusals() { return refusals_; }
+  // Counts and logs (rate-limited) a connection refused for `reason`; the
+  // front door's own refusals (a peer not in proxy-from) come here too.
+  void refuse(RejectReason reason, const net::IpAddress& source);
 
  private:
   friend class AdmissionTicket;
   void release(const AdmissionTicket& ticket);
-  void refuse(RejectReason reason, const net::IpAddress& source);
 
   struct IpHash {
     std::size_t operator()(const net::IpAddress& ip) const noexcept;

@@ -54,7 +54,7 @@ awaitable<std::optional<AdmittedClient>> FrontDoor::admit(std::shared_ptr<Listen
     if (!ticket) co_return std::nullopt;
     c.ticket = std::move(*ticket);
   } else if (!trusted_proxy(net::to_ip(peer.address()))) {
-    stats_.count_rejected(RejectReason::acl);
+    admission_.refuse(RejectReason::acl, net::to_ip(peer.address()));
     spdlog::debug("listener {}: {} is not in proxy-from: closed", name_, net::to_string(peer));
     co_return std::nullopt;
   } else {

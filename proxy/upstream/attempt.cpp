@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 
 #include "net/codec/proxy_protocol.h"
 #include "net/connect.h"
@@ -185,12 +186,16 @@ awaitable<std::optional<UpstreamStream>> UpstreamAttempt::next(AcceptStep* accep
                                balancer::ActiveConnection(view.stats.get())};
     }
     if (net::is_local_fault(error)) {
-      // Out of descriptors, memory or source ports here: no server is to
-      // blame and every other would fail the same way. Not counted against
-      // the server, nor toward its outlier ejection.
+      // Short of something here, not at the server: not counted against it,
+      // nor toward its outlier ejection. Out of descriptors or memory,
+      // every other server would fail the same way: give up. Out of source
+      // ports or addresses (EADDRNOTAVAIL) is per destination (ports are
+      // shared across destinations; an address family may have no source
+      // address): the next server may still be reached.
       spdlog::warn("pool {}: cannot open a connection to {}: {}", cfg.name, view.address,
                    error.message());
-      co_return give_up(AttemptEnd::local_fault);
+      if (error.value() != EADDRNOTAVAIL) co_return give_up(AttemptEnd::local_fault);
+      continue;
     }
     count_failure(view, *failure);
     spdlog::debug("pool {}: connect {} ({}) failed: {} ({})", cfg.name, view.address, view.name,

@@ -9,7 +9,7 @@
 //                                             posts a handler that throws
 //   SWITCHBOARD_TEST_FAULT=accept-loop-throw  the accept loop throws after
 //                                             each accept
-//   SWITCHBOARD_TEST_FAULT=worker-stall       the first accepted connection
+//   SWITCHBOARD_TEST_FAULT=worker-stall       the second accepted connection
 //                                             blocks its worker for 15 s
 //   SWITCHBOARD_TEST_FAULT=no-pipe            the relay never gets a pipe
 

@@ -12,6 +12,7 @@
 #include "net/socket_deadline.h"
 #include "net/udp_batch.h"
 #include "proxy/front/listener.h"
+#include "proxy/worker/supervised_loop.h"
 #include "proxy/worker/worker.h"
 
 namespace sb::runtime {
@@ -191,17 +192,11 @@ awaitable<void> DnsHandler::serve(Worker& worker, AdmittedClient client) {
 void DnsHandler::start_datagrams(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
   // Started again after an exception, as accept loops are: a UDP socket
   // that stays open with no loop reading it drops its share of queries.
-  auto loop = udp_loop(worker, slot);
-  asio::co_spawn(worker.io(), std::move(loop),
-                 [&worker, slot = std::move(slot)](std::exception_ptr e) mutable {
-                   if (!e) return;
-                   const auto what = "dns udp loop of listener " + slot->listener->config.name;
-                   if (worker.survive(what, e) && slot->udp && slot->udp->is_open()) {
-                     // The address's listener now (a reload may have replaced it).
-                     const auto listener = slot->listener;
-                     listener->handler->start_datagrams(worker, std::move(slot));
-                   }
-                 });
+  // The loop reads the address's listener per batch (a reload may replace it).
+  auto what = "dns udp loop of listener " + slot->listener->config.name;
+  spawn_supervised(
+      worker, std::move(what), [&worker, slot] { return udp_loop(worker, slot); },
+      [slot] { return slot->udp && slot->udp->is_open(); });
 }
 
 }  // namespace sb::runtime
