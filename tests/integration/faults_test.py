@@ -7,31 +7,22 @@ scripts/test builds in; a build without them skips those tests."""
 import hashlib
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
 import time
 import unittest
-import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from sbtest import (SWITCHBOARD, IntegrationTest, Nginx, Switchboard, closed_within,  # noqa: E402
-                    free_port, http_get, metric_value, serve_file, wait_until)
+                    free_port, healthz, http_get, metric_value, serve_file, wait_for_log,
+                    wait_until)
 
 
 def fault_hooks_built_in():
     r = subprocess.run([SWITCHBOARD, "version"], capture_output=True, text=True, timeout=10)
     return "test fault hooks built in" in r.stdout
-
-
-def healthz(admin):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/healthz", timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 def soft_nofile(pid):
@@ -106,12 +97,12 @@ listeners:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/status", timeout=5) as r:
             server = json.load(r)["pools"][0]["servers"][0]
         self.assertEqual(server["health"], "up")
-        self.assertIn("could not run here", self.sb.log())
+        wait_for_log(self.sb, "could not run here")
         # Descriptors back: checks go on as before.
         passes = metric_value(self.admin, self.series("pass"))
         wait_until(lambda: metric_value(self.admin, self.series("pass")) > passes,
                    what="passing checks again")
-        self.assertIn("runs again", self.sb.log())
+        wait_for_log(self.sb, "runs again")
 
     def test_soft_descriptor_limit_is_raised_and_a_short_one_warned_about(self):
         port = free_port()
@@ -120,7 +111,8 @@ listeners:
         self.start(port, prefix=("prlimit", "--nofile=64:4096"),
                    pool_extra="    health: {check: none}")
         self.assertEqual(soft_nofile(self.sb.proc.pid), 4096)
-        self.assertRegex(self.sb.log(), r"open-file limit 4096 is \d+ short")
+        self.assertRegex(wait_for_log(self.sb, "open-file limit 4096 is"),
+                         r"open-file limit 4096 is \d+ short")
 
 
 class InjectedFaultsTest(IntegrationTest):
@@ -155,20 +147,19 @@ class InjectedFaultsTest(IntegrationTest):
         # Each connection makes the worker's loop throw once: it restarts
         # and serves the connection, up to ten faults within a minute (the
         # start-up's own probe of the port was the first).
-        restarts = re.compile(r"event loop ended by an exception: test fault: worker-throw; "
-                              r"restarted")
-        wait_until(lambda: len(restarts.findall(self.sb.log())) == 1, what="the first fault")
+        restarted = "event loop ended by an exception: test fault: worker-throw; restarted"
+        wait_for_log(self.sb, restarted)
         for _ in range(5):
             self.assertEqual(http_get(self.port), (0, "b1"))
         self.assertEqual(healthz(self.admin), (200, "ok\n"))
-        self.assertEqual(len(restarts.findall(self.sb.log())), 6)
+        self.assertEqual(wait_for_log(self.sb, restarted, count=6).count(restarted), 6)
         # Faults that keep coming end the process with exit 3, for systemd.
         for _ in range(5):
             http_get(self.port, timeout=2)
             if self.sb.proc.poll() is not None:
                 break
         self.assertEqual(self.sb.proc.wait(timeout=10), 3)
-        self.assertIn("stopping (exit 3)", self.sb.log())
+        self.assertIn("stopping (exit 3)", self.sb.log())  # written before the exit
 
     def test_an_accept_loop_that_throws_is_started_again(self):
         self.start(self.nginx(), pool_extra="    health: {check: none}",
@@ -176,21 +167,21 @@ class InjectedFaultsTest(IntegrationTest):
         # Each accept throws and drops that connection (the start-up's own
         # probe of the port was the first). A loop that was not started
         # again would leave the next ones waiting in the backlog.
-        wait_until(lambda: "accept loop of listener vip ended" in self.sb.log(),
-                   what="the first fault")
+        thrown = "accept loop of listener vip ended by an exception"
+        wait_for_log(self.sb, thrown)
         for _ in range(3):
             with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
                 self.assertTrue(closed_within(s, 5), "nobody accepted the connection")
         self.assertEqual(healthz(self.admin), (200, "ok\n"))
         self.assertEqual(self.sb.proc.poll(), None)
-        self.assertEqual(self.sb.log().count("accept loop of listener vip ended by an exception"),
-                         4)
+        self.assertEqual(wait_for_log(self.sb, thrown, count=4).count(thrown), 4)
 
     def test_healthz_fails_while_a_worker_is_stuck(self):
         self.start(self.nginx(), pool_extra="    health: {check: none}",
                    env={"SWITCHBOARD_TEST_FAULT": "worker-stall"})
         self.assertEqual(healthz(self.admin), (200, "ok\n"))
-        # The first connection blocks the worker's loop for 15 s.
+        # The second accepted connection (the start-up's probe of the port
+        # was the first) blocks the worker's loop for 15 s.
         stuck = socket.create_connection(("127.0.0.1", self.port), timeout=5)
         self.addCleanup(stuck.close)
         wait_until(lambda: healthz(self.admin)[0] == 503, timeout=17, interval=0.5,

@@ -101,7 +101,7 @@ class HealthTest(IntegrationTest):
         s = self.servers()
         self.assertEqual(s["huge"]["last_failure"]["detail"],
                          "smtp banner: reply longer than 100 lines")
-        self.assertIn("pool p: huge down: smtp banner: reply longer than 100 lines", self.sb.log())
+        sbtest.wait_for_log(self.sb, "pool p: huge down: smtp banner: reply longer than 100 lines")
         self.assertEqual(s["good"]["health"], "up")
         self.assertIsNone(self.sb.proc.poll())
 

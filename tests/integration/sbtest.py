@@ -4,6 +4,7 @@ run time, every wait bounded, everything started is killed by PID.
 Standard library only. Tests find the binary in $SWITCHBOARD_BIN and the
 source tree in $SB_SOURCE_DIR (set by CTest)."""
 
+import http.client
 import json
 import os
 import random
@@ -316,6 +317,27 @@ def admin_call(admin_port, method, path, token=None, timeout=10):
             return r.status, json.loads(r.read() or b"null")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"null")
+
+
+def healthz(admin_port, timeout=5):
+    """GET /healthz on a new connection: (status, body), or (None, "") when
+    the connection fails."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/healthz",
+                                    timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (OSError, http.client.HTTPException):
+        return None, ""
+
+
+def wait_for_log(sb, text, timeout=10, count=1):
+    """Waits until `text` stands in the switchboard's log at least `count`
+    times (its log writer is a thread of its own); returns the log."""
+    wait_until(lambda: sb.log(settle=0.05).count(text) >= count, timeout=timeout,
+               what=f"{text!r} in the log")
+    return sb.log()
 
 
 def metric_value(admin_port, series):
@@ -708,19 +730,7 @@ Content-Length: 0
             except OSError:
                 return False
 
-    def log(self, settle=0.1, limit=2.0):
-        """The log so far. switchboard writes its log from a thread of its
-        own (a worker never waits for stderr), a moment after the event:
-        wait until the file has not grown for `settle` seconds (at most
-        `limit`), so that what just happened is in it."""
-        deadline = time.monotonic() + limit
-        size = -1
-        while time.monotonic() < deadline:
-            now = os.path.getsize(self.proc.log_path)
-            if now == size:
-                break
-            size = now
-            time.sleep(settle)
+    def log(self):
         return read_log(self.proc)
 
     def stop(self):

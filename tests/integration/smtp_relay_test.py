@@ -95,7 +95,7 @@ class SmtpRelayTest(IntegrationTest):
         g = greeting(port)
         self.assertTrue(g.startswith("220 ") and "xxxx" not in g, g[:80])
         self.assertLess(time.monotonic() - started, 1.5)  # at 512 bytes, not at the timeout
-        self.assertIn("reply line too long", self.sb.log())
+        sbtest.wait_for_log(self.sb, "reply line too long")
         bad.close()
 
     def test_a_10000_line_greeting_is_a_bad_banner_and_memory_stays_bounded(self):
@@ -119,8 +119,7 @@ class SmtpRelayTest(IntegrationTest):
             greetings = list(pool.map(lambda _: greeting(port), range(16)))
         for g in greetings:
             self.assertTrue(g.startswith("220 ") and "xxxx" not in g, g[:80])
-        self.assertIn("did not accept an smtp session: greeting: reply longer than 100 lines",
-                      self.sb.log())
+        sbtest.wait_for_log(self.sb, "did not accept an smtp session: greeting: reply longer than 100 lines")
         # Holding each greeting whole would take 16 x 1.5 MB at least.
         self.assertLess(peak_rss_kib(self.sb.proc.pid) - before, 16 * 1024)
         self.assertIsNone(self.sb.proc.poll())
@@ -130,7 +129,10 @@ class SmtpRelayTest(IntegrationTest):
         port = self.relay([("sink", sink.port)],
                           listener_lines="    accept-proxy: true\n    proxy-header-timeout: 5s\n")
         rejected = 'switchboard_listener_rejected_total{listener="smtp-vip",reason="proxy-header"}'
-        before = metric_value(self.admin, rejected) or 0
+        # The start-up's wait for the port connected and sent no header.
+        wait_until(lambda: (metric_value(self.admin, rejected) or 0) >= 1,
+                   what="the start-up's probe counted")
+        before = metric_value(self.admin, rejected)
         addresses = bytes([192, 0, 2, 7, 198, 51, 100, 1, 0x9c, 0x40, 0, 25])
         with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
             # The fixed part and the addresses only: refused on the length
@@ -191,7 +193,7 @@ class SmtpRelayTest(IntegrationTest):
         port = self.relay([("late", slow.port), ("sink", sink.port)])
         g = greeting(port)
         self.assertTrue(g.startswith("220 ") and "late.example" not in g, g)
-        self.assertIn("no greeting within 2000ms", self.sb.log())
+        sbtest.wait_for_log(self.sb, "no greeting within 2000ms")
         slow.close()
 
     def test_a_client_that_sends_nothing_is_closed_at_idle_timeout(self):
