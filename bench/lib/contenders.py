@@ -201,6 +201,9 @@ pools:
     protocol: tcp
     pool: bench
     idle-timeout: 10m
+    # Like the anchors' 10m client timeouts: the default (30s) would close
+    # load-bounded's idle connections, which never send, halfway through.
+    client-first-byte-timeout: 10m
     max-connections: 20000
 """
 

@@ -11,6 +11,31 @@ from ..procs import Window, count_fds, rss_kb, wait_until
 from ..scenario import Metric, Scenario
 
 
+def idle_client_argv(n):
+    """bench/lib/idle_conns.py opening N idle connections to the proxy."""
+    return ["taskset", "-c", LOAD_CPU, sys.executable, IDLE_HELPER, "client", "127.0.0.1",
+            str(PORT_FRONT), str(n), "--timeout", "40"]
+
+
+def connect_idle(bench, argv):
+    """Starts the idle client (idle_client_argv) and waits until every connect
+    has finished; returns (the process, connected, failed, its report line).
+    The caller stops the process; here only on failure."""
+    client = bench.procs.start("idle-client", argv, merge=False)
+    try:
+        def client_done():
+            with open(client.out) as f:
+                return "connected" in f.read()
+        wait_until(client_done, 50, "the idle client to finish connecting", client)
+    except BaseException:
+        bench.procs.stop(client)
+        raise
+    with open(client.out) as f:
+        line = f.read().strip()
+    m = re.match(r"connected (\d+) failed (\d+)", line)
+    return client, int(m.group(1)), int(m.group(2)), line
+
+
 class IdleMemory(Scenario):
     name = "idle-memory"
     backend_port = PORT_HOLD
@@ -60,23 +85,14 @@ class IdleMemory(Scenario):
         hold = self.backends[0]
         if self.held() != 0:
             raise BenchError(f"the hold server still holds {self.held()} connections before the round")
-        argv = ["taskset", "-c", LOAD_CPU, sys.executable, IDLE_HELPER, "client", "127.0.0.1",
-                str(PORT_FRONT), str(self.n), "--timeout", "40"]
+        argv = idle_client_argv(self.n)
         b.commands.setdefault("load idle-memory", " ".join(argv))
         pids = contender.pids()
         before = rss_kb(pids)
         win = Window()
         t0 = time.monotonic()
-        client = b.procs.start("idle-client", argv, merge=False)
+        client, connected, failed, line = connect_idle(b, argv)
         try:
-            def client_done():
-                with open(client.out) as f:
-                    return "connected" in f.read()
-            wait_until(client_done, 50, "the idle client to finish connecting", client)
-            with open(client.out) as f:
-                line = f.read().strip()
-            m = re.match(r"connected (\d+) failed (\d+)", line)
-            connected, failed = int(m.group(1)), int(m.group(2))
             # Established through the proxy = accepted by the backend.
             deadline = time.monotonic() + 20
             while self.held() < connected and time.monotonic() < deadline:

@@ -21,10 +21,10 @@ daemon off;
 worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
     access_log off;
-    client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;
+{http_extra}    client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
     server {{
         listen 127.0.0.1:{port} backlog=4096;
@@ -38,9 +38,37 @@ http {{
 """
 
 
+def wrk_result(load, rc, timed_out):
+    """What wrk --latency (the process `load`, exited with `rc`) reported:
+    (requests, req/s, p99 ms, socket errors by kind (connect, read, write,
+    timeout), non-2xx/3xx responses). Raises BenchError when it failed."""
+    with open(load.out, errors="replace") as f:
+        text = f.read()
+    if timed_out or rc != 0:
+        raise BenchError(f"wrk failed (exit {rc}{', timed out' if timed_out else ''}): "
+                         f"{text[-300:]} {load.tail(3)}")
+    m_req = re.search(r"(\d+) requests in", text)
+    m_rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    m_p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
+    if not (m_req and m_rps and m_p99):
+        raise BenchError(f"could not parse wrk's output:\n{text}")
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[m_p99.group(2)]
+    # wrk prints these two lines only when the count is not zero.
+    m_err = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    m_non = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if int(m_req.group(1)) == 0:
+        raise BenchError(f"wrk completed no requests:\n{text}")
+    return (int(m_req.group(1)), float(m_rps.group(1)), float(m_p99.group(1)) * scale,
+            [int(x) for x in m_err.groups()] if m_err else [0, 0, 0, 0],
+            int(m_non.group(1)) if m_non else 0)
+
+
 class TcpConnrate(Scenario):
     name = "tcp-connrate"
     backend_port = PORT_HTTP
+    # The nginx backend's worker_connections and extra http{} directives.
+    backend_worker_connections = 4096
+    backend_http_extra = ""
     metrics = [
         Metric("rps", "req/s", "{:.0f}", "higher"),
         Metric("cpu_us_per_conn", "proxy µs CPU/conn", "{:.1f}", "lower"),
@@ -72,10 +100,12 @@ class TcpConnrate(Scenario):
         os.chmod(os.path.join(d, "www", "16b"), 0o644)
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_HTTP_BACKEND_CONF.format(dir=d, port=PORT_HTTP))
+            f.write(NGINX_HTTP_BACKEND_CONF.format(
+                dir=d, port=PORT_HTTP, worker_connections=self.backend_worker_connections,
+                http_extra=self.backend_http_extra))
         argv = ["taskset", "-c", LOAD_CPU, "nginx", "-p", d, "-c", conf,
                 "-e", os.path.join(d, "error.log")]
-        b.commands.setdefault("backend tcp-connrate", " ".join(argv))
+        b.commands.setdefault(f"backend {self.name}", " ".join(argv))
         p = b.procs.start("nginx-backend", argv)
         self.backends = [p]
         wait_until(lambda: listening(PORT_HTTP), 10, "the nginx backend to listen", p)
@@ -108,29 +138,9 @@ class TcpConnrate(Scenario):
         rc, load_ns, timed_out = b.procs.wait(load, self.seconds + 20)
         c1, h1, t1 = cpu_ns(pids), self.checks_logged(), time.monotonic()
         fw = win.close(pids + self.backend_pids(), load_ns)
-        with open(load.out, errors="replace") as f:
-            text = f.read()
-        if timed_out or rc != 0:
-            raise BenchError(f"wrk failed (exit {rc}{', timed out' if timed_out else ''}): "
-                             f"{text[-300:]} {load.tail(3)}")
-        m_req = re.search(r"(\d+) requests in", text)
-        m_rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
-        m_p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
-        if not (m_req and m_rps and m_p99):
-            raise BenchError(f"could not parse wrk's output:\n{text}")
-        scale = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[m_p99.group(2)]
-        errors = 0
-        m_err = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-        if m_err:
-            errors += sum(int(x) for x in m_err.groups())
-        m_non = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-        if m_non:
-            errors += int(m_non.group(1))
-        requests = int(m_req.group(1))
-        if requests == 0:
-            raise BenchError(f"wrk completed no requests:\n{text}")
-        out = {"rps": float(m_rps.group(1)), "p99_ms": float(m_p99.group(1)) * scale,
-               "requests": requests, "errors": errors}
+        requests, rps, p99_ms, socket_errors, non2xx = wrk_result(load, rc, timed_out)
+        errors = sum(socket_errors) + non2xx
+        out = {"rps": rps, "p99_ms": p99_ms, "requests": requests, "errors": errors}
         if contender.is_proxy:
             out["cpu_us_per_conn"] = (c1 - c0) / 1e3 / requests
         if contender.name in (*CHECKS_CONTENDERS, HAPROXY_CHECKS):
