@@ -13,7 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
 
 #include "proxy/config/config_loader_internal.h"
 #include "proxy/config/yaml_reader.h"
@@ -218,26 +221,86 @@ std::string ConfigError::to_string() const {
   return fmt::format("{}:{}:{}: {}", file, mark.line, mark.column, message);
 }
 
+namespace {
+
+// Where each document of a YAML stream has its root value (its start when
+// it has none), and nothing else.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark);
+    root_seen_ = false;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { root(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { root(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    root(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    root(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    root(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void root(const YAML::Mark& mark) {
+    if (root_seen_ || starts.empty()) return;
+    root_seen_ = true;
+    starts.back() = mark;
+  }
+  bool root_seen_ = false;
+};
+
+// The first document of `text` (null when there is none), and where a second
+// one starts, if any. Not YAML::LoadAll: yaml-cpp 0.7 never ends it on some
+// inputs (a file holding just "," yields empty documents without end, each
+// kept, until memory runs out), so at most two documents are read.
+struct Documents {
+  YAML::Node first;
+  std::optional<Mark> second;
+};
+Documents read_documents(const std::string& text) {
+  Documents out;
+  out.first = YAML::Load(text);
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  for (int i = 0; i < 2 && parser.HandleNextDocument(starts); ++i) {
+  }
+  if (starts.starts.size() > 1) out.second = to_mark(starts.starts[1]);
+  return out;
+}
+
+}  // namespace
+
 LoadResult load_config_string(std::string_view yaml, const std::string& file) {
   YamlReader reader;
   Config config;
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.empty() || documents.front().IsNull()) {
+    const Documents documents = read_documents(std::string(yaml));
+    if (!documents.first.IsDefined() || documents.first.IsNull()) {
       reader.error(Mark{1, 1},
                    "the configuration is empty (expected a mapping with pools, "
                    "listeners, ...)");
-    } else if (!documents.front().IsMap()) {
+    } else if (!documents.first.IsMap()) {
       reader.error(Mark{1, 1}, fmt::format("the top level must be a mapping (pools, listeners, "
                                            "...), got {}",
-                                           describe(documents.front())));
+                                           describe(documents.first)));
     } else {
-      load_top(reader, documents.front(), config);
+      load_top(reader, documents.first, config);
     }
     // yaml-cpp ends a document at a line indented less than the first key,
     // so a second document is usually an indentation mistake.
-    if (documents.size() > 1) {
-      reader.error(mark_of(documents[1]),
+    if (documents.second) {
+      reader.error(*documents.second,
                    "a second YAML document starts here; a configuration is one document "
                    "(check the indentation)");
     }

@@ -304,6 +304,14 @@ std::string_view describe(const YAML::Node& node) {
 }
 
 void YamlReader::error(Mark at, std::string message) {
+  if (diagnostics_.size() >= kMaxErrors) {
+    if (!too_many_errors_) {
+      too_many_errors_ = true;
+      diagnostics_.push_back(
+          {at, fmt::format("more than {} errors; the first {} are shown", kMaxErrors, kMaxErrors)});
+    }
+    return;
+  }
   diagnostics_.push_back({at, std::move(message)});
 }
 

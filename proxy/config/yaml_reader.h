@@ -146,8 +146,13 @@ class YamlReader {
     return std::nullopt;
   }
 
+  // A file with thousands of mistakes gets its first ones and a line
+  // saying the rest is left out, not a screenful per line of the file.
+  static constexpr std::size_t kMaxErrors = 1'000;
+
  private:
   std::vector<Diagnostic> diagnostics_;
+  bool too_many_errors_ = false;
 };
 
 }  // namespace sb::config

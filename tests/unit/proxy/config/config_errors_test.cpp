@@ -589,3 +589,18 @@ TEST(ShippedExamples, DocsExamplesLoadCleanly) {
 
 }  // namespace
 }  // namespace sb::config
+
+namespace sb::config {
+namespace {
+
+// yaml-cpp's LoadAll never ended on this file (empty documents without end,
+// each kept, until memory ran out): `check`, `run` and a reload hung. Found
+// by the configuration loader's fuzzer.
+TEST(ConfigErrors, AFileOfOneCommaIsAnErrorNotAHang) {
+  const LoadResult result = load_config_string(",", "t.yaml");
+  EXPECT_FALSE(result.config);
+  EXPECT_FALSE(result.errors.empty());
+}
+
+}  // namespace
+}  // namespace sb::config

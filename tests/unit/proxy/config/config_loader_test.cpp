@@ -550,3 +550,22 @@ TEST(YamlReader, AddressesAndNames) {
 
 }  // namespace
 }  // namespace sb::config
+
+namespace sb::config {
+namespace {
+
+TEST(ConfigLoader, ErrorsStopAtTheErrorLimit) {
+  std::string text = "pools:\n  p:\n    servers:\n";
+  for (int i = 0; i < 3000; ++i) text += "      - {address: \"not an address\"}\n";
+  const LoadResult result = load_config_string(text, "t.yaml");
+  ASSERT_FALSE(result.config);
+  EXPECT_LE(result.errors.size(), YamlReader::kMaxErrors + 2);
+  bool told = false;
+  for (const auto& e : result.errors) {
+    told = told || e.message.find("more than 1000 errors") != std::string::npos;
+  }
+  EXPECT_TRUE(told) << result.errors.size();
+}
+
+}  // namespace
+}  // namespace sb::config
