@@ -61,6 +61,9 @@ listeners:
         return f'switchboard_health_checks_total{{pool="web",result="{result}",server="b1"}}'
 
     def test_descriptor_flood_marks_no_server_down(self):
+        # UBSan cannot read objects while no descriptor is left: see
+        # sbtest.Processes.VPTR_UNREADABLE; every other report still fails.
+        self.procs.out_of_descriptors_on_purpose = True
         port = free_port()
         Nginx(self.procs, self.workdir, [{"name": "b1", "port": port}])
         # Soft and hard limit 96: the start-up cannot raise it. 150 clients
@@ -72,7 +75,9 @@ listeners:
         self.start(port, prefix=("prlimit", "--nofile=96:96"),
                    pool_extra="    health: {check: http, path: /, interval: 100ms, "
                               "timeout: 500ms, rise: 1, fall: 1, reuse-connection: false}",
-                   listener_extra="    accept-proxy: true\n    proxy-header-timeout: 60s")
+                   listener_extra="    accept-proxy: true\n    proxy-header-timeout: 60s",
+                   env={"UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS", "") +
+                        ":halt_on_error=0"})
         wait_until(lambda: (metric_value(self.admin, self.series("pass")) or 0) >= 1,
                    what="a first passing check")
         held = []

@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -132,12 +133,26 @@ class Processes:
                 proc.wait(timeout=10)
             proc.log_file.close()
 
+    # UBSan's vptr check reads the object through a pipe it opens
+    # (sanitizer_common's IsAccessibleMemoryRange). Out of descriptors, the
+    # pipe fails and a valid object is reported as "invalid vptr" with
+    # "<memory cannot be printed>": a limit of the sanitizer, not a finding.
+    # Only a test that exhausts descriptors on purpose sets
+    # `out_of_descriptors_on_purpose`.
+    VPTR_UNREADABLE = re.compile(
+        r"[^\n]*runtime error: member (?:call on|access within) address 0x[0-9a-f]+ which does "
+        r"not point to an object of type '[^']*'\n0x[0-9a-f]+: note: object has invalid vptr\n"
+        r"<memory cannot be printed>\n")
+    out_of_descriptors_on_purpose = False
+
     def sanitizer_reports(self):
         """Sanitizer findings in any log of a process we started."""
         found = []
         for proc in self.procs:
             with open(proc.log_path, "rb") as f:
                 text = f.read().decode(errors="replace")
+            if self.out_of_descriptors_on_purpose:
+                text = self.VPTR_UNREADABLE.sub("", text)
             for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
                 if marker in text:
                     found.append(f"{proc.log_path}: {marker}")
