@@ -15,6 +15,7 @@
 
 #include "proxy/config/config_loader.h"
 #include "proxy/control/runtime.h"
+#include "proxy/control/tls_files.h"
 #include "proxy/control/unsupported.h"
 #include "proxy/mx_test.h"
 
@@ -72,6 +73,11 @@ std::optional<config::LoadResult> load_runnable(const std::string& path) {
   const auto unsupported = runtime::find_unsupported(*result.config, path);
   if (!unsupported.empty()) {
     print_errors(unsupported);
+    return std::nullopt;
+  }
+  const auto tls = runtime::find_tls_problems(*result.config, path);
+  if (!tls.empty()) {
+    print_errors(tls);
     return std::nullopt;
   }
   return result;

@@ -154,4 +154,16 @@ void write_access_log(const AccessRecord& r) {
       r.upstream.empty() ? "-" : r.upstream, r.bytes_in, r.bytes_out, ms, r.outcome, r.retries);
 }
 
+void write_access_log(const HttpAccessRecord& r) {
+  if (!access_log_enabled()) return;
+  const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
+  const auto or_dash = [](std::string_view v) { return v.empty() ? std::string_view("-") : v; };
+  g_access_logger->info(
+      "access listener={} client={} method={} host={} path={} status={} bytes_in={} bytes_out={} "
+      "duration_ms={:.3f} pool={} server={} retries={} protocol={} tls={} sni={} reason={}",
+      r.listener, r.client, or_dash(r.method), or_dash(r.host), or_dash(r.path), r.status,
+      r.bytes_in, r.bytes_out, ms, or_dash(r.pool), or_dash(r.server), r.retries, r.protocol,
+      or_dash(r.tls_version), or_dash(r.sni), or_dash(r.reason));
+}
+
 }  // namespace sb::runtime

@@ -34,7 +34,29 @@ struct AccessRecord {
   int retries = 0;
 };
 
+// What one HTTP request did (http listeners log a line per request, not
+// per connection).
+struct HttpAccessRecord {
+  std::string_view listener;
+  std::string_view client;
+  std::string_view method;
+  std::string_view host;
+  std::string_view path;  // the request target as received
+  int status = 0;
+  std::uint64_t bytes_in = 0;   // request body from the client
+  std::uint64_t bytes_out = 0;  // response body to the client
+  std::chrono::steady_clock::duration duration{};
+  std::string_view pool;
+  std::string_view server;  // name, empty when none answered
+  int retries = 0;
+  std::string_view protocol;     // "h1" | "h2"
+  std::string_view tls_version;  // empty: cleartext
+  std::string_view sni;
+  std::string_view reason;  // why switchboard answered itself; empty when a server did
+};
+
 bool access_log_enabled();
 void write_access_log(const AccessRecord& r);
+void write_access_log(const HttpAccessRecord& r);
 
 }  // namespace sb::runtime

@@ -147,6 +147,24 @@ struct OutlierConfig {
 enum class ProxyProtocol { none, v1, v2 };
 enum class SourceMode { proxy, client };
 
+// http pools: TLS to the servers (docs/configuration.md, pool `tls:`).
+enum class TlsVerify { required, none };
+
+struct PoolTlsConfig {
+  std::string sni;  // empty: the request's host
+  TlsVerify verify = TlsVerify::required;
+  std::string ca;  // empty: the system's trust store
+  Mark mark;
+  Marks marks;
+};
+
+// http pools: idle keep-alive connections kept per worker and server.
+struct KeepaliveConfig {
+  int max_idle = 16;  // 0: no connection is kept
+  Duration idle_timeout = std::chrono::seconds(30);
+  Marks marks;
+};
+
 struct PoolConfig {
   std::string name;
   Balance balance = Balance::round_robin;
@@ -160,6 +178,8 @@ struct PoolConfig {
   Duration slow_start = Duration::zero();
   HealthConfig health;
   OutlierConfig outlier;
+  std::optional<PoolTlsConfig> tls;
+  KeepaliveConfig keepalive;
   Mark mark;
   Marks marks;
 };
@@ -179,6 +199,7 @@ struct TlsConfig {
   std::vector<std::string> alpn = {"h2", "http/1.1"};
   std::string client_ca;
   VerifyClient verify_client = VerifyClient::none;
+  Duration handshake_timeout = std::chrono::seconds(10);
   Mark mark;
   Marks marks;
 };
@@ -204,6 +225,22 @@ struct HttpRoute {
 
 enum class Affinity { none, cookie, source_ip };
 
+// What a request is presented to the next server on (idempotent requests,
+// before any response byte reached the client).
+struct RetryOn {
+  bool connect_failure = true;
+  bool reset = true;
+  bool status_503 = false;
+};
+
+struct Http2Config {
+  std::uint32_t max_concurrent_streams = 100;
+  std::uint64_t initial_window_size = 1024ull * 1024;
+  std::uint32_t max_resets_per_second = 100;
+  Mark mark;
+  Marks marks;
+};
+
 struct HttpConfig {
   std::vector<HttpRoute> routes;
   Affinity affinity = Affinity::none;
@@ -211,7 +248,10 @@ struct HttpConfig {
   Duration cookie_max_age = Duration::zero();
   bool forwarded_headers = true;
   Duration request_timeout = std::chrono::seconds(60);
+  Duration response_timeout = std::chrono::seconds(3600);
+  RetryOn retry_on;
   std::uint64_t max_header_size = 64ull * 1000;
+  Http2Config h2;
   Mark mark;
   Marks marks;
 };

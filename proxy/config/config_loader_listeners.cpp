@@ -31,13 +31,16 @@ constexpr std::string_view kListenerKeys[] = {
     "sip",
     "dns",
 };
-constexpr std::string_view kTlsKeys[] = {"certificates", "min-version", "alpn", "client-ca",
-                                         "verify-client"};
+constexpr std::string_view kTlsKeys[] = {"certificates",  "min-version",      "alpn",
+                                         "client-ca",     "verify-client",    "handshake-timeout"};
 constexpr std::string_view kCertificateKeys[] = {"cert", "key"};
 constexpr std::string_view kSmtpKeys[] = {"mode", "banner-timeout", "xclient", "hostname",
                                           "max-message-size"};
 constexpr std::string_view kHttpKeys[] = {
-    "routes", "affinity", "cookie", "forwarded-headers", "request-timeout", "max-header-size"};
+    "routes",          "affinity",         "cookie",   "forwarded-headers", "request-timeout",
+    "response-timeout", "retry-on",        "max-header-size", "h2"};
+constexpr std::string_view kH2Keys[] = {"max-concurrent-streams", "initial-window-size",
+                                        "max-resets-per-second"};
 constexpr std::string_view kRouteKeys[] = {"match", "pool"};
 constexpr std::string_view kMatchKeys[] = {"path-prefix", "host"};
 constexpr std::string_view kCookieKeys[] = {"name", "max-age"};
@@ -183,6 +186,8 @@ void load_tls(YamlReader& r, const std::string& listener_ctx, const Field& field
         } else if (f.key == "verify-client") {
           verify_field = f;
           set(r.read_enum<VerifyClient>(f, kVerifyClient), tls.verify_client);
+        } else if (f.key == "handshake-timeout") {
+          set(r.read_duration(f, Min::positive), tls.handshake_timeout);
         }
       });
   if (!is_map) return;
@@ -243,6 +248,48 @@ void load_route(YamlReader& r, const std::string& rctx, const Field& item,
   if (!has_pool) r.error(route.mark, rctx + " needs pool");
 }
 
+// retry-on: [connect-failure, reset, 503]; an empty list retries nothing.
+void load_retry_on(YamlReader& r, const Field& f, RetryOn& retry_on) {
+  const auto items = r.items(f);
+  if (!items) return;
+  RetryOn chosen{false, false, false};
+  for (const Field& item : *items) {
+    auto name = r.read_string(item);
+    if (!name) continue;
+    if (*name == "connect-failure") {
+      chosen.connect_failure = true;
+    } else if (*name == "reset") {
+      chosen.reset = true;
+    } else if (*name == "503") {
+      chosen.status_503 = true;
+    } else {
+      r.error(item, fmt::format("\"{}\" is not one of connect-failure, reset, 503", *name));
+    }
+  }
+  retry_on = chosen;
+}
+
+void load_h2(YamlReader& r, const std::string& http_ctx, const Field& field, Http2Config& h2) {
+  h2.mark = field.key_mark;
+  const std::string ctx = http_ctx + " h2";
+  r.for_each_entry(field, ctx, "in " + ctx, kH2Keys, &h2.marks, "", [&](const Field& f) {
+    if (f.key == "max-concurrent-streams") {
+      set_int<std::uint32_t>(r.read_int(f, 1, 10000), h2.max_concurrent_streams);
+    } else if (f.key == "initial-window-size") {
+      if (auto size = r.read_size(f, Min::positive)) {
+        // RFC 9113: at most 2^31-1.
+        if (*size > 0x7fffffffull) {
+          r.error(f, "is over 2147483647 bytes, the largest HTTP/2 window");
+        } else {
+          h2.initial_window_size = *size;
+        }
+      }
+    } else if (f.key == "max-resets-per-second") {
+      set_int<std::uint32_t>(r.read_int(f, 1, 1000000), h2.max_resets_per_second);
+    }
+  });
+}
+
 void load_http(YamlReader& r, const std::string& listener_ctx, const Field& field,
                const std::vector<PoolConfig>* pools, HttpConfig& http) {
   http.mark = field.key_mark;
@@ -287,6 +334,12 @@ void load_http(YamlReader& r, const std::string& listener_ctx, const Field& fiel
           set(r.read_duration(f, Min::positive), http.request_timeout);
         } else if (f.key == "max-header-size") {
           set(r.read_size(f, Min::positive), http.max_header_size);
+        } else if (f.key == "response-timeout") {
+          set(r.read_duration(f, Min::positive), http.response_timeout);
+        } else if (f.key == "retry-on") {
+          load_retry_on(r, f, http.retry_on);
+        } else if (f.key == "h2") {
+          load_h2(r, ctx, f, http.h2);
         }
       });
   if (is_map && !has_routes) r.error(http.mark, ctx + " needs routes: [{pool: NAME}]");

@@ -17,6 +17,13 @@ constexpr std::string_view kPoolKeys[] = {
     "retries", "proxy-protocol",
     "source",  "slow-start",
     "health",  "outlier",
+    "tls",     "keepalive",
+};
+constexpr std::string_view kPoolTlsKeys[] = {"sni", "verify", "ca"};
+constexpr std::string_view kKeepaliveKeys[] = {"max-idle", "idle-timeout"};
+constexpr EnumName<TlsVerify> kTlsVerify[] = {
+    {"required", TlsVerify::required},
+    {"none", TlsVerify::none},
 };
 constexpr std::string_view kPrefixKeys[] = {"ipv4", "ipv6"};
 constexpr std::string_view kServerKeys[] = {"address", "srv",    "mx",       "port",
@@ -301,6 +308,28 @@ PoolConfig load_pool(YamlReader& r, const std::string& name, const Field& body) 
           load_health(r, ctx, f, pool.health);
         } else if (f.key == "outlier") {
           load_outlier(r, ctx, f, pool.outlier);
+        } else if (f.key == "tls") {
+          PoolTlsConfig& tls = pool.tls.emplace();
+          tls.mark = f.key_mark;
+          r.for_each_entry(f, ctx, "in " + ctx + " tls", kPoolTlsKeys, &tls.marks, "",
+                           [&](const Field& t) {
+                             if (t.key == "sni") {
+                               set(r.read_hostname(t), tls.sni);
+                             } else if (t.key == "verify") {
+                               set(r.read_enum<TlsVerify>(t, kTlsVerify), tls.verify);
+                             } else if (t.key == "ca") {
+                               set(r.read_string(t), tls.ca);
+                             }
+                           });
+        } else if (f.key == "keepalive") {
+          r.for_each_entry(f, ctx, "in " + ctx + " keepalive", kKeepaliveKeys,
+                           &pool.keepalive.marks, "", [&](const Field& k) {
+                             if (k.key == "max-idle") {
+                               set_int<int>(r.read_int(k, 0, 10000), pool.keepalive.max_idle);
+                             } else {
+                               set(r.read_duration(k, Min::positive), pool.keepalive.idle_timeout);
+                             }
+                           });
         }
       });
   if (is_map && !has_servers) {

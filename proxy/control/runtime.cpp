@@ -28,6 +28,7 @@
 #include "proxy/control/discovery.h"
 #include "proxy/control/pool_control.h"
 #include "proxy/control/pool_registry.h"
+#include "proxy/control/tls_files.h"
 #include "proxy/control/unsupported.h"
 #include "proxy/front/listener_set.h"
 #include "proxy/logging.h"
@@ -238,6 +239,7 @@ ReloadOutcome Runtime::reload(std::string_view why) {
   for (const auto& e : loaded.errors) errors.push_back(e.to_string());
   if (!errors.empty()) return refuse(std::move(errors));
   for (const auto& e : find_unsupported(*loaded.config, file_)) errors.push_back(e.to_string());
+  for (const auto& e : find_tls_problems(*loaded.config, file_)) errors.push_back(e.to_string());
   if (!errors.empty()) return refuse(std::move(errors));
   if (auto problem = transparent_problem(*loaded.config)) return refuse({std::move(*problem)});
   // The admin token is read again: rotating it needs no restart.

@@ -46,7 +46,7 @@ std::vector<config::ConfigError> find_unsupported(const config::Config& cfg,
       c.add(mark_of(l.marks, "tls", l.mark),
             ctx + "tls on an smtp listener (STARTTLS offered by switchboard)");
     }
-    if (l.protocol == config::Protocol::http || l.protocol == config::Protocol::sip) {
+    if (l.protocol == config::Protocol::sip) {
       c.add(mark_of(l.marks, "protocol", l.mark),
             fmt::format("{}protocol: {}", ctx, config::to_string(l.protocol)));
     }

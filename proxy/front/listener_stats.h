@@ -5,8 +5,15 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "balancer/duration_histogram.h"
 #include "metrics/exporter.h"
 
 namespace sb::runtime {
@@ -26,12 +33,55 @@ struct DnsCounters {
   std::atomic<std::uint64_t> truncated{0};  // TC set: the client asks over TCP
 };
 
+// An http listener's requests to one pool (switchboard_http_requests_total
+// by code class, switchboard_http_request_duration_seconds). Requests that
+// reached no pool (404, a route's pool gone) count under the pool "-".
+struct HttpPoolCounters {
+  std::array<std::atomic<std::uint64_t>, 5> by_class{};  // 1xx .. 5xx
+  balancer::DurationHistogram duration;
+
+  void count(int status, std::chrono::steady_clock::duration took) {
+    const int c = status / 100;
+    if (c >= 1 && c <= 5) by_class[c - 1].fetch_add(1, std::memory_order_relaxed);
+    duration.observe(std::chrono::duration_cast<std::chrono::microseconds>(took));
+  }
+};
+
+class HttpCounters {
+ public:
+  // The counters of requests to `pool`, made on first use (control thread,
+  // when a handler is built); workers keep the pointer.
+  std::shared_ptr<HttpPoolCounters> for_pool(const std::string& pool) {
+    std::lock_guard lock(mutex_);
+    auto& slot = by_pool_[pool];
+    if (!slot) slot = std::make_shared<HttpPoolCounters>();
+    return slot;
+  }
+  // For the metrics (control thread, at scrape time).
+  std::vector<std::pair<std::string, std::shared_ptr<HttpPoolCounters>>> all() const {
+    std::lock_guard lock(mutex_);
+    return {by_pool_.begin(), by_pool_.end()};
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<HttpPoolCounters>> by_pool_;
+};
+
+// An https listener's TLS handshakes.
+struct TlsCounters {
+  std::atomic<std::uint64_t> ok{0};
+  std::atomic<std::uint64_t> failed{0};
+};
+
 struct ListenerStats {
   std::atomic<std::uint64_t> connections_total{0};  // admitted
   std::atomic<std::int64_t> active{0};
   std::array<std::atomic<std::uint64_t>, kRejectReasons> rejected{};
 
-  DnsCounters dns;  // dns listeners only
+  DnsCounters dns;    // dns listeners only
+  HttpCounters http;  // http listeners only
+  TlsCounters tls;    // listeners with tls:
 
   void count_rejected(RejectReason r) {
     rejected[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);

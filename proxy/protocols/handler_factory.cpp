@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "proxy/protocols/dns/dns_handler.h"
+#include "proxy/protocols/http/http_handler.h"
 #include "proxy/protocols/smtp/smtp_handler.h"
 #include "proxy/protocols/tcp/tcp_handler.h"
 
@@ -22,6 +23,7 @@ std::unique_ptr<ProtocolHandler> make_handler(const config::ListenerConfig& list
     case config::Protocol::dns:
       return std::make_unique<DnsHandler>(listener, context);
     case config::Protocol::http:
+      return std::make_unique<http::HttpHandler>(listener, context);
     case config::Protocol::sip:
       break;
   }

@@ -139,7 +139,19 @@ void UpstreamAttempt::failed(const UpstreamStream& stream, ConnectFailure kind) 
                 stream.view().address, stream.view().name, failure_name(kind));
 }
 
-awaitable<std::optional<UpstreamStream>> UpstreamAttempt::next(AcceptStep* accept) {
+std::optional<balancer::Pick> UpstreamAttempt::preferred(const balancer::PoolSnapshot& snapshot) {
+  for (std::size_t s = 0; s < snapshot.servers.size(); ++s) {
+    const balancer::ServerView& view = snapshot.servers[s];
+    if (view.id == *prefer_) {
+      if (!view.eligible()) return std::nullopt;
+      return balancer::Pick{static_cast<balancer::ServerIndex>(s), view.priority};
+    }
+  }
+  return std::nullopt;
+}
+
+awaitable<std::optional<UpstreamStream>> UpstreamAttempt::next(AcceptStep* accept,
+                                                               ConnectionReuse* reuse) {
   const config::PoolConfig& cfg = pool_.config;
   end_ = AttemptEnd::none;
   while (tried_count_ < max_servers_) {
@@ -151,12 +163,21 @@ awaitable<std::optional<UpstreamStream>> UpstreamAttempt::next(AcceptStep* accep
     ctx.hash_key = hash_key_;
     ctx.tried = tried_in(b->snapshot());
     if (pool_.options.slow_start.count() > 0) ctx.now = std::chrono::steady_clock::now();
-    const auto pick = b->pick(ctx);
+    std::optional<balancer::Pick> pick;
+    if (prefer_ && tried_count_ == 0) pick = preferred(b->snapshot());
+    if (!pick) pick = b->pick(ctx);
     if (!pick) break;
     auto snapshot = b->snapshot_ptr();
     const balancer::ServerView& view = snapshot->servers[pick->server];
     if (tried_count_ > 0) pool_.stats->retries.fetch_add(1, std::memory_order_relaxed);
     tried_ids_[tried_count_++] = view.id;
+
+    if (reuse && reuse->reuse(view)) {
+      UpstreamStream stream{tcp::socket(worker_.io()), std::move(snapshot), pick->server,
+                            balancer::ActiveConnection(view.stats.get())};
+      stream.reused = true;
+      co_return stream;
+    }
 
     tcp::socket socket(worker_.io());
     error_code error;

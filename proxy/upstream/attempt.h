@@ -42,8 +42,20 @@ struct UpstreamStream {
   std::shared_ptr<const balancer::PoolSnapshot> snapshot;  // the one picked from
   balancer::ServerIndex server = 0;
   balancer::ActiveConnection active;  // holds the server's active count
+  // The caller's idle connection to this server was chosen (ConnectionReuse):
+  // `socket` is not open; the caller uses its own.
+  bool reused = false;
 
   const balancer::ServerView& view() const { return snapshot->servers[server]; }
+};
+
+// An idle connection the caller keeps (the HTTP keep-alive pool): asked
+// after each pick, before connecting. True: the caller has taken an open
+// connection to `view`'s server, and next() gives a stream with `reused`.
+class ConnectionReuse {
+ public:
+  virtual ~ConnectionReuse() = default;
+  virtual bool reuse(const balancer::ServerView& view) = 0;
 };
 
 // Why next() gave no stream.
@@ -67,7 +79,12 @@ class UpstreamAttempt {
 
   // The next server's stream that accepted, or nullopt (end() says why; the
   // pool's exhausted counter has been counted once).
-  awaitable<std::optional<UpstreamStream>> next(AcceptStep* accept = nullptr);
+  awaitable<std::optional<UpstreamStream>> next(AcceptStep* accept = nullptr,
+                                                 ConnectionReuse* reuse = nullptr);
+
+  // Affinity (the HTTP cookie): the first pick is the server with this id
+  // when it is eligible; else the pool's algorithm picks.
+  void prefer(std::uint64_t server_id) { prefer_ = server_id; }
 
   // `stream`, given by next(), failed the client after it was handed out:
   // counted against its server as `kind`. Its server is not tried again.
@@ -81,6 +98,7 @@ class UpstreamAttempt {
   // Tried servers as indexes into `snapshot` (its current order).
   std::span<const balancer::ServerIndex> tried_in(const balancer::PoolSnapshot& snapshot);
   void count_failure(const balancer::ServerView& view, balancer::ConnectFailure kind);
+  std::optional<balancer::Pick> preferred(const balancer::PoolSnapshot& snapshot);
   std::optional<UpstreamStream> give_up(AttemptEnd why);
 
   Worker& worker_;
@@ -88,6 +106,7 @@ class UpstreamAttempt {
   const net::ClientEndpoints& endpoints_;
   net::IpAddress client_ip_;
   std::optional<std::uint64_t> hash_key_;
+  std::optional<std::uint64_t> prefer_;
   std::size_t max_servers_;
   std::array<std::uint64_t, kMaxServers> tried_ids_{};
   std::array<balancer::ServerIndex, kMaxServers> tried_scratch_{};

@@ -20,6 +20,7 @@
 #include "proxy/config/config.h"
 #include "proxy/control/pool_registry.h"
 #include "proxy/worker/crash_budget.h"
+#include "proxy/upstream/keepalive_pool.h"
 #include "proxy/worker/relay_resources.h"
 
 namespace sb::runtime {
@@ -76,6 +77,8 @@ class Worker {
   // connect and response durations): tuning.connection-metrics.
   bool metrics_counting() const { return metrics_counting_; }
   BufferPool& buffers() { return buffers_; }
+  // Idle keep-alive connections to HTTP servers (this worker's sockets).
+  KeepalivePool& keepalive() { return keepalive_; }
   PipePool& pipes() { return pipes_; }
   // Worker thread only. The balancer over the newest snapshot the worker has
   // received for `pool`; for a pool of an older configuration, the balancer
@@ -144,6 +147,8 @@ class Worker {
   // Keeps run() going while the worker has nothing of its own (no acceptor:
   // the shared-acceptor model, or a reload that moved its listeners).
   asio::executor_work_guard<asio::io_context::executor_type> keep_running_{io_.get_executor()};
+  // After the io_context: its sockets close before the io_context goes.
+  KeepalivePool keepalive_{io_};
   config::RelayMode relay_mode_;
   bool metrics_counting_;
   struct PoolSlot {

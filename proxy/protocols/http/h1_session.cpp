@@ -1,0 +1,753 @@
+#include "proxy/protocols/http/h1_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "net/endpoint.h"
+#include "net/stream.h"
+#include "proxy/front/listener.h"
+#include "proxy/logging.h"
+#include "proxy/protocols/http/h1_wire.h"
+#include "proxy/protocols/http/header_rules.h"
+#include "proxy/protocols/http/http_handler.h"
+#include "proxy/protocols/http/watchdog.h"
+#include "proxy/upstream/attempt.h"
+#include "proxy/worker/worker.h"
+
+namespace sb::runtime::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+
+// Body bytes moved per read: one buffer per connection.
+constexpr std::size_t kChunk = 16 * 1024;
+// A request body up to this size is kept for a replay on the next server
+// (docs/configuration.md, `retry-on`).
+constexpr std::uint64_t kReplayLimit = 64 * 1024;
+
+using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
+using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
+
+std::uint32_t header_limit(std::uint64_t configured) {
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(configured, 16u * 1024 * 1024));
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Removes " and the port"; a host name for SNI and certificate checks.
+std::string sni_of(std::string_view host) {
+  std::string out;
+  normalize_host(host, out);
+  if (!out.empty() && out.front() == '[') out = out.substr(1, out.size() - 2);
+  return out;
+}
+
+// TLS to a pool's servers (its `tls:`), as the attempt's acceptance step:
+// a server whose handshake or certificate fails is a failed connect
+// (counted as reason="tls") and the next server is tried.
+class UpstreamTls final : public AcceptStep {
+ public:
+  UpstreamTls(std::shared_ptr<asio::ssl::context> context, std::string sni, bool verify,
+              std::chrono::milliseconds timeout)
+      : context_(std::move(context)), sni_(std::move(sni)), verify_(verify), timeout_(timeout) {}
+
+  awaitable<std::optional<balancer::ConnectFailure>> accept(
+      tcp::socket& server, const balancer::ServerView& /*view*/) override {
+    net::Stream stream(std::move(server), context_);
+    Watchdog dog(stream.socket());
+    dog.arm(timeout_);
+    const error_code ec = co_await stream.handshake_client(sni_, verify_ ? sni_ : std::string());
+    co_await dog.stop();
+    if (ec) {
+      last_error_ = ec.message();
+      stream.close();
+      co_return balancer::ConnectFailure::tls;
+    }
+    connected_.emplace(std::move(stream));
+    co_return std::nullopt;
+  }
+
+  std::optional<net::Stream> take() {
+    auto s = std::move(connected_);
+    connected_.reset();
+    return s;
+  }
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  std::shared_ptr<asio::ssl::context> context_;
+  std::string sni_;
+  bool verify_;
+  std::chrono::milliseconds timeout_;
+  std::optional<net::Stream> connected_;
+  std::string last_error_;
+};
+
+// Idle keep-alive connections as the attempt's first choice.
+class PooledReuse final : public ConnectionReuse {
+ public:
+  PooledReuse(KeepalivePool& pool, bool enabled) : pool_(pool), enabled_(enabled) {}
+  bool reuse(const balancer::ServerView& view) override {
+    if (!enabled_) return false;
+    taken_ = pool_.take(view.id);
+    return taken_.has_value();
+  }
+  std::optional<net::Stream> take() {
+    auto s = std::move(taken_);
+    taken_.reset();
+    return s;
+  }
+
+ private:
+  KeepalivePool& pool_;
+  bool enabled_;
+  std::optional<net::Stream> taken_;
+};
+
+// A server connection serving the current request.
+struct Upstream {
+  net::Stream stream;
+  std::shared_ptr<const balancer::PoolSnapshot> snapshot;
+  balancer::ServerIndex server = 0;
+  balancer::ActiveConnection active;
+  const RoutePool* route = nullptr;
+  bool reused = false;
+  beast::flat_buffer buffer;
+
+  const balancer::ServerView& view() const { return snapshot->servers[server]; }
+};
+
+enum class Relayed { ok, from_failed, to_failed };
+
+class Session {
+ public:
+  Session(Worker& worker, const HttpHandler& handler, AdmittedClient client)
+      : worker_(worker),
+        h_(handler),
+        client_(std::move(client)),
+        stream_(make_stream()),
+        dog_(stream_.socket()),
+        chunk_(new char[kChunk]) {
+    client_text_ = net::to_string(client_.endpoints.client);
+    const auto ip = net::to_ip(client_.endpoints.client.address()).unmapped();
+    client_ip_ = ip.to_string();
+    client_v6_ = !ip.is_v4();
+  }
+
+  awaitable<void> run() {
+    bool go_on = true;
+    if (h_.tls()) {
+      go_on = co_await handshake();
+    } else if (!client_.early_data.empty()) {
+      // Bytes that came behind a PROXY header are the request's first.
+      auto space = cbuf_.prepare(client_.early_data.size());
+      std::memcpy(space.data(), client_.early_data.data(), client_.early_data.size());
+      cbuf_.commit(client_.early_data.size());
+    }
+    while (go_on) go_on = co_await serve_one();
+    co_await dog_.stop();
+    co_await up_dog_stop();
+    if (pinned_) pinned_->stream.close();
+    if (handshake_done_) co_await stream_.shutdown();
+    stream_.close();
+  }
+
+ private:
+  net::Stream make_stream() {
+    if (h_.tls()) return net::Stream(std::move(client_.socket), h_.tls()->context());
+    return net::Stream(std::move(client_.socket));
+  }
+
+  awaitable<bool> handshake() {
+    dog_.arm(h_.listener().tls->handshake_timeout);
+    const error_code ec = co_await stream_.handshake_server(asio::buffer(client_.early_data));
+    dog_.disarm();
+    if (ec) {
+      h_.stats().tls.failed.fetch_add(1, std::memory_order_relaxed);
+      spdlog::debug("listener {}: TLS handshake with {} failed: {}", h_.listener().name,
+                    client_text_, dog_.expired() ? "handshake-timeout" : ec.message());
+      co_return false;
+    }
+    h_.stats().tls.ok.fetch_add(1, std::memory_order_relaxed);
+    handshake_done_ = true;
+    tls_version_ = net::tls_version(stream_.ssl());
+    sni_ = net::server_name(stream_.ssl());
+    co_return true;
+  }
+
+  // Writes `data` to the client within idle-timeout.
+  awaitable<bool> to_client(asio::const_buffer data) {
+    dog_.arm(h_.listener().idle_timeout);
+    auto [ec, n] = co_await asio::async_write(stream_, data, use_nothrow);
+    dog_.disarm();
+    co_return !ec;
+  }
+
+  // One of switchboard's own answers, logged with `reason` and counted.
+  awaitable<void> answer(RequestParser* parser, unsigned status, std::string_view phrase,
+                         std::string_view body, std::string_view reason, bool close,
+                         HttpPoolCounters* counters, std::optional<int> retry_after = {}) {
+    const std::string text = own_answer(status, phrase, body, close, retry_after);
+    co_await to_client(asio::buffer(text));
+    log_.status = static_cast<int>(status);
+    log_.reason = reason;
+    finish_request(parser, counters ? *counters : h_.unrouted());
+  }
+
+  void finish_request(RequestParser* parser, HttpPoolCounters& counters) {
+    const auto took = Clock::now() - request_started_;
+    counters.count(log_.status, took);
+    if (!access_log_enabled()) return;
+    log_.listener = h_.listener().name;
+    log_.client = client_text_;
+    log_.protocol = "h1";
+    log_.tls_version = tls_version_;
+    log_.sni = sni_;
+    log_.duration = took;
+    if (parser) {
+      const auto& req = parser->get();
+      log_.method = req.method_string();
+      log_.path = req.target();
+    }
+    log_.host = host_;
+    write_access_log(log_);
+  }
+
+  // One request and its response; false when the connection ends.
+  awaitable<bool> serve_one() {
+    const auto& http = h_.http();
+    RequestParser parser;
+    parser.header_limit(header_limit(http.max_header_size));
+    parser.body_limit(boost::none);  // bodies stream: no limit on their size
+    log_ = HttpAccessRecord{};
+    host_.clear();
+    server_name_.clear();
+    dog_.arm(http.request_timeout);
+    auto [ec, n] = co_await bhttp::async_read_header(stream_, cbuf_, parser, use_nothrow);
+    dog_.disarm();
+    request_started_ = Clock::now();
+    if (ec) {
+      if (ec == bhttp::error::end_of_stream) co_return false;  // closed between requests
+      if (dog_.expired()) {
+        // Nothing of a next request yet: a keep-alive connection gone
+        // quiet, closed without a word.
+        if (requests_ > 0 && cbuf_.size() == 0) co_return false;
+        co_await answer(nullptr, 408, "Request Timeout",
+                        "switchboard: request headers not received within request-timeout",
+                        "request-timeout", true, nullptr);
+        co_return false;
+      }
+      if (ec == bhttp::error::header_limit) {
+        co_await answer(nullptr, 431, "Request Header Fields Too Large",
+                        "switchboard: request headers over max-header-size", "header-too-large",
+                        true, nullptr);
+      } else if (ec.category() == bhttp::error::end_of_stream.category() ||
+                 ec == bhttp::error::partial_message) {
+        if (ec != bhttp::error::partial_message) {
+          co_await answer(nullptr, 400, "Bad Request", "switchboard: malformed request",
+                          "bad-request", true, nullptr);
+        }
+      }
+      co_return false;
+    }
+    ++requests_;
+    auto& req = parser.get();
+    host_ = std::string(req[bhttp::field::host]);
+    const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
+    // An early answer leaves an unread body behind: the connection must close.
+    const bool close_after_answer = has_body;
+
+    if (req.method() == bhttp::verb::connect) {
+      co_await answer(&parser, 405, "Method Not Allowed",
+                      "switchboard: CONNECT is not served here", "connect", true, nullptr);
+      co_return false;
+    }
+    if (req.version() >= 11 && host_.empty() && req.target().starts_with("/")) {
+      co_await answer(&parser, 400, "Bad Request", "switchboard: request without Host",
+                      "no-host", true, nullptr);
+      co_return false;
+    }
+    const auto route_index = h_.routes().match(host_, req.target());
+    if (!route_index) {
+      co_await answer(&parser, 404, "Not Found", "switchboard: no route for this request",
+                      "no-route", close_after_answer || !req.keep_alive(), nullptr);
+      co_return !close_after_answer && req.keep_alive();
+    }
+    const RoutePool& route = h_.route(*route_index);
+    log_.pool = route.pool->config.name;
+    co_return co_await forward(parser, route);
+  }
+
+  awaitable<bool> forward(RequestParser& parser, const RoutePool& route) {
+    const auto& http = h_.http();
+    const PoolRuntime& pool = *route.pool;
+    auto& req = parser.get();
+    const bool client_keep_alive = req.keep_alive() && req.version() >= 11;
+    const bool expect_continue = iequals(req[bhttp::field::expect], "100-continue");
+    if (expect_continue) req.erase(bhttp::field::expect);  // answered here (100 Continue)
+    const bool auth_request = is_connection_auth(req[bhttp::field::authorization]);
+
+    // Affinity.
+    std::optional<std::uint64_t> hash_key;
+    std::optional<std::uint64_t> cookie_server;  // the server id the cookie names
+    if (http.affinity == config::Affinity::cookie) {
+      if (auto token = find_cookie(req, http.cookie_name)) {
+        cookie_server = server_for_token(pool, *token);
+      }
+    } else if (http.affinity == config::Affinity::source_ip) {
+      hash_key = std::hash<std::string_view>{}(client_ip_);
+    }
+
+    std::string upgrade;
+    const bool wants_upgrade = remove_hop_by_hop(req, &upgrade);
+    if (http.forwarded_headers) {
+      add_forwarded(req, ForwardedFor{client_ip_, client_v6_, stream_.is_tls() ? "https" : "http",
+                                      host_});
+    }
+    const Framing framing = parser.chunked()                       ? Framing::chunked
+                            : parser.content_length().value_or(0) ? Framing::length
+                                                                  : Framing::none;
+    write_request_head(request_head_, req.method_string(), req.target(), req, framing,
+                       wants_upgrade ? std::string_view(upgrade) : std::string_view());
+    const std::size_t request_trailers = field_count(req);
+
+    const bool retry_any =
+        http.retry_on.connect_failure || http.retry_on.reset || http.retry_on.status_503;
+    const bool replayable = is_idempotent(req.method()) && retry_any &&
+                            (framing == Framing::none ||
+                             (framing == Framing::length && *parser.content_length() <= kReplayLimit));
+    // A body kept for a replay is read before any server is tried.
+    std::string replay_body;
+    bool sent_continue = false;
+    if (replayable && framing != Framing::none) {
+      if (expect_continue) {
+        if (!co_await to_client(asio::buffer(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"))))
+          co_return false;
+        sent_continue = true;
+      }
+      if (!co_await read_whole_body(parser, replay_body)) co_return false;
+    }
+
+    UpstreamAttempt attempt(worker_, pool, client_.endpoints, hash_key);
+    if (cookie_server) attempt.prefer(*cookie_server);
+    PooledReuse reuse(worker_.keepalive(), pool.config.keepalive.max_idle > 0);
+    std::optional<UpstreamTls> tls_step;
+    if (route.upstream_tls) {
+      const auto& tls = *pool.config.tls;
+      tls_step.emplace(route.upstream_tls, tls.sni.empty() ? sni_of(host_) : tls.sni,
+                       tls.verify == config::TlsVerify::required, pool.config.connect_timeout);
+    }
+
+    std::optional<ResponseParser> rparser;
+    std::optional<Upstream> up;
+    for (;;) {
+      const bool use_pinned = pinned_ && pinned_->route == &route;
+      if (use_pinned) {
+        up = std::move(pinned_);
+        pinned_.reset();
+      } else {
+        if (pinned_) {  // a request for another pool: the pin is over
+          pinned_->stream.close();
+          pinned_.reset();
+        }
+        auto got = co_await attempt.next(tls_step ? &*tls_step : nullptr, &reuse);
+        log_.retries = attempt.retries();
+        if (!got) {
+          const bool none_eligible = attempt.tried() == 0 || attempt.end() != AttemptEnd::exhausted;
+          if (none_eligible) {
+            co_await answer(&parser, 503, "Service Unavailable",
+                            "switchboard: no server of this service is available",
+                            attempt.end() == AttemptEnd::local_fault ? "local-fault" : "no-server",
+                            close_after(parser), route.counters.get(), 5);
+          } else {
+            co_await answer(&parser, 502, "Bad Gateway",
+                            "switchboard: no server of this service answered",
+                            "servers-failed", close_after(parser), route.counters.get());
+          }
+          co_return !close_after(parser) && client_keep_alive;
+        }
+        std::optional<net::Stream> stream;
+        if (got->reused) {
+          stream = reuse.take();
+        } else if (tls_step) {
+          stream = tls_step->take();
+        } else {
+          stream.emplace(std::move(got->socket));
+        }
+        up.emplace(Upstream{std::move(*stream), std::move(got->snapshot), got->server,
+                            std::move(got->active), &route, got->reused, {}});
+      }
+      up_dog_.watch(up->stream.socket());
+      server_name_ = up->view().name;
+      log_.server = server_name_;
+
+      // The request: head, then the body kept for a replay or streamed.
+      bool sent = co_await to_server(*up, asio::buffer(request_head_));
+      if (sent && !replay_body.empty()) sent = co_await to_server(*up, asio::buffer(replay_body));
+      if (sent && framing != Framing::none && replay_body.empty() && !parser.is_done()) {
+        if (expect_continue && !sent_continue) {
+          if (!co_await to_client(
+                  asio::buffer(std::string_view("HTTP/1.1 100 Continue\r\n\r\n")))) {
+            up->stream.close();
+            co_return false;
+          }
+          sent_continue = true;
+        }
+        const Relayed r = co_await relay_body(parser, stream_, cbuf_, dog_, up->stream, up_dog_,
+                                              framing == Framing::chunked, request_trailers,
+                                              log_.bytes_in);
+        if (r == Relayed::from_failed) {  // the client left mid-body
+          up->stream.close();
+          co_return false;
+        }
+        sent = r == Relayed::ok;
+      }
+
+      // The response's head.
+      bool timed_out = false;
+      if (sent) {
+        rparser.emplace();
+        if (!co_await read_response_head(*up, *rparser, req.method() == bhttp::verb::head,
+                                         timed_out)) {
+          rparser.reset();
+        }
+      }
+      if (rparser) {
+        const unsigned status = rparser->get().result_int();
+        const bool retry_503 = status == 503 && http.retry_on.status_503 && replayable &&
+                               !use_pinned;
+        if (!retry_503) break;
+        attempt.failed(attempt_stream(*up), balancer::ConnectFailure::reset);
+        up->stream.close();
+        up.reset();
+        rparser.reset();
+        continue;
+      }
+      // No response. A server that is not answering within response-timeout
+      // is not retried (it may still be working on the request).
+      up->stream.close();
+      if (timed_out) {
+        attempt.failed(attempt_stream(*up), balancer::ConnectFailure::timeout);
+        co_await answer(&parser, 504, "Gateway Timeout",
+                        "switchboard: the server did not answer within response-timeout",
+                        "response-timeout", true, route.counters.get());
+        co_return false;
+      }
+      // A reused connection the server had closed meanwhile is no fault of
+      // the server's.
+      if (!up->reused) attempt.failed(attempt_stream(*up), balancer::ConnectFailure::reset);
+      const bool may_retry = replayable && http.retry_on.reset && !use_pinned && parser.is_done();
+      up.reset();
+      if (may_retry) continue;
+      co_await answer(&parser, 502, "Bad Gateway",
+                      "switchboard: the server closed the connection without a response",
+                      "server-reset", true, route.counters.get());
+      co_return false;
+    }
+    co_return co_await respond(parser, *rparser, std::move(*up), client_keep_alive, cookie_server,
+                               auth_request);
+  }
+
+  // The response: head and body to the client, then the server connection
+  // goes back to the keep-alive pool, stays pinned, or closes.
+  awaitable<bool> respond(RequestParser& parser, ResponseParser& rparser, Upstream up,
+                          bool client_keep_alive, std::optional<std::uint64_t> cookie_server,
+                          bool auth_request) {
+    const auto& http = h_.http();
+    auto& req = parser.get();
+    auto& res = rparser.get();
+    const unsigned status = res.result_int();
+    const bool server_keep_alive = res.keep_alive();
+    const bool pin = auth_request || demands_connection_auth(res);
+    std::string upgrade;
+    remove_hop_by_hop(res, &upgrade);
+    const bool switching = status == 101 && !upgrade.empty();
+
+    if (http.affinity == config::Affinity::cookie && !switching) {
+      const balancer::ServerView& view = up.view();
+      if (!cookie_server || *cookie_server != view.id) {
+        res.insert(bhttp::field::set_cookie,
+                   affinity_cookie(http.cookie_name,
+                                   server_token(up.route->pool->config.name, view.name),
+                                   stream_.is_tls(),
+                                   std::chrono::duration_cast<std::chrono::seconds>(
+                                       http.cookie_max_age)));
+      }
+    }
+
+    const bool no_body = req.method() == bhttp::verb::head || status == 204 || status == 304 ||
+                         status < 200;
+    Framing in = Framing::none;
+    if (!no_body) {
+      in = rparser.chunked()                       ? Framing::chunked
+           : rparser.content_length().has_value() ? Framing::length
+                                                   : Framing::close;
+    }
+    // What the client gets: a body of unknown length goes chunked, so that
+    // the client connection can stay open.
+    const Framing out = in == Framing::close ? Framing::chunked : in;
+    bool close = !client_keep_alive || !parser.is_done();
+    write_response_head(response_head_, status, res.reason(), res, out, close && !switching,
+                         switching ? std::string_view(upgrade) : std::string_view());
+    const std::size_t response_trailers = field_count(res);
+    log_.status = static_cast<int>(status);
+    if (!co_await to_client(asio::buffer(response_head_))) {
+      up.stream.close();
+      finish_request(&parser, *up.route->counters);
+      co_return false;
+    }
+    if (switching) {
+      finish_request(&parser, *up.route->counters);
+      co_await tunnel(up);
+      co_return false;
+    }
+    bool server_done = true;
+    if (in != Framing::none) {
+      const Relayed r =
+          co_await relay_body(rparser, up.stream, up.buffer, up_dog_, stream_, dog_,
+                              out == Framing::chunked, response_trailers, log_.bytes_out);
+      if (r != Relayed::ok) {
+        // Mid-body: nothing else can be said to the client.
+        up.stream.close();
+        log_.reason = r == Relayed::from_failed ? "server-reset-mid-body" : "client-left";
+        finish_request(&parser, *up.route->counters);
+        co_return false;
+      }
+      server_done = in != Framing::close;
+    }
+    finish_request(&parser, *up.route->counters);
+    const auto& keepalive = up.route->pool->config.keepalive;
+    if (pin && server_done && server_keep_alive) {
+      pinned_.emplace(std::move(up));
+    } else if (server_done && server_keep_alive && keepalive.max_idle > 0 &&
+               up.buffer.size() == 0) {
+      worker_.keepalive().give_back(up.view().id, std::move(up.stream), keepalive.max_idle,
+                                    keepalive.idle_timeout);
+    } else {
+      up.stream.close();
+      if (pin) close = true;  // the authenticated connection is gone
+    }
+    co_return !close;
+  }
+
+  // Reads the response head within response-timeout; interim responses
+  // (1xx but 101) are passed on to the client, 100 Continue is not (the
+  // proxy answered the client's Expect itself).
+  awaitable<bool> read_response_head(Upstream& up, std::optional<ResponseParser>& rparser,
+                                     bool head_request, bool& timed_out) {
+    const auto& http = h_.http();
+    for (;;) {
+      rparser->header_limit(header_limit(std::max<std::uint64_t>(http.max_header_size, 64 * 1024)));
+      rparser->body_limit(boost::none);
+      if (head_request) rparser->skip(true);
+      up_dog_.arm(http.response_timeout);
+      auto [ec, n] = co_await bhttp::async_read_header(up.stream, up.buffer, *rparser, use_nothrow);
+      up_dog_.disarm();
+      if (ec) {
+        timed_out = up_dog_.expired();
+        co_return false;
+      }
+      const unsigned status = rparser->get().result_int();
+      if (status >= 200 || status == 101) co_return true;
+      if (status != 100) {
+        std::string head;
+        write_response_head(head, status, rparser->get().reason(), rparser->get(), Framing::none,
+                            false, {});
+        if (!co_await to_client(asio::buffer(head))) co_return false;
+      }
+      rparser.emplace();
+    }
+  }
+
+  // Writes to the server within idle-timeout.
+  awaitable<bool> to_server(Upstream& up, asio::const_buffer data) {
+    up_dog_.arm(h_.listener().idle_timeout);
+    auto [ec, n] = co_await asio::async_write(up.stream, data, use_nothrow);
+    up_dog_.disarm();
+    co_return !ec;
+  }
+
+  // A body kept whole (at most kReplayLimit bytes).
+  awaitable<bool> read_whole_body(RequestParser& parser, std::string& out) {
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk_.get();
+      parser.get().body().size = kChunk;
+      dog_.arm(h_.listener().idle_timeout);
+      auto [ec, n] = co_await bhttp::async_read(stream_, cbuf_, parser, use_nothrow);
+      dog_.disarm();
+      if (ec && ec != bhttp::error::need_buffer) co_return false;
+      const std::size_t got = kChunk - parser.get().body().size;
+      if (out.size() + got > kReplayLimit) co_return false;
+      out.append(chunk_.get(), got);
+      log_.bytes_in += got;
+    }
+    co_return true;
+  }
+
+  // Streams a body from `from` to `to`: each piece is written before the
+  // next is read. Chunked out: chunk framing and the trailers (the fields
+  // the parser added after `first_trailer`).
+  template <bool isRequest>
+  awaitable<Relayed> relay_body(bhttp::parser<isRequest, bhttp::buffer_body>& p, net::Stream& from,
+                                beast::flat_buffer& from_buffer, Watchdog& from_dog,
+                                net::Stream& to, Watchdog& to_dog, bool chunked_out,
+                                std::size_t first_trailer, std::uint64_t& bytes) {
+    const auto idle = h_.listener().idle_timeout;
+    while (!p.is_done()) {
+      p.get().body().data = chunk_.get();
+      p.get().body().size = kChunk;
+      from_dog.arm(idle);
+      auto [ec, n] = co_await bhttp::async_read(from, from_buffer, p, use_nothrow);
+      from_dog.disarm();
+      if (ec && ec != bhttp::error::need_buffer) co_return Relayed::from_failed;
+      const std::size_t got = kChunk - p.get().body().size;
+      if (got == 0) continue;
+      to_dog.arm(idle);
+      error_code wec;
+      if (chunked_out) {
+        char header[20];
+        const std::size_t hlen = chunk_header(header, got);
+        const std::array<asio::const_buffer, 3> pieces = {
+            asio::buffer(header, hlen), asio::buffer(chunk_.get(), got), asio::buffer("\r\n", 2)};
+        auto [e, w] = co_await asio::async_write(to, pieces, use_nothrow);
+        wec = e;
+      } else {
+        auto [e, w] = co_await asio::async_write(to, asio::buffer(chunk_.get(), got), use_nothrow);
+        wec = e;
+      }
+      to_dog.disarm();
+      if (wec) co_return Relayed::to_failed;
+      bytes += got;
+    }
+    if (chunked_out) {
+      write_last_chunk(tail_, p.get(), first_trailer);
+      to_dog.arm(idle);
+      auto [e, w] = co_await asio::async_write(to, asio::buffer(tail_), use_nothrow);
+      to_dog.disarm();
+      if (e) co_return Relayed::to_failed;
+    }
+    co_return Relayed::ok;
+  }
+
+  // After a 101: bytes both ways until either side closes or idles out.
+  awaitable<void> tunnel(Upstream& up) {
+    // What each side sent past the upgrade's heads goes first.
+    if (cbuf_.size() > 0) {
+      if (!co_await to_server(up, cbuf_.data())) {
+        up.stream.close();
+        co_return;
+      }
+      cbuf_.consume(cbuf_.size());
+    }
+    if (up.buffer.size() > 0) {
+      if (!co_await to_client(up.buffer.data())) {
+        up.stream.close();
+        co_return;
+      }
+      up.buffer.consume(up.buffer.size());
+    }
+    std::unique_ptr<char[]> back(new char[kChunk]);
+    co_await (pump(stream_, dog_, up.stream, up_dog_, chunk_.get(), log_.bytes_in, up) &&
+              pump(up.stream, up_dog_, stream_, dog_, back.get(), log_.bytes_out, up));
+    up.stream.close();
+  }
+
+  awaitable<void> pump(net::Stream& from, Watchdog& from_dog, net::Stream& to, Watchdog& to_dog,
+                       char* buffer, std::uint64_t& bytes, Upstream& up) {
+    const auto idle = h_.listener().idle_timeout;
+    for (;;) {
+      from_dog.arm(idle);
+      auto [ec, n] = co_await from.async_read_some(asio::buffer(buffer, kChunk), use_nothrow);
+      from_dog.disarm();
+      if (ec) break;
+      to_dog.arm(idle);
+      auto [wec, w] = co_await asio::async_write(to, asio::buffer(buffer, n), use_nothrow);
+      to_dog.disarm();
+      if (wec) break;
+      bytes += n;
+    }
+    // Either side gone: end both directions (the other pump's read fails).
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    up.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  awaitable<void> up_dog_stop() { co_await up_dog_.stop(); }
+
+  bool close_after(const RequestParser& parser) const { return !parser.is_done(); }
+
+  static std::size_t field_count(const Fields& fields) {
+    return static_cast<std::size_t>(std::distance(fields.begin(), fields.end()));
+  }
+
+  // The server of `pool` that an affinity cookie names (by the token of
+  // its pool and name), if it is still in the pool.
+  std::optional<std::uint64_t> server_for_token(const PoolRuntime& pool, std::string_view token) {
+    const auto value = parse_server_token(token);
+    if (!value) return std::nullopt;
+    balancer::Balancer* b = worker_.balancer_for(pool);
+    if (!b) return std::nullopt;
+    for (const auto& view : b->snapshot().servers) {
+      if (server_token_value(pool.config.name, view.name) == *value) return view.id;
+    }
+    return std::nullopt;
+  }
+
+  // The attempt counts failures against the stream it handed out.
+  UpstreamStream attempt_stream(Upstream& up) {
+    UpstreamStream s{tcp::socket(worker_.io()), up.snapshot, up.server, {}};
+    return s;
+  }
+
+  Worker& worker_;
+  const HttpHandler& h_;
+  AdmittedClient client_;
+  net::Stream stream_;
+  Watchdog dog_;
+  // The server side's deadline; watches whichever server connection is in use.
+  tcp::socket no_server_{worker_.io()};
+  Watchdog up_dog_{no_server_};
+  beast::flat_buffer cbuf_;
+  std::unique_ptr<char[]> chunk_;
+  std::string client_text_;
+  std::string client_ip_;
+  bool client_v6_ = false;
+  bool handshake_done_ = false;
+  std::string tls_version_;
+  std::string sni_;
+  std::string host_;
+  std::string server_name_;  // the access log's, kept past the server connection
+  std::string request_head_;
+  std::string response_head_;
+  std::string tail_;
+  std::uint64_t requests_ = 0;
+  Clock::time_point request_started_;
+  HttpAccessRecord log_;
+  // The server connection an NTLM/Negotiate handshake pinned this client
+  // connection to (docs/configuration.md, "NTLM and Negotiate").
+  std::optional<Upstream> pinned_;
+};
+
+}  // namespace
+
+awaitable<void> serve_h1(Worker& worker, const HttpHandler& handler, AdmittedClient client) {
+  Session session(worker, handler, std::move(client));
+  co_await session.run();
+}
+
+}  // namespace sb::runtime::http
