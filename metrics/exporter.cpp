@@ -134,6 +134,14 @@ struct Exporter::Families {
               "Queries not answered: no query, over 512 bytes (TCP), or an answer not taken");
   Family<Counter>& dns_truncated = counter(registry, "switchboard_dns_truncated_total",
                                            "UDP answers sent with TC set (too large)");
+  Family<Counter>& http_requests =
+      counter(registry, "switchboard_http_requests_total",
+              "HTTP requests answered by the listener, by pool and status class");
+  Family<Histogram>& http_duration =
+      histogram(registry, "switchboard_http_request_duration_seconds",
+                "Time from a request's headers to the end of its response");
+  Family<Counter>& tls_handshakes = counter(registry, "switchboard_tls_handshakes_total",
+                                            "TLS handshakes with clients, by result");
   // control plane
   Family<Counter>& resolver = counter(registry, "switchboard_resolver_queries_total",
                                       "DNS lookups for server discovery, by result");
@@ -188,6 +196,14 @@ struct Exporter::Families {
     Counter* all_down = nullptr;
     Counter* dropped = nullptr;
     Counter* truncated = nullptr;
+    // http listeners, by pool
+    struct Http {
+      std::array<Counter*, 5> by_class{};
+      Histogram* duration = nullptr;
+    };
+    std::map<std::string, Http> http;
+    Counter* tls_ok = nullptr;
+    Counter* tls_failed = nullptr;
   };
   std::map<std::string, Listener> listeners;
   std::array<Counter*, kResolverResults.size()> resolver_series{};
@@ -374,6 +390,30 @@ std::string Exporter::render(const Sample& sample) {
       sync(*it->second.dropped, static_cast<double>(l.dns_dropped));
       sync(*it->second.truncated, static_cast<double>(l.dns_truncated));
     }
+    if (l.tls && !it->second.tls_ok) {
+      it->second.tls_ok = &f.tls_handshakes.Add({{"listener", l.name}, {"result", "ok"}});
+      it->second.tls_failed = &f.tls_handshakes.Add({{"listener", l.name}, {"result", "failed"}});
+    }
+    if (it->second.tls_ok) {
+      sync(*it->second.tls_ok, static_cast<double>(l.tls_ok));
+      sync(*it->second.tls_failed, static_cast<double>(l.tls_failed));
+    }
+    for (const HttpSample& h : l.http) {
+      auto [hit, new_pool] = it->second.http.try_emplace(h.pool);
+      if (new_pool) {
+        static constexpr std::array<const char*, 5> kClasses = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+        for (std::size_t c = 0; c < kClasses.size(); ++c) {
+          hit->second.by_class[c] = &f.http_requests.Add(
+              {{"listener", l.name}, {"pool", h.pool}, {"code", kClasses[c]}});
+        }
+        hit->second.duration =
+            &f.http_duration.Add({{"listener", l.name}, {"pool", h.pool}}, bounds());
+      }
+      for (std::size_t c = 0; c < h.by_class.size(); ++c) {
+        sync(*hit->second.by_class[c], static_cast<double>(h.by_class[c]));
+      }
+      if (h.duration) sync(*hit->second.duration, *h.duration);
+    }
     sync(*it->second.connections, static_cast<double>(l.connections_total));
     it->second.active->Set(static_cast<double>(l.active));
     for (std::size_t i = 0; i < kRejects.size(); ++i) {
@@ -396,6 +436,11 @@ std::string Exporter::render(const Sample& sample) {
       f.dns_dropped.Remove(it->second.dropped);
       f.dns_truncated.Remove(it->second.truncated);
     }
+    for (auto& [pool, h] : it->second.http) {
+      for (Counter* c : h.by_class) f.http_requests.Remove(c);
+      f.http_duration.Remove(h.duration);
+    }
+    if (it->second.tls_ok) remove_all(f.tls_handshakes, {it->second.tls_ok, it->second.tls_failed});
     it = f.listeners.erase(it);
   }
 

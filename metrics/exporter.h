@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "balancer/duration_histogram.h"
 #include "balancer/pool_snapshot.h"
 
 namespace sb::metrics {
@@ -33,6 +34,13 @@ inline constexpr std::array<std::string_view, 6> kDnsQtypes = {"A",   "AAAA", "M
 inline constexpr std::array<std::string_view, 7> kDnsRcodes = {
     "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS"};
 
+// An http listener's requests to one pool.
+struct HttpSample {
+  std::string pool;
+  std::array<std::uint64_t, 5> by_class{};  // 1xx .. 5xx
+  std::shared_ptr<const balancer::DurationHistogram> duration;
+};
+
 struct ListenerSample {
   std::string name;
   std::uint64_t connections_total = 0;
@@ -44,6 +52,12 @@ struct ListenerSample {
   std::uint64_t dns_all_down = 0;
   std::uint64_t dns_dropped = 0;
   std::uint64_t dns_truncated = 0;
+  // http listeners
+  std::vector<HttpSample> http;
+  // listeners with tls:
+  bool tls = false;
+  std::uint64_t tls_ok = 0;
+  std::uint64_t tls_failed = 0;
 };
 
 struct Sample {

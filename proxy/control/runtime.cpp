@@ -211,6 +211,22 @@ metrics::Sample Runtime::metrics_sample() const {
       ls.dns_dropped = d.dropped.load(std::memory_order_relaxed);
       ls.dns_truncated = d.truncated.load(std::memory_order_relaxed);
     }
+    if (l->config.protocol == config::Protocol::http) {
+      for (auto& [pool, counters] : l->stats->http.all()) {
+        metrics::HttpSample h;
+        h.pool = pool;
+        for (std::size_t c = 0; c < h.by_class.size(); ++c) {
+          h.by_class[c] = counters->by_class[c].load(std::memory_order_relaxed);
+        }
+        h.duration = std::shared_ptr<const balancer::DurationHistogram>(counters, &counters->duration);
+        ls.http.push_back(std::move(h));
+      }
+    }
+    if (l->config.tls) {
+      ls.tls = true;
+      ls.tls_ok = l->stats->tls.ok.load(std::memory_order_relaxed);
+      ls.tls_failed = l->stats->tls.failed.load(std::memory_order_relaxed);
+    }
     s.listeners.push_back(std::move(ls));
   }
   if (discovery_.needed()) {

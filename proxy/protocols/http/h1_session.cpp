@@ -146,7 +146,7 @@ class Session {
     client_text_ = net::to_string(client_.endpoints.client);
     const auto ip = net::to_ip(client_.endpoints.client.address()).unmapped();
     client_ip_ = ip.to_string();
-    client_v6_ = !ip.is_v4();
+    client_v6_ = ip.v6;
   }
 
   awaitable<void> run() {
@@ -256,12 +256,12 @@ class Session {
         co_await answer(nullptr, 431, "Request Header Fields Too Large",
                         "switchboard: request headers over max-header-size", "header-too-large",
                         true, nullptr);
-      } else if (ec.category() == bhttp::error::end_of_stream.category() ||
-                 ec == bhttp::error::partial_message) {
-        if (ec != bhttp::error::partial_message) {
-          co_await answer(nullptr, 400, "Bad Request", "switchboard: malformed request",
-                          "bad-request", true, nullptr);
-        }
+      } else if (ec != bhttp::error::partial_message &&
+                 ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
+        // A parse error (a client leaving mid-head is partial_message, a
+        // socket error is another category: neither gets an answer).
+        co_await answer(nullptr, 400, "Bad Request", "switchboard: malformed request",
+                        "bad-request", true, nullptr);
       }
       co_return false;
     }
@@ -422,7 +422,7 @@ class Session {
       bool timed_out = false;
       if (sent) {
         rparser.emplace();
-        if (!co_await read_response_head(*up, *rparser, req.method() == bhttp::verb::head,
+        if (!co_await read_response_head(*up, rparser, req.method() == bhttp::verb::head,
                                          timed_out)) {
           rparser.reset();
         }

@@ -46,8 +46,12 @@ void write_response_head(std::string& out, unsigned status, std::string_view rea
                          std::string_view upgrade) {
   out.clear();
   fmt::format_to(std::back_inserter(out), "HTTP/1.1 {:03d} ", status);
-  out.append(reason.empty() ? bhttp::obsolete_reason(static_cast<bhttp::status>(status))
-                            : reason);
+  if (reason.empty()) {
+    const auto standard = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    out.append(standard.data(), standard.size());
+  } else {
+    out.append(reason);
+  }
   out.append("\r\n");
   append_fields(out, fields);
   append_framing(out, framing);

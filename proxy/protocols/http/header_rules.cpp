@@ -39,6 +39,16 @@ void for_each_token(std::string_view list, F&& f) {
   }
 }
 
+// Calls f(value) for every field called `name`, in order. Not through
+// find()/equal_range(): those walk the insertion-ordered list, where fields
+// of one name need not be next to each other.
+template <class F>
+void for_each_named(const Fields& fields, std::string_view name, F&& f) {
+  for (const auto& field : fields) {
+    if (iequals(field.name_string(), name)) f(std::string_view(field.value()));
+  }
+}
+
 // The auth-scheme of an Authorization or WWW-Authenticate value.
 std::string_view scheme_of(std::string_view value) {
   value = trim(value);
@@ -70,13 +80,13 @@ bool remove_hop_by_hop(Fields& fields, std::string* upgrade) {
   // the Connection values would invalidate them.
   std::vector<std::string> named;
   bool asks_upgrade = false;
-  for (const auto& name : {bhttp::field::connection, bhttp::field::proxy_connection}) {
-    for (auto it = fields.find(name); it != fields.end() && it->name() == name; ++it) {
-      for_each_token(it->value(), [&](std::string_view token) {
+  for (const std::string_view name : {"Connection", "Proxy-Connection"}) {
+    for_each_named(fields, name, [&](std::string_view value) {
+      for_each_token(value, [&](std::string_view token) {
         if (iequals(token, "upgrade")) asks_upgrade = true;
         if (named.size() < 64) named.emplace_back(token);
       });
-    }
+    });
   }
   for (const std::string& n : named) {
     // Never let Connection strip what the proxy must frame or route on.
@@ -95,14 +105,22 @@ bool remove_hop_by_hop(Fields& fields, std::string* upgrade) {
 
 void add_forwarded(Fields& fields, const ForwardedFor& f) {
   // X-Forwarded-For: appended to what an earlier proxy wrote.
-  const auto xff = fields.find(bhttp::field::x_forwarded_for);
-  if (xff != fields.end() && !trim(xff->value()).empty()) {
-    std::string joined = fmt::format("{}, {}", trim(xff->value()), f.client_ip);
-    fields.erase(bhttp::field::x_forwarded_for);
-    fields.set(bhttp::field::x_forwarded_for, joined);
-  } else {
-    fields.set(bhttp::field::x_forwarded_for, f.client_ip);
-  }
+  constexpr std::string_view kXff = "X-Forwarded-For";
+  // Several headers of one name are one list (RFC 9110 §5.3): joined.
+  const auto append = [&fields](std::string_view name, std::string_view element) {
+    std::string joined;
+    for_each_named(fields, name, [&](std::string_view value) {
+      value = trim(value);
+      if (value.empty()) return;
+      if (!joined.empty()) joined += ", ";
+      joined += value;
+    });
+    if (!joined.empty()) joined += ", ";
+    joined += element;
+    fields.erase(name);
+    fields.set(name, joined);
+  };
+  append(kXff, f.client_ip);
   fields.set("X-Forwarded-Proto", f.proto);
   if (!f.host.empty()) {
     fields.set("X-Forwarded-Host", f.host);
@@ -120,14 +138,7 @@ void add_forwarded(Fields& fields, const ForwardedFor& f) {
     }
     element += fmt::format(";host=\"{}\"", quoted);
   }
-  const auto fwd = fields.find(bhttp::field::forwarded);
-  if (fwd != fields.end() && !trim(fwd->value()).empty()) {
-    std::string joined = fmt::format("{}, {}", trim(fwd->value()), element);
-    fields.erase(bhttp::field::forwarded);
-    fields.set(bhttp::field::forwarded, joined);
-  } else {
-    fields.set(bhttp::field::forwarded, element);
-  }
+  append("Forwarded", element);
 }
 
 bool is_connection_auth(std::string_view authorization) {
@@ -135,24 +146,21 @@ bool is_connection_auth(std::string_view authorization) {
 }
 
 bool demands_connection_auth(const Fields& response) {
-  for (auto it = response.find(bhttp::field::www_authenticate);
-       it != response.end() && it->name() == bhttp::field::www_authenticate; ++it) {
-    // One header may list several challenges ("Negotiate, NTLM"); a scheme
-    // is a token at the start of the value or after a comma.
-    bool found = false;
-    for_each_token(it->value(), [&](std::string_view token) {
+  // One header may list several challenges ("Negotiate, NTLM"); a scheme
+  // is a token at the start of the value or after a comma.
+  bool found = false;
+  for_each_named(response, "WWW-Authenticate", [&](std::string_view value) {
+    for_each_token(value, [&](std::string_view token) {
       if (is_connection_scheme(scheme_of(token))) found = true;
     });
-    if (found) return true;
-  }
-  return false;
+  });
+  return found;
 }
 
 std::optional<std::string_view> find_cookie(const Fields& request, std::string_view name) {
-  for (auto it = request.find(bhttp::field::cookie);
-       it != request.end() && it->name() == bhttp::field::cookie; ++it) {
-    std::string_view list = it->value();
-    while (!list.empty()) {
+  std::optional<std::string_view> found;
+  for_each_named(request, "Cookie", [&](std::string_view list) {
+    while (!found && !list.empty()) {
       const std::size_t semi = list.find(';');
       std::string_view pair = trim(list.substr(0, semi));
       const std::size_t eq = pair.find('=');
@@ -161,13 +169,14 @@ std::optional<std::string_view> find_cookie(const Fields& request, std::string_v
         if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
           value = value.substr(1, value.size() - 2);
         }
-        return value;
+        found = value;
+        return;
       }
       if (semi == std::string_view::npos) break;
       list.remove_prefix(semi + 1);
     }
-  }
-  return std::nullopt;
+  });
+  return found;
 }
 
 std::string affinity_cookie(std::string_view name, std::string_view value, bool secure,
