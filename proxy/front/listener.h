@@ -4,6 +4,7 @@
 // of its addresses. Immutable for the connections it accepts (each holds it
 // until it ends); a reload makes a new one.
 
+#include <atomic>
 #include <memory>
 
 #include "proxy/config/config.h"
@@ -22,6 +23,10 @@ struct ListenerRuntime {
   std::shared_ptr<ListenerStats> stats;
   FrontDoor front;
   std::unique_ptr<ProtocolHandler> handler;
+  // A reload replaced this listener (or switchboard is stopping): its
+  // connections finish what they are doing and close, instead of taking
+  // more requests on the old settings (HTTP keep-alive).
+  std::atomic<bool> retired{false};
 };
 
 }  // namespace sb::runtime

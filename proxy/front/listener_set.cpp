@@ -152,12 +152,15 @@ void ListenerSet::commit(Plan& plan) {
     if (!plan.addresses.contains(key)) spdlog::info("listener address {} closed", key);
   }
   for (auto& old : current_) {
+    old->retired.store(true, std::memory_order_relaxed);
     const bool kept = std::any_of(plan.listeners.begin(), plan.listeners.end(),
                                   [&](const auto& l) { return l->stats == old->stats; });
     if (!kept) retired_.push_back(old->stats);
   }
   current_ = plan.listeners;
   open_ = plan.addresses;
+  // Keep-alive connections idle on the replaced listeners close now.
+  for (auto& w : workers_) w->close_idle();
 }
 
 std::int64_t ListenerSet::active() {

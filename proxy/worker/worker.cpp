@@ -83,6 +83,20 @@ void Worker::stop_accepting() {
       slot->acceptor.close(ignored);
       if (slot->udp) slot->udp->close(ignored);
     }
+    stopping_ = true;
+    keepalive_.clear();
+  });
+  close_idle();
+}
+
+void Worker::close_idle() {
+  asio::post(io_, [this] {
+    for (const IdleClient& c : idle_clients_) {
+      if (stopping_ || c.retired->load(std::memory_order_relaxed)) {
+        error_code ignored;
+        c.socket->cancel(ignored);
+      }
+    }
   });
 }
 

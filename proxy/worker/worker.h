@@ -110,8 +110,26 @@ class Worker {
     if (outlier_hook_) outlier_hook_(pool, server_id);
   }
 
-  // Any thread: closes this worker's acceptors (graceful shutdown, step 1).
+  // Any thread: closes this worker's acceptors (graceful shutdown, step 1),
+  // and its idle keep-alive client connections.
   void stop_accepting();
+  // Graceful stop has begun: sessions close after what they are doing.
+  bool stopping() const { return stopping_; }
+
+  // Client connections idle between two requests (HTTP keep-alive),
+  // registered while they wait: a graceful stop or a reload that retires
+  // their listener cancels the wait and they close. Worker thread only.
+  struct IdleClient {
+    tcp::socket* socket;
+    const std::atomic<bool>* retired;  // its listener's
+  };
+  void add_idle(IdleClient c) { idle_clients_.push_back(c); }
+  void remove_idle(const tcp::socket* socket) {
+    std::erase_if(idle_clients_, [socket](const IdleClient& c) { return c.socket == socket; });
+  }
+  // Any thread: cancels the waits of idle clients whose listener is retired
+  // (or all of them when stopping).
+  void close_idle();
 
   // When a worker fails (docs/architecture.md): a loop of this worker (its
   // run(), an accept loop, a datagram loop) ended by the exception `e`.
@@ -165,6 +183,8 @@ class Worker {
   asio::steady_timer heartbeat_{io_};
   std::atomic<std::int64_t> last_beat_{0};  // steady_clock ticks
   std::atomic<bool> running_{false};
+  bool stopping_ = false;  // worker thread
+  std::vector<IdleClient> idle_clients_;
   void beat();
 };
 

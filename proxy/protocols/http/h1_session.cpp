@@ -237,9 +237,14 @@ class Session {
     log_ = HttpAccessRecord{};
     host_.clear();
     server_name_.clear();
+    if (requests_ > 0 && winding_down()) co_return false;
+    // Idle between requests: a graceful stop or a reload may close it.
+    const bool idle = cbuf_.size() == 0;
+    if (idle) worker_.add_idle({&stream_.socket(), &client_.listener->retired});
     dog_.arm(http.request_timeout);
     auto [ec, n] = co_await bhttp::async_read_header(stream_, cbuf_, parser, use_nothrow);
     dog_.disarm();
+    if (idle) worker_.remove_idle(&stream_.socket());
     request_started_ = Clock::now();
     if (ec) {
       if (ec == bhttp::error::end_of_stream) co_return false;  // closed between requests
@@ -304,13 +309,14 @@ class Session {
 
     // Affinity.
     std::optional<std::uint64_t> hash_key;
-    std::optional<std::uint64_t> cookie_server;  // the server id the cookie names
+    std::optional<std::uint64_t> preferred_server;  // by the cookie or the client address
     if (http.affinity == config::Affinity::cookie) {
       if (auto token = find_cookie(req, http.cookie_name)) {
-        cookie_server = server_for_token(pool, *token);
+        preferred_server = server_for_token(pool, *token);
       }
     } else if (http.affinity == config::Affinity::source_ip) {
       hash_key = std::hash<std::string_view>{}(client_ip_);
+      preferred_server = server_for_source(pool, *hash_key);
     }
 
     std::string upgrade;
@@ -344,7 +350,7 @@ class Session {
     }
 
     UpstreamAttempt attempt(worker_, pool, client_.endpoints, hash_key);
-    if (cookie_server) attempt.prefer(*cookie_server);
+    if (preferred_server) attempt.prefer(*preferred_server);
     PooledReuse reuse(worker_.keepalive(), pool.config.keepalive.max_idle > 0);
     std::optional<UpstreamTls> tls_step;
     if (route.upstream_tls) {
@@ -459,14 +465,14 @@ class Session {
                       "server-reset", true, route.counters.get());
       co_return false;
     }
-    co_return co_await respond(parser, *rparser, std::move(*up), client_keep_alive, cookie_server,
+    co_return co_await respond(parser, *rparser, std::move(*up), client_keep_alive, preferred_server,
                                auth_request);
   }
 
   // The response: head and body to the client, then the server connection
   // goes back to the keep-alive pool, stays pinned, or closes.
   awaitable<bool> respond(RequestParser& parser, ResponseParser& rparser, Upstream up,
-                          bool client_keep_alive, std::optional<std::uint64_t> cookie_server,
+                          bool client_keep_alive, std::optional<std::uint64_t> preferred_server,
                           bool auth_request) {
     const auto& http = h_.http();
     auto& req = parser.get();
@@ -480,7 +486,7 @@ class Session {
 
     if (http.affinity == config::Affinity::cookie && !switching) {
       const balancer::ServerView& view = up.view();
-      if (!cookie_server || *cookie_server != view.id) {
+      if (!preferred_server || *preferred_server != view.id) {
         res.insert(bhttp::field::set_cookie,
                    affinity_cookie(http.cookie_name,
                                    server_token(up.route->pool->config.name, view.name),
@@ -501,7 +507,7 @@ class Session {
     // What the client gets: a body of unknown length goes chunked, so that
     // the client connection can stay open.
     const Framing out = in == Framing::close ? Framing::chunked : in;
-    bool close = !client_keep_alive || !parser.is_done();
+    bool close = !client_keep_alive || !parser.is_done() || winding_down();
     write_response_head(response_head_, status, res.reason(), res, out, close && !switching,
                          switching ? std::string_view(upgrade) : std::string_view());
     const std::size_t response_trailers = field_count(res);
@@ -687,6 +693,12 @@ class Session {
     up.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
+  // The listener was replaced by a reload, or switchboard is stopping: no
+  // further request on this connection.
+  bool winding_down() const {
+    return worker_.stopping() || client_.listener->retired.load(std::memory_order_relaxed);
+  }
+
   awaitable<void> up_dog_stop() { co_await up_dog_.stop(); }
 
   bool close_after(const RequestParser& parser) const { return !parser.is_done(); }
@@ -706,6 +718,30 @@ class Session {
       if (server_token_value(pool.config.name, view.name) == *value) return view.id;
     }
     return std::nullopt;
+  }
+
+  // source-ip affinity whatever the pool's algorithm: rendezvous hashing of
+  // the client's address over the eligible servers, so that a server going
+  // away moves only its own clients.
+  std::optional<std::uint64_t> server_for_source(const PoolRuntime& pool, std::uint64_t key) {
+    balancer::Balancer* b = worker_.balancer_for(pool);
+    if (!b) return std::nullopt;
+    std::optional<std::uint64_t> best;
+    std::uint64_t best_score = 0;
+    for (const auto& view : b->snapshot().servers) {
+      if (!view.eligible()) continue;
+      std::uint64_t x = key ^ server_token_value(pool.config.name, view.name);
+      x ^= x >> 33;  // splitmix64's finaliser
+      x *= 0xff51afd7ed558ccdull;
+      x ^= x >> 33;
+      x *= 0xc4ceb9fe1a85ec53ull;
+      x ^= x >> 33;
+      if (!best || x > best_score) {
+        best = view.id;
+        best_score = x;
+      }
+    }
+    return best;
   }
 
   // The attempt counts failures against the stream it handed out.
