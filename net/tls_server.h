@@ -50,9 +50,10 @@ class ServerTls {
 
  private:
   ServerTls() = default;
+  // Aliasing pointers into impl_, which owns the contexts and what their
+  // callbacks read: a connection holding its context keeps all of it alive.
   std::vector<std::shared_ptr<boost::asio::ssl::context>> contexts_;
   std::vector<std::vector<std::string>> names_;
-  std::vector<std::string> alpn_wire_;  // ALPN list in wire format (one entry, kept for the callback)
   std::shared_ptr<Impl> impl_;
 };
 
@@ -61,6 +62,6 @@ class ServerTls {
 // trust store) when `verify`, and not at all otherwise. nullptr and `why`
 // when the CA file cannot be loaded.
 std::shared_ptr<boost::asio::ssl::context> make_client_tls(bool verify, const std::string& ca_file,
-                                                          std::string& why);
+                                                           std::string& why);
 
 }  // namespace sb::net
