@@ -238,7 +238,8 @@ void load_route(YamlReader& r, const std::string& rctx, const Field& item,
                          } else {
                            route.path_prefix = *text;
                          }
-                       } else if (!is_valid_hostname(*text)) {
+                       } else if (!is_valid_hostname(text->starts_with("*.") ? text->substr(2)
+                                                                             : *text)) {
                          r.error(m, fmt::format("\"{}\" is not a valid host name", *text));
                        } else {
                          route.host = *text;
