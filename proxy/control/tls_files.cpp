@@ -19,14 +19,14 @@ std::vector<config::ConfigError> find_tls_problems(const config::Config& cfg,
     s.session_context = l.name;
     std::string why;
     if (!net::ServerTls::load(s, why)) {
-      errors.push_back({file, l.tls->mark, fmt::format("listener \"{}\" tls: {}", l.name, why)});
+      errors.push_back({file, l.tls->mark, fmt::format("listener \"{}\" {}", l.name, why)});
     }
   }
   for (const auto& p : cfg.pools) {
     if (!p.tls) continue;
     std::string why;
     if (!net::make_client_tls(p.tls->verify == config::TlsVerify::required, p.tls->ca, why)) {
-      errors.push_back({file, p.tls->mark, fmt::format("pool \"{}\" tls: {}", p.name, why)});
+      errors.push_back({file, p.tls->mark, fmt::format("pool \"{}\" {}", p.name, why)});
     }
   }
   return errors;

@@ -203,7 +203,7 @@ class Session {
                          std::string_view body, std::string_view reason, bool close,
                          HttpPoolCounters* counters, std::optional<int> retry_after = {}) {
     const std::string text = own_answer(status, phrase, body, close, retry_after);
-    co_await to_client(asio::buffer(text));
+    if (co_await to_client(asio::buffer(text))) log_.bytes_out = body.size() + 1;
     log_.status = static_cast<int>(status);
     log_.reason = reason;
     finish_request(parser, counters ? *counters : h_.unrouted());

@@ -36,7 +36,7 @@ std::shared_ptr<net::ServerTls> load_server_tls(const config::ListenerConfig& li
   s.session_context = listener.name;
   std::string why;
   auto loaded = net::ServerTls::load(s, why);
-  if (!loaded) throw ListenError("listener \"" + listener.name + "\": tls: " + why);
+  if (!loaded) throw ListenError("listener \"" + listener.name + "\" " + why);
   return loaded;
 }
 
@@ -58,7 +58,7 @@ HttpHandler::HttpHandler(const config::ListenerConfig& listener, const HandlerCo
       std::string why;
       rp.upstream_tls = net::make_client_tls(tls.verify == config::TlsVerify::required, tls.ca, why);
       if (!rp.upstream_tls) {
-        throw ListenError("pool \"" + r.pool + "\": tls: " + why);
+        throw ListenError("pool \"" + r.pool + "\" " + why);
       }
     }
     route_pools_.push_back(std::move(rp));

@@ -392,6 +392,55 @@ pools:
   EXPECT_TRUE(h.forwarded_headers);
   EXPECT_EQ(h.request_timeout, seconds(60));
   EXPECT_EQ(h.max_header_size, 64'000u);
+  EXPECT_EQ(h.response_timeout, seconds(3600));
+  EXPECT_TRUE(h.retry_on.connect_failure);
+  EXPECT_TRUE(h.retry_on.reset);
+  EXPECT_FALSE(h.retry_on.status_503);
+  EXPECT_EQ(h.h2.max_concurrent_streams, 100u);
+  EXPECT_EQ(h.h2.initial_window_size, 1024u * 1024);
+  EXPECT_EQ(h.h2.max_resets_per_second, 100u);
+  const PoolConfig& p = c.pools.at(0);
+  EXPECT_FALSE(p.tls);
+  EXPECT_EQ(p.keepalive.max_idle, 16);
+  EXPECT_EQ(p.keepalive.idle_timeout, seconds(30));
+}
+
+TEST(ConfigLoader, HttpTimeoutsRetriesAndPoolTls) {
+  const Config c = load_ok(R"(
+listeners:
+  web:
+    listen: ["0.0.0.0:443"]
+    protocol: http
+    tls: {certificates: [{cert: /c.pem, key: /k.pem}], handshake-timeout: 3s}
+    http:
+      routes: [{match: {host: "*.example.com"}, pool: p}]
+      response-timeout: 90s
+      retry-on: [503]
+      h2: {max-concurrent-streams: 50, initial-window-size: 64KB, max-resets-per-second: 10}
+pools:
+  p:
+    servers: [{address: 10.0.0.1:443}]
+    tls: {sni: mail.example.com, verify: none, ca: /ca.pem}
+    keepalive: {max-idle: 0, idle-timeout: 5s}
+)");
+  const ListenerConfig& l = c.listeners.at(0);
+  EXPECT_EQ(l.tls->handshake_timeout, seconds(3));
+  const HttpConfig& h = *l.http;
+  EXPECT_EQ(h.routes.at(0).host, "*.example.com");
+  EXPECT_EQ(h.response_timeout, seconds(90));
+  EXPECT_FALSE(h.retry_on.connect_failure);
+  EXPECT_FALSE(h.retry_on.reset);
+  EXPECT_TRUE(h.retry_on.status_503);
+  EXPECT_EQ(h.h2.max_concurrent_streams, 50u);
+  EXPECT_EQ(h.h2.initial_window_size, 64'000u);
+  EXPECT_EQ(h.h2.max_resets_per_second, 10u);
+  const PoolConfig& p = c.pools.at(0);
+  ASSERT_TRUE(p.tls);
+  EXPECT_EQ(p.tls->sni, "mail.example.com");
+  EXPECT_EQ(p.tls->verify, TlsVerify::none);
+  EXPECT_EQ(p.tls->ca, "/ca.pem");
+  EXPECT_EQ(p.keepalive.max_idle, 0);
+  EXPECT_EQ(p.keepalive.idle_timeout, seconds(5));
 }
 
 TEST(ConfigLoader, SipListener) {
