@@ -1,5 +1,8 @@
 """scripts/demo --check: the README's first command starts what it says and
-the commands it prints work (uses the already built binary)."""
+the commands it prints work (uses the already built binary): L4 round robin,
+the https listener (TLS with the certificate the demo makes, a server per
+request on one connection, the affinity cookie, HTTP/1.1 when HTTP/2 is
+asked for), drain, the SMTP relay, DNS and mx-test."""
 
 import os
 import subprocess
@@ -16,6 +19,7 @@ class DemoTest(unittest.TestCase):
         r = subprocess.run(["bash", os.path.join(SOURCE_DIR, "scripts", "demo"), "--check"],
                            capture_output=True, text=True, timeout=120, env=env)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("demo check: https saw web1 web2 web3", r.stdout)
         self.assertIn("demo check: ok", r.stdout)
 
 
