@@ -49,8 +49,9 @@ class DashboardTest(IntegrationTest):
         b = {"name": "b", "port": free_port()}
         Nginx(self.procs, self.workdir, [a])
         failing = Nginx(self.procs, self.workdir, [b], tag="nginx-b")
-        port, admin, dns = free_port(), free_port(), free_port_tcp_udp()
-        # The tcp VIP and a DNS responder for the same pool.
+        port, admin, dns, https = free_port(), free_port(), free_port_tcp_udp(), free_port()
+        cert = sbtest.self_signed_certificate(self.workdir)
+        # The tcp VIP, a DNS responder and an https listener for the same pool.
         self.sb = Switchboard(self.procs, self.workdir, one_pool_config(
             port, admin, f"""\
       - {{address: 127.0.0.1:{a['port']}, name: a}}
@@ -62,7 +63,12 @@ class DashboardTest(IntegrationTest):
     protocol: dns
     dns:
       records: [{{name: relay.test, type: A, pool: relay}}]
-""", wait_ports=[port])
+  https:
+    listen: ["127.0.0.1:{https}"]
+    protocol: http
+    tls: {{certificates: [{{cert: {cert['cert']}, key: {cert['key']}}}]}}
+    http: {{routes: [{{match: {{path-prefix: /}}, pool: relay}}]}}
+""", wait_ports=[port, https])
 
         self.prom_port = free_port()
         prom_dir = os.path.join(self.workdir, "prometheus")
@@ -86,6 +92,9 @@ scrape_configs:
         def traffic():
             while not stop.is_set():
                 http_get(port, timeout=2)
+                subprocess.run(["curl", "-sk", "--max-time", "2", "-o", "/dev/null",
+                                f"https://127.0.0.1:{https}/", f"https://127.0.0.1:{https}/x"],
+                               capture_output=True, timeout=5)
                 subprocess.run(["dig", "@127.0.0.1", "-p", str(dns), "relay.test", "+short",
                                 "+time=1", "+tries=1"], capture_output=True, timeout=5)
                 time.sleep(0.02)

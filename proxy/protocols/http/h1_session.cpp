@@ -320,7 +320,8 @@ class Session {
     }
 
     std::string upgrade;
-    const bool wants_upgrade = remove_hop_by_hop(req, &upgrade);
+    // h2c is HTTP/2 to this proxy, not a protocol to tunnel to a server.
+    const bool wants_upgrade = remove_hop_by_hop(req, &upgrade) && !iequals(upgrade, "h2c");
     if (http.forwarded_headers) {
       add_forwarded(req, ForwardedFor{client_ip_, client_v6_, stream_.is_tls() ? "https" : "http",
                                       host_});
@@ -506,8 +507,15 @@ class Session {
     }
     // What the client gets: a body of unknown length goes chunked, so that
     // the client connection can stay open.
-    const Framing out = in == Framing::close ? Framing::chunked : in;
-    bool close = !client_keep_alive || !parser.is_done() || winding_down();
+    // (HTTP/1.0 clients know no chunks: theirs ends with the connection.)
+    const bool chunks_ok = req.version() >= 11;
+    Framing out = in;
+    if ((in == Framing::close || in == Framing::chunked) && !chunks_ok) {
+      out = Framing::close;
+    } else if (in == Framing::close) {
+      out = Framing::chunked;
+    }
+    bool close = !client_keep_alive || !parser.is_done() || winding_down() || out == Framing::close;
     write_response_head(response_head_, status, res.reason(), res, out, close && !switching,
                          switching ? std::string_view(upgrade) : std::string_view());
     const std::size_t response_trailers = field_count(res);
