@@ -88,13 +88,14 @@ bool remove_hop_by_hop(Fields& fields, std::string* upgrade) {
       });
     });
   }
+  // Decided before the erasing: "Connection: upgrade" names Upgrade itself.
+  asks_upgrade = asks_upgrade && fields.count(bhttp::field::upgrade) > 0;
+  if (asks_upgrade && upgrade) upgrade->assign(fields[bhttp::field::upgrade]);
   for (const std::string& n : named) {
     // Never let Connection strip what the proxy must frame or route on.
     if (iequals(n, "host") || iequals(n, "content-length")) continue;
     fields.erase(n);
   }
-  asks_upgrade = asks_upgrade && fields.count(bhttp::field::upgrade) > 0;
-  if (asks_upgrade && upgrade) upgrade->assign(fields[bhttp::field::upgrade]);
   for (const auto name : {bhttp::field::connection, bhttp::field::proxy_connection,
                           bhttp::field::keep_alive, bhttp::field::te,
                           bhttp::field::transfer_encoding, bhttp::field::upgrade}) {
