@@ -85,6 +85,9 @@ class UpstreamAttempt {
   // Affinity (the HTTP cookie): the first pick is the server with this id
   // when it is eligible; else the pool's algorithm picks.
   void prefer(std::uint64_t server_id) { prefer_ = server_id; }
+  // No further server after a failed connect (HTTP `retry-on` without
+  // connect-failure): the first server's answer is the client's.
+  void no_retries() { max_servers_ = 1; }
 
   // `stream`, given by next(), failed the client after it was handed out:
   // counted against its server as `kind`. Its server is not tried again.

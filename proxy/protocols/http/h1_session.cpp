@@ -352,6 +352,7 @@ class Session {
 
     UpstreamAttempt attempt(worker_, pool, client_.endpoints, hash_key);
     if (preferred_server) attempt.prefer(*preferred_server);
+    if (!http.retry_on.connect_failure) attempt.no_retries();
     PooledReuse reuse(worker_.keepalive(), pool.config.keepalive.max_idle > 0);
     std::optional<UpstreamTls> tls_step;
     if (route.upstream_tls) {
