@@ -46,8 +46,9 @@ void write_response_head(std::string& out, unsigned status, std::string_view rea
                          std::string_view upgrade) {
   out.clear();
   fmt::format_to(std::back_inserter(out), "HTTP/1.1 {:03d} ", status);
-  out.append(reason.empty() ? bhttp::obsolete_reason(static_cast<bhttp::status>(status))
-                            : reason);
+  out.append(reason.empty()
+                 ? std::string_view(bhttp::obsolete_reason(static_cast<bhttp::status>(status)))
+                 : reason);
   out.append("\r\n");
   append_fields(out, fields);
   append_framing(out, framing);

@@ -11,6 +11,9 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
+// Beast 1.81 has no field enumerator for it.
+constexpr std::string_view kXForwardedFor = "X-Forwarded-For";
+
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -95,13 +98,13 @@ bool remove_hop_by_hop(Fields& fields, std::string* upgrade) {
 
 void add_forwarded(Fields& fields, const ForwardedFor& f) {
   // X-Forwarded-For: appended to what an earlier proxy wrote.
-  const auto xff = fields.find(bhttp::field::x_forwarded_for);
+  const auto xff = fields.find(kXForwardedFor);
   if (xff != fields.end() && !trim(xff->value()).empty()) {
     std::string joined = fmt::format("{}, {}", trim(xff->value()), f.client_ip);
-    fields.erase(bhttp::field::x_forwarded_for);
-    fields.set(bhttp::field::x_forwarded_for, joined);
+    fields.erase(kXForwardedFor);
+    fields.set(kXForwardedFor, joined);
   } else {
-    fields.set(bhttp::field::x_forwarded_for, f.client_ip);
+    fields.set(kXForwardedFor, f.client_ip);
   }
   fields.set("X-Forwarded-Proto", f.proto);
   if (!f.host.empty()) {
