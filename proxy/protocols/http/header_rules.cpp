@@ -4,7 +4,6 @@
 
 #include <array>
 #include <boost/beast/http/field.hpp>
-#include <vector>
 
 namespace sb::runtime::http {
 namespace {
@@ -14,7 +13,9 @@ namespace bhttp = boost::beast::http;
 // Beast 1.81 has no field enumerator for it.
 constexpr std::string_view kXForwardedFor = "X-Forwarded-For";
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -69,28 +70,34 @@ std::uint64_t fnv1a(std::string_view a, std::string_view b) {
 }  // namespace
 
 bool remove_hop_by_hop(Fields& fields, std::string* upgrade) {
-  // The names Connection lists, collected first: erasing while iterating
-  // the Connection values would invalidate them.
-  std::vector<std::string> named;
+  // Each header Connection names is erased as its name is read: the value
+  // being read lives in the Connection field itself, which stays until the
+  // end, so erasing other fields leaves it and the iterator intact. No list
+  // of names is kept, so every named header goes however many there are.
   bool asks_upgrade = false;
-  for (const auto& name : {bhttp::field::connection, bhttp::field::proxy_connection}) {
+  for (const auto name : {bhttp::field::connection, bhttp::field::proxy_connection}) {
     for (auto it = fields.find(name); it != fields.end() && it->name() == name; ++it) {
       for_each_token(it->value(), [&](std::string_view token) {
-        if (iequals(token, "upgrade")) asks_upgrade = true;
-        if (named.size() < 64) named.emplace_back(token);
+        if (iequals(token, "upgrade")) {
+          // The Upgrade header itself: read below, erased at the end.
+          asks_upgrade = true;
+          return;
+        }
+        // Never let Connection strip what the proxy must frame or route
+        // on; Connection and Proxy-Connection themselves go at the end.
+        if (iequals(token, "host") || iequals(token, "content-length") ||
+            iequals(token, "connection") || iequals(token, "proxy-connection")) {
+          return;
+        }
+        fields.erase(token);
       });
     }
   }
-  for (const std::string& n : named) {
-    // Never let Connection strip what the proxy must frame or route on.
-    if (iequals(n, "host") || iequals(n, "content-length")) continue;
-    fields.erase(n);
-  }
   asks_upgrade = asks_upgrade && fields.count(bhttp::field::upgrade) > 0;
   if (asks_upgrade && upgrade) upgrade->assign(fields[bhttp::field::upgrade]);
-  for (const auto name : {bhttp::field::connection, bhttp::field::proxy_connection,
-                          bhttp::field::keep_alive, bhttp::field::te,
-                          bhttp::field::transfer_encoding, bhttp::field::upgrade}) {
+  for (const auto name :
+       {bhttp::field::connection, bhttp::field::proxy_connection, bhttp::field::keep_alive,
+        bhttp::field::te, bhttp::field::transfer_encoding, bhttp::field::upgrade}) {
     fields.erase(name);
   }
   return asks_upgrade;
@@ -112,8 +119,8 @@ void add_forwarded(Fields& fields, const ForwardedFor& f) {
   }
   // RFC 7239: an IPv6 node is quoted and bracketed; a host with characters
   // outside a token is quoted.
-  std::string element = f.ipv6 ? fmt::format("for=\"[{}]\"", f.client_ip)
-                               : fmt::format("for={}", f.client_ip);
+  std::string element =
+      f.ipv6 ? fmt::format("for=\"[{}]\"", f.client_ip) : fmt::format("for={}", f.client_ip);
   element += fmt::format(";proto={}", f.proto);
   if (!f.host.empty()) {
     std::string quoted;
