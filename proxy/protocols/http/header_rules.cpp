@@ -67,6 +67,22 @@ std::uint64_t fnv1a(std::string_view a, std::string_view b) {
   return h;
 }
 
+// Sets `name` to one line: the values of all its lines so far, in order,
+// then `element`. Several lines of one name are one comma-separated list
+// (RFC 9110 §5.3), so each line an earlier proxy wrote is kept.
+void append_to_list(Fields& fields, std::string_view name, std::string_view element) {
+  std::string joined;
+  for (const auto& field : fields) {
+    if (!iequals(field.name_string(), name)) continue;
+    const std::string_view value = trim(field.value());
+    if (value.empty()) continue;
+    joined.append(value);
+    joined.append(", ");
+  }
+  joined.append(element);
+  fields.set(name, joined);
+}
+
 }  // namespace
 
 bool remove_hop_by_hop(Fields& fields, std::string* upgrade) {
@@ -104,15 +120,8 @@ bool remove_hop_by_hop(Fields& fields, std::string* upgrade) {
 }
 
 void add_forwarded(Fields& fields, const ForwardedFor& f) {
-  // X-Forwarded-For: appended to what an earlier proxy wrote.
-  const auto xff = fields.find(kXForwardedFor);
-  if (xff != fields.end() && !trim(xff->value()).empty()) {
-    std::string joined = fmt::format("{}, {}", trim(xff->value()), f.client_ip);
-    fields.erase(kXForwardedFor);
-    fields.set(kXForwardedFor, joined);
-  } else {
-    fields.set(kXForwardedFor, f.client_ip);
-  }
+  // X-Forwarded-For: appended to what earlier proxies wrote.
+  append_to_list(fields, kXForwardedFor, f.client_ip);
   fields.set("X-Forwarded-Proto", f.proto);
   if (!f.host.empty()) {
     fields.set("X-Forwarded-Host", f.host);
@@ -130,14 +139,7 @@ void add_forwarded(Fields& fields, const ForwardedFor& f) {
     }
     element += fmt::format(";host=\"{}\"", quoted);
   }
-  const auto fwd = fields.find(bhttp::field::forwarded);
-  if (fwd != fields.end() && !trim(fwd->value()).empty()) {
-    std::string joined = fmt::format("{}, {}", trim(fwd->value()), element);
-    fields.erase(bhttp::field::forwarded);
-    fields.set(bhttp::field::forwarded, joined);
-  } else {
-    fields.set(bhttp::field::forwarded, element);
-  }
+  append_to_list(fields, "Forwarded", element);
 }
 
 bool is_connection_auth(std::string_view authorization) {
