@@ -68,6 +68,8 @@ RouteTable::RouteTable(std::vector<RouteRule> rules) {
     // every host.
     std::string host = lowered(r.host);
     while (!host.empty() && host.back() == '.') host.pop_back();
+    // Dots only name no host: left empty, the rule would match every host.
+    if (host.empty() && !r.host.empty()) host.push_back('.');
     rule.wildcard = host.starts_with("*.");
     // "*.x.y" keeps ".x.y" ("*." alone is left "*", which names no host).
     rule.host = rule.wildcard ? host.substr(1) : host;

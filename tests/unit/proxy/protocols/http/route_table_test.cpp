@@ -83,6 +83,8 @@ TEST(RouteTable, WildcardMatchesSubdomainsOnly) {
   // The wildcard of nothing matches nothing, not everything.
   EXPECT_FALSE(host_matches("*.", "a.example.com"));
   EXPECT_FALSE(host_matches("*.", ""));
+  EXPECT_FALSE(host_matches(".", "a.example.com"));
+  EXPECT_FALSE(host_matches("..", ""));
 }
 
 TEST(RouteTable, RuleHostsAreNormalizedAsRequestHostsAre) {
