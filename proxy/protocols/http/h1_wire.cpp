@@ -46,12 +46,9 @@ void write_response_head(std::string& out, unsigned status, std::string_view rea
                          std::string_view upgrade) {
   out.clear();
   fmt::format_to(std::back_inserter(out), "HTTP/1.1 {:03d} ", status);
-  if (reason.empty()) {
-    const auto standard = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
-    out.append(standard.data(), standard.size());
-  } else {
-    out.append(reason);
-  }
+  out.append(reason.empty()
+                 ? std::string_view(bhttp::obsolete_reason(static_cast<bhttp::status>(status)))
+                 : reason);
   out.append("\r\n");
   append_fields(out, fields);
   append_framing(out, framing);

@@ -4,14 +4,18 @@
 
 #include <array>
 #include <boost/beast/http/field.hpp>
-#include <vector>
 
 namespace sb::runtime::http {
 namespace {
 
 namespace bhttp = boost::beast::http;
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+// Beast 1.81 has no field enumerator for it.
+constexpr std::string_view kXForwardedFor = "X-Forwarded-For";
+
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -39,16 +43,6 @@ void for_each_token(std::string_view list, F&& f) {
   }
 }
 
-// Calls f(value) for every field called `name`, in order. Not through
-// find()/equal_range(): those walk the insertion-ordered list, where fields
-// of one name need not be next to each other.
-template <class F>
-void for_each_named(const Fields& fields, std::string_view name, F&& f) {
-  for (const auto& field : fields) {
-    if (iequals(field.name_string(), name)) f(std::string_view(field.value()));
-  }
-}
-
 // The auth-scheme of an Authorization or WWW-Authenticate value.
 std::string_view scheme_of(std::string_view value) {
   value = trim(value);
@@ -73,63 +67,69 @@ std::uint64_t fnv1a(std::string_view a, std::string_view b) {
   return h;
 }
 
+// Sets `name` to one line: the values of all its lines so far, in order,
+// then `element`. Several lines of one name are one comma-separated list
+// (RFC 9110 §5.3), so each line an earlier proxy wrote is kept.
+void append_to_list(Fields& fields, std::string_view name, std::string_view element) {
+  std::string joined;
+  for (const auto& field : fields) {
+    if (!iequals(field.name_string(), name)) continue;
+    const std::string_view value = trim(field.value());
+    if (value.empty()) continue;
+    joined.append(value);
+    joined.append(", ");
+  }
+  joined.append(element);
+  fields.set(name, joined);
+}
+
 }  // namespace
 
 bool remove_hop_by_hop(Fields& fields, std::string* upgrade) {
-  // The names Connection lists, collected first: erasing while iterating
-  // the Connection values would invalidate them.
-  std::vector<std::string> named;
+  // Each header Connection names is erased as its name is read: the value
+  // being read lives in the Connection field itself, which stays until the
+  // end, so erasing other fields leaves it and the iterator intact. No list
+  // of names is kept, so every named header goes however many there are.
   bool asks_upgrade = false;
-  for (const std::string_view name : {"Connection", "Proxy-Connection"}) {
-    for_each_named(fields, name, [&](std::string_view value) {
-      for_each_token(value, [&](std::string_view token) {
-        if (iequals(token, "upgrade")) asks_upgrade = true;
-        if (named.size() < 64) named.emplace_back(token);
+  for (const auto name : {bhttp::field::connection, bhttp::field::proxy_connection}) {
+    for (auto it = fields.find(name); it != fields.end() && it->name() == name; ++it) {
+      for_each_token(it->value(), [&](std::string_view token) {
+        if (iequals(token, "upgrade")) {
+          // The Upgrade header itself: read below, erased at the end.
+          asks_upgrade = true;
+          return;
+        }
+        // Never let Connection strip what the proxy must frame or route
+        // on; Connection and Proxy-Connection themselves go at the end.
+        if (iequals(token, "host") || iequals(token, "content-length") ||
+            iequals(token, "connection") || iequals(token, "proxy-connection")) {
+          return;
+        }
+        fields.erase(token);
       });
-    });
+    }
   }
-  // Decided before the erasing: "Connection: upgrade" names Upgrade itself.
   asks_upgrade = asks_upgrade && fields.count(bhttp::field::upgrade) > 0;
   if (asks_upgrade && upgrade) upgrade->assign(fields[bhttp::field::upgrade]);
-  for (const std::string& n : named) {
-    // Never let Connection strip what the proxy must frame or route on.
-    if (iequals(n, "host") || iequals(n, "content-length")) continue;
-    fields.erase(n);
-  }
-  for (const auto name : {bhttp::field::connection, bhttp::field::proxy_connection,
-                          bhttp::field::keep_alive, bhttp::field::te,
-                          bhttp::field::transfer_encoding, bhttp::field::upgrade}) {
+  for (const auto name :
+       {bhttp::field::connection, bhttp::field::proxy_connection, bhttp::field::keep_alive,
+        bhttp::field::te, bhttp::field::transfer_encoding, bhttp::field::upgrade}) {
     fields.erase(name);
   }
   return asks_upgrade;
 }
 
 void add_forwarded(Fields& fields, const ForwardedFor& f) {
-  // X-Forwarded-For: appended to what an earlier proxy wrote.
-  constexpr std::string_view kXff = "X-Forwarded-For";
-  // Several headers of one name are one list (RFC 9110 §5.3): joined.
-  const auto append = [&fields](std::string_view name, std::string_view element) {
-    std::string joined;
-    for_each_named(fields, name, [&](std::string_view value) {
-      value = trim(value);
-      if (value.empty()) return;
-      if (!joined.empty()) joined += ", ";
-      joined += value;
-    });
-    if (!joined.empty()) joined += ", ";
-    joined += element;
-    fields.erase(name);
-    fields.set(name, joined);
-  };
-  append(kXff, f.client_ip);
+  // X-Forwarded-For: appended to what earlier proxies wrote.
+  append_to_list(fields, kXForwardedFor, f.client_ip);
   fields.set("X-Forwarded-Proto", f.proto);
   if (!f.host.empty()) {
     fields.set("X-Forwarded-Host", f.host);
   }
   // RFC 7239: an IPv6 node is quoted and bracketed; a host with characters
   // outside a token is quoted.
-  std::string element = f.ipv6 ? fmt::format("for=\"[{}]\"", f.client_ip)
-                               : fmt::format("for={}", f.client_ip);
+  std::string element =
+      f.ipv6 ? fmt::format("for=\"[{}]\"", f.client_ip) : fmt::format("for={}", f.client_ip);
   element += fmt::format(";proto={}", f.proto);
   if (!f.host.empty()) {
     std::string quoted;
@@ -139,7 +139,7 @@ void add_forwarded(Fields& fields, const ForwardedFor& f) {
     }
     element += fmt::format(";host=\"{}\"", quoted);
   }
-  append("Forwarded", element);
+  append_to_list(fields, "Forwarded", element);
 }
 
 bool is_connection_auth(std::string_view authorization) {
@@ -147,21 +147,24 @@ bool is_connection_auth(std::string_view authorization) {
 }
 
 bool demands_connection_auth(const Fields& response) {
-  // One header may list several challenges ("Negotiate, NTLM"); a scheme
-  // is a token at the start of the value or after a comma.
-  bool found = false;
-  for_each_named(response, "WWW-Authenticate", [&](std::string_view value) {
-    for_each_token(value, [&](std::string_view token) {
+  for (auto it = response.find(bhttp::field::www_authenticate);
+       it != response.end() && it->name() == bhttp::field::www_authenticate; ++it) {
+    // One header may list several challenges ("Negotiate, NTLM"); a scheme
+    // is a token at the start of the value or after a comma.
+    bool found = false;
+    for_each_token(it->value(), [&](std::string_view token) {
       if (is_connection_scheme(scheme_of(token))) found = true;
     });
-  });
-  return found;
+    if (found) return true;
+  }
+  return false;
 }
 
 std::optional<std::string_view> find_cookie(const Fields& request, std::string_view name) {
-  std::optional<std::string_view> found;
-  for_each_named(request, "Cookie", [&](std::string_view list) {
-    while (!found && !list.empty()) {
+  for (auto it = request.find(bhttp::field::cookie);
+       it != request.end() && it->name() == bhttp::field::cookie; ++it) {
+    std::string_view list = it->value();
+    while (!list.empty()) {
       const std::size_t semi = list.find(';');
       std::string_view pair = trim(list.substr(0, semi));
       const std::size_t eq = pair.find('=');
@@ -170,14 +173,13 @@ std::optional<std::string_view> find_cookie(const Fields& request, std::string_v
         if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
           value = value.substr(1, value.size() - 2);
         }
-        found = value;
-        return;
+        return value;
       }
       if (semi == std::string_view::npos) break;
       list.remove_prefix(semi + 1);
     }
-  });
-  return found;
+  }
+  return std::nullopt;
 }
 
 std::string affinity_cookie(std::string_view name, std::string_view value, bool secure,

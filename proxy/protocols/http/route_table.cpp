@@ -5,7 +5,9 @@
 namespace sb::runtime::http {
 namespace {
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals_prefix(std::string_view text, std::string_view lower_prefix) {
   if (text.size() < lower_prefix.size()) return false;
@@ -28,11 +30,16 @@ void normalize_host(std::string_view host, std::string& out) {
   if (!host.empty() && host.front() == '[') {
     // [v6]:port: keep the brackets, drop the port.
     const std::size_t close = host.find(']');
-    host = close == std::string_view::npos ? host : host.substr(0, close + 1);
-  } else if (const std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
-    host = host.substr(0, colon);
+    if (close != std::string_view::npos) host = host.substr(0, close + 1);
+  } else {
+    // A name or IPv4 address holds no colon (RFC 3986 §3.2.2): the first
+    // one starts the port. Cutting at the last one instead left "a:b" of
+    // "a:b:1", which a second pass cut again.
+    host = host.substr(0, host.find(':'));
   }
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  // Every trailing dot, not one: "x.." once normalized must not still end
+  // in one.
+  while (!host.empty() && host.back() == '.') host.remove_suffix(1);
   out.reserve(host.size());
   for (char c : host) out.push_back(lower(c));
 }
@@ -56,9 +63,15 @@ RouteTable::RouteTable(std::vector<RouteRule> rules) {
   rules_.reserve(rules.size());
   for (RouteRule& r : rules) {
     Rule rule;
+    // Case and trailing dots as in normalize_host, but no port cut: a rule
+    // host holding a colon ("::1") must match nothing, not, cut to "",
+    // every host.
     std::string host = lowered(r.host);
-    if (!host.empty() && host.back() == '.') host.pop_back();
+    while (!host.empty() && host.back() == '.') host.pop_back();
+    // Dots only name no host: left empty, the rule would match every host.
+    if (host.empty() && !r.host.empty()) host.push_back('.');
     rule.wildcard = host.starts_with("*.");
+    // "*.x.y" keeps ".x.y" ("*." alone is left "*", which names no host).
     rule.host = rule.wildcard ? host.substr(1) : host;
     rule.prefix = lowered(r.path_prefix);
     while (!rule.prefix.empty() && rule.prefix.back() == '/') rule.prefix.pop_back();
@@ -66,8 +79,7 @@ RouteTable::RouteTable(std::vector<RouteRule> rules) {
   }
 }
 
-std::optional<std::size_t> RouteTable::match(std::string_view host,
-                                             std::string_view target) const {
+std::optional<std::size_t> RouteTable::match(std::string_view host, std::string_view target) const {
   thread_local std::string normalized;
   normalize_host(host, normalized);
   const std::string_view path = target_path(target);
