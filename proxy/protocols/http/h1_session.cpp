@@ -331,7 +331,8 @@ class Session {
                                                                   : Framing::none;
     write_request_head(request_head_, req.method_string(), req.target(), req, framing,
                        wants_upgrade ? std::string_view(upgrade) : std::string_view());
-    const std::size_t request_trailers = field_count(req);
+    const HeadFields request_head_fields =
+        framing == Framing::chunked ? head_fields(req) : HeadFields();
 
     const bool retry_any =
         http.retry_on.connect_failure || http.retry_on.reset || http.retry_on.status_503;
@@ -417,7 +418,7 @@ class Session {
           sent_continue = true;
         }
         const Relayed r = co_await relay_body(parser, stream_, cbuf_, dog_, up->stream, up_dog_,
-                                              framing == Framing::chunked, request_trailers,
+                                              framing == Framing::chunked, request_head_fields,
                                               log_.bytes_in);
         if (r == Relayed::from_failed) {  // the client left mid-body
           up->stream.close();
@@ -519,7 +520,8 @@ class Session {
     bool close = !client_keep_alive || !parser.is_done() || winding_down() || out == Framing::close;
     write_response_head(response_head_, status, res.reason(), res, out, close && !switching,
                          switching ? std::string_view(upgrade) : std::string_view());
-    const std::size_t response_trailers = field_count(res);
+    const HeadFields response_head_fields =
+        out == Framing::chunked ? head_fields(res) : HeadFields();
     log_.status = static_cast<int>(status);
     if (!co_await to_client(asio::buffer(response_head_))) {
       up.stream.close();
@@ -535,7 +537,7 @@ class Session {
     if (in != Framing::none) {
       const Relayed r =
           co_await relay_body(rparser, up.stream, up.buffer, up_dog_, stream_, dog_,
-                              out == Framing::chunked, response_trailers, log_.bytes_out);
+                              out == Framing::chunked, response_head_fields, log_.bytes_out);
       if (r != Relayed::ok) {
         // Mid-body: nothing else can be said to the client.
         up.stream.close();
@@ -616,12 +618,12 @@ class Session {
 
   // Streams a body from `from` to `to`: each piece is written before the
   // next is read. Chunked out: chunk framing and the trailers (the fields
-  // the parser added after `first_trailer`).
+  // the parser added to the message beside `head`).
   template <bool isRequest>
   awaitable<Relayed> relay_body(bhttp::parser<isRequest, bhttp::buffer_body>& p, net::Stream& from,
                                 beast::flat_buffer& from_buffer, Watchdog& from_dog,
                                 net::Stream& to, Watchdog& to_dog, bool chunked_out,
-                                std::size_t first_trailer, std::uint64_t& bytes) {
+                                const HeadFields& head, std::uint64_t& bytes) {
     const auto idle = h_.listener().idle_timeout;
     while (!p.is_done()) {
       p.get().body().data = chunk_.get();
@@ -650,7 +652,7 @@ class Session {
       bytes += got;
     }
     if (chunked_out) {
-      write_last_chunk(tail_, p.get(), first_trailer);
+      write_last_chunk(tail_, p.get(), head);
       to_dog.arm(idle);
       auto [e, w] = co_await asio::async_write(to, asio::buffer(tail_), use_nothrow);
       to_dog.disarm();
@@ -711,10 +713,6 @@ class Session {
   awaitable<void> up_dog_stop() { co_await up_dog_.stop(); }
 
   bool close_after(const RequestParser& parser) const { return !parser.is_done(); }
-
-  static std::size_t field_count(const Fields& fields) {
-    return static_cast<std::size_t>(std::distance(fields.begin(), fields.end()));
-  }
 
   // The server of `pool` that an affinity cookie names (by the token of
   // its pool and name), if it is still in the pool.

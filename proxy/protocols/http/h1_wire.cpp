@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace sb::runtime::http {
 namespace {
 
@@ -67,11 +69,17 @@ std::size_t chunk_header(char (&out)[20], std::size_t size) {
   return end.size;
 }
 
-void write_last_chunk(std::string& out, const Fields& fields, std::size_t first_trailer) {
+HeadFields head_fields(const Fields& fields) {
+  HeadFields head;
+  for (const auto& f : fields) head.push_back(&f);
+  std::sort(head.begin(), head.end());
+  return head;
+}
+
+void write_last_chunk(std::string& out, const Fields& fields, const HeadFields& head) {
   out.assign("0\r\n");
-  std::size_t i = 0;
   for (const auto& f : fields) {
-    if (i++ < first_trailer) continue;
+    if (std::binary_search(head.begin(), head.end(), static_cast<const void*>(&f))) continue;
     out.append(f.name_string());
     out.append(": ");
     out.append(f.value());

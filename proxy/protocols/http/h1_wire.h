@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "proxy/protocols/http/header_rules.h"
 
@@ -37,8 +38,14 @@ void write_response_head(std::string& out, unsigned status, std::string_view rea
 
 // "1a2b\r\n" for a chunk of `size` bytes (size > 0).
 std::size_t chunk_header(char (&out)[20], std::size_t size);
-// The last chunk and the trailer section: "0\r\n" + trailers + "\r\n".
-void write_last_chunk(std::string& out, const Fields& fields, std::size_t first_trailer);
+// The fields of a message's head, by identity (sorted addresses): a parser
+// adds the trailers it reads to the same container, next to any head field
+// of the same name, so position cannot tell them apart; identity can.
+using HeadFields = std::vector<const void*>;
+HeadFields head_fields(const Fields& fields);
+// The last chunk and the trailer section: "0\r\n" + trailers + "\r\n", the
+// trailers being the fields not in `head`.
+void write_last_chunk(std::string& out, const Fields& fields, const HeadFields& head);
 
 // One of switchboard's own answers: a short text/plain body naming the
 // reason, Connection: close when `close`, Retry-After when `retry_after`

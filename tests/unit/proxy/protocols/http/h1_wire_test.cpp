@@ -178,8 +178,10 @@ TEST(WriteLastChunk, ChunkedBodyWithTrailersParsesBack) {
   Fields head_fields;
   head_fields.insert("Host", "h");
   head_fields.insert("Trailer", "X-Checksum, X-Count");
-  const std::size_t first_trailer = 2;
+  head_fields.insert("X-Checksum", "head");
   Fields all = head_fields;
+  const HeadFields head = sb::runtime::http::head_fields(all);
+  // X-Checksum also in the head: the parser puts its trailer right next to it.
   all.insert("X-Checksum", "abc");
   all.insert("X-Count", "2");
 
@@ -191,7 +193,7 @@ TEST(WriteLastChunk, ChunkedBodyWithTrailersParsesBack) {
   message.append(header, chunk_header(header, 16));
   message += "0123456789abcdef\r\n";
   std::string tail;
-  write_last_chunk(tail, all, first_trailer);
+  write_last_chunk(tail, all, head);
   EXPECT_EQ(tail, "0\r\nX-Checksum: abc\r\nX-Count: 2\r\n\r\n");
   message += tail;
 
@@ -199,7 +201,7 @@ TEST(WriteLastChunk, ChunkedBodyWithTrailersParsesBack) {
   parse_all(p, message);
   EXPECT_TRUE(p.is_done());
   EXPECT_EQ(p.get().body(), "hello0123456789abcdef");
-  EXPECT_EQ(p.get()["X-Checksum"], "abc");
+  EXPECT_EQ(p.get().count("X-Checksum"), 2u);  // the head's and the trailer
   EXPECT_EQ(p.get()["X-Count"], "2");
 }
 
@@ -207,7 +209,7 @@ TEST(WriteLastChunk, NoTrailers) {
   Fields f;
   f.insert("Host", "h");
   std::string tail = "stale";
-  write_last_chunk(tail, f, 1);
+  write_last_chunk(tail, f, sb::runtime::http::head_fields(f));
   EXPECT_EQ(tail, "0\r\n\r\n");
 }
 
