@@ -273,6 +273,22 @@ class Session {
     ++requests_;
     auto& req = parser.get();
     host_ = std::string(req[bhttp::field::host]);
+    // An absolute-form target names the host itself (RFC 9112 §3.2.2).
+    if (const std::string_view t = req.target(); !t.empty() && t.front() != '/') {
+      if (const auto scheme = t.find("://"); scheme != std::string_view::npos) {
+        const std::string_view rest = t.substr(scheme + 3);
+        host_ = std::string(rest.substr(0, rest.find_first_of("/?")));
+      }
+    }
+    // A transfer coding other than chunked last leaves the body's end
+    // unknown: such a request is refused (RFC 9112 §6.3), never guessed at
+    // (the bytes would be read as a next request: request smuggling).
+    if (req.count(bhttp::field::transfer_encoding) > 0 && !parser.chunked()) {
+      co_await answer(&parser, 400, "Bad Request",
+                      "switchboard: unsupported Transfer-Encoding", "bad-transfer-encoding",
+                      true, nullptr);
+      co_return false;
+    }
     const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
     // An early answer leaves an unread body behind: the connection must close.
     const bool close_after_answer = has_body;
