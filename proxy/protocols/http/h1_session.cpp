@@ -71,7 +71,11 @@ class UpstreamTls final : public AcceptStep {
     net::Stream stream(std::move(server), context_);
     Watchdog dog(stream.socket());
     dog.arm(timeout_);
-    const error_code ec = co_await stream.handshake_client(sni_, verify_ ? sni_ : std::string());
+    // A named local, not a conditional temporary: GCC 12 destroys a
+    // temporary made by ?: inside a co_await expression twice.
+    std::string verify_host;
+    if (verify_) verify_host = sni_;
+    const error_code ec = co_await stream.handshake_client(sni_, verify_host);
     co_await dog.stop();
     if (ec) {
       last_error_ = ec.message();
@@ -498,7 +502,10 @@ class Session {
     auto& res = rparser.get();
     const unsigned status = res.result_int();
     const bool server_keep_alive = res.keep_alive();
-    const bool pin = auth_request || demands_connection_auth(res);
+    // Once authenticated, a connection stays pinned for the client
+    // connection's life: later requests carry no credentials.
+    const bool pin = pinned_for_life_ || auth_request || demands_connection_auth(res);
+    pinned_for_life_ = pin;
     std::string upgrade;
     remove_hop_by_hop(res, &upgrade);
     const bool switching = status == 101 && !upgrade.empty();
@@ -800,6 +807,7 @@ class Session {
   // The server connection an NTLM/Negotiate handshake pinned this client
   // connection to (docs/configuration.md, "NTLM and Negotiate").
   std::optional<Upstream> pinned_;
+  bool pinned_for_life_ = false;
 };
 
 }  // namespace
