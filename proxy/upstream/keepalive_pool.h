@@ -26,13 +26,17 @@ class KeepalivePool {
   KeepalivePool(const KeepalivePool&) = delete;
   KeepalivePool& operator=(const KeepalivePool&) = delete;
 
-  // An idle connection to server `server_id` that is still open, newest
-  // first; nullopt when there is none.
-  std::optional<net::Stream> take(std::uint64_t server_id);
+  // Connections are kept by key: the server's id, mixed with the name a TLS
+  // connection was made and verified for when that follows the request's
+  // host (a connection is only reused for what it was made for).
+  //
+  // An idle connection under `key` that is still open, newest first;
+  // nullopt when there is none.
+  std::optional<net::Stream> take(std::uint64_t key);
 
-  // Keeps `stream` for reuse, unless `max_idle` of the server's are idle
+  // Keeps `stream` for reuse, unless `max_idle` under its key are idle
   // already (then it is closed).
-  void give_back(std::uint64_t server_id, net::Stream stream, int max_idle,
+  void give_back(std::uint64_t key, net::Stream stream, int max_idle,
                  std::chrono::milliseconds idle_timeout);
 
   // Closes every idle connection (shutdown, worker stop).

@@ -105,11 +105,18 @@ class UpstreamTls final : public AcceptStep {
 // Idle keep-alive connections as the attempt's first choice.
 class PooledReuse final : public ConnectionReuse {
  public:
-  PooledReuse(KeepalivePool& pool, bool enabled) : pool_(pool), enabled_(enabled) {}
+  // `salt`: what else a connection was made for besides its server (the
+  // SNI and verified name of TLS to servers that follow the request's host):
+  // a connection is only reused for the same.
+  PooledReuse(KeepalivePool& pool, bool enabled, std::uint64_t salt)
+      : pool_(pool), enabled_(enabled), salt_(salt) {}
   bool reuse(const balancer::ServerView& view) override {
     if (!enabled_) return false;
-    taken_ = pool_.take(view.id);
+    taken_ = pool_.take(key(view.id));
     return taken_.has_value();
+  }
+  std::uint64_t key(std::uint64_t server_id) const {
+    return salt_ == 0 ? server_id : server_id ^ (salt_ * 0x9e3779b97f4a7c15ull);
   }
   std::optional<net::Stream> take() {
     auto s = std::move(taken_);
@@ -120,6 +127,7 @@ class PooledReuse final : public ConnectionReuse {
  private:
   KeepalivePool& pool_;
   bool enabled_;
+  std::uint64_t salt_;
   std::optional<net::Stream> taken_;
 };
 
@@ -131,6 +139,7 @@ struct Upstream {
   balancer::ActiveConnection active;
   const RoutePool* route = nullptr;
   bool reused = false;
+  std::uint64_t pool_key = 0;  // its key in the keep-alive pool
   beast::flat_buffer buffer;
 
   const balancer::ServerView& view() const { return snapshot->servers[server]; }
@@ -374,13 +383,16 @@ class Session {
     UpstreamAttempt attempt(worker_, pool, client_.endpoints, hash_key);
     if (preferred_server) attempt.prefer(*preferred_server);
     if (!http.retry_on.connect_failure) attempt.no_retries();
-    PooledReuse reuse(worker_.keepalive(), pool.config.keepalive.max_idle > 0);
     std::optional<UpstreamTls> tls_step;
+    std::uint64_t reuse_salt = 0;
     if (route.upstream_tls) {
       const auto& tls = *pool.config.tls;
-      tls_step.emplace(route.upstream_tls, tls.sni.empty() ? sni_of(host_) : tls.sni,
+      std::string sni = tls.sni.empty() ? sni_of(host_) : tls.sni;
+      if (tls.sni.empty()) reuse_salt = std::hash<std::string>{}(sni) | 1;
+      tls_step.emplace(route.upstream_tls, std::move(sni),
                        tls.verify == config::TlsVerify::required, pool.config.connect_timeout);
     }
+    PooledReuse reuse(worker_.keepalive(), pool.config.keepalive.max_idle > 0, reuse_salt);
 
     std::optional<ResponseParser> rparser;
     std::optional<Upstream> up;
@@ -418,8 +430,9 @@ class Session {
         } else {
           stream.emplace(std::move(got->socket));
         }
+        const std::uint64_t pool_key = reuse.key(got->snapshot->servers[got->server].id);
         up.emplace(Upstream{std::move(*stream), std::move(got->snapshot), got->server,
-                            std::move(got->active), &route, got->reused, {}});
+                            std::move(got->active), &route, got->reused, pool_key, {}});
       }
       up_dog_.watch(up->stream.socket());
       server_name_ = up->view().name;
@@ -576,7 +589,7 @@ class Session {
       pinned_.emplace(std::move(up));
     } else if (server_done && server_keep_alive && keepalive.max_idle > 0 &&
                up.buffer.size() == 0) {
-      worker_.keepalive().give_back(up.view().id, std::move(up.stream), keepalive.max_idle,
+      worker_.keepalive().give_back(up.pool_key, std::move(up.stream), keepalive.max_idle,
                                     keepalive.idle_timeout);
     } else {
       up.stream.close();
