@@ -584,6 +584,7 @@ class Session {
       server_done = in != Framing::close;
     }
     finish_request(&parser, *up.route->counters);
+    count_bytes(up);
     const auto& keepalive = up.route->pool->config.keepalive;
     if (pin && server_done && server_keep_alive) {
       pinned_.emplace(std::move(up));
@@ -608,12 +609,19 @@ class Session {
       rparser->header_limit(header_limit(std::max<std::uint64_t>(http.max_header_size, 64 * 1024)));
       rparser->body_limit(boost::none);
       if (head_request) rparser->skip(true);
+      const auto asked = Clock::now();
       up_dog_.arm(http.response_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(up.stream, up.buffer, *rparser, use_nothrow);
       up_dog_.disarm();
       if (ec) {
         timed_out = up_dog_.expired();
         co_return false;
+      }
+      if (worker_.metrics_counting()) {
+        // switchboard_server_response_duration_seconds: to the head of the
+        // server's answer.
+        up.view().stats->response_duration.observe(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - asked));
       }
       const unsigned status = rparser->get().result_int();
       if (status >= 200 || status == 101) co_return true;
@@ -738,6 +746,15 @@ class Session {
     error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     up.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  // switchboard_server_bytes_total: the request's and the response's
+  // bodies (heads are not counted, as the L4 relay counts payload).
+  void count_bytes(const Upstream& up) {
+    if (!worker_.metrics_counting()) return;
+    auto& stats = *up.view().stats;
+    stats.bytes_out.fetch_add(log_.bytes_in, std::memory_order_relaxed);
+    stats.bytes_in.fetch_add(log_.bytes_out, std::memory_order_relaxed);
   }
 
   // The listener was replaced by a reload, or switchboard is stopping: no
