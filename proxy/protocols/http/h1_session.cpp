@@ -15,9 +15,12 @@
 #include "net/stream.h"
 #include "proxy/front/listener.h"
 #include "proxy/logging.h"
+#include "proxy/protocols/http/affinity.h"
+#include "proxy/protocols/http/body_relay.h"
 #include "proxy/protocols/http/h1_wire.h"
 #include "proxy/protocols/http/header_rules.h"
 #include "proxy/protocols/http/http_handler.h"
+#include "proxy/protocols/http/upstream_link.h"
 #include "proxy/protocols/http/watchdog.h"
 #include "proxy/upstream/attempt.h"
 #include "proxy/worker/worker.h"
@@ -48,104 +51,6 @@ bool iequals(std::string_view a, std::string_view b) {
                   std::tolower(static_cast<unsigned char>(y));
          });
 }
-
-// Removes " and the port"; a host name for SNI and certificate checks.
-std::string sni_of(std::string_view host) {
-  std::string out;
-  normalize_host(host, out);
-  if (!out.empty() && out.front() == '[') out = out.substr(1, out.size() - 2);
-  return out;
-}
-
-// TLS to a pool's servers (its `tls:`), as the attempt's acceptance step:
-// a server whose handshake or certificate fails is a failed connect
-// (counted as reason="tls") and the next server is tried.
-class UpstreamTls final : public AcceptStep {
- public:
-  UpstreamTls(std::shared_ptr<asio::ssl::context> context, std::string sni, bool verify,
-              std::chrono::milliseconds timeout)
-      : context_(std::move(context)), sni_(std::move(sni)), verify_(verify), timeout_(timeout) {}
-
-  awaitable<std::optional<balancer::ConnectFailure>> accept(
-      tcp::socket& server, const balancer::ServerView& /*view*/) override {
-    net::Stream stream(std::move(server), context_);
-    Watchdog dog(stream.socket());
-    dog.arm(timeout_);
-    // A named local, not a conditional temporary: GCC 12 destroys a
-    // temporary made by ?: inside a co_await expression twice.
-    std::string verify_host;
-    if (verify_) verify_host = sni_;
-    const error_code ec = co_await stream.handshake_client(sni_, verify_host);
-    co_await dog.stop();
-    if (ec) {
-      last_error_ = ec.message();
-      stream.close();
-      co_return balancer::ConnectFailure::tls;
-    }
-    connected_.emplace(std::move(stream));
-    co_return std::nullopt;
-  }
-
-  std::optional<net::Stream> take() {
-    auto s = std::move(connected_);
-    connected_.reset();
-    return s;
-  }
-  const std::string& last_error() const { return last_error_; }
-
- private:
-  std::shared_ptr<asio::ssl::context> context_;
-  std::string sni_;
-  bool verify_;
-  std::chrono::milliseconds timeout_;
-  std::optional<net::Stream> connected_;
-  std::string last_error_;
-};
-
-// Idle keep-alive connections as the attempt's first choice.
-class PooledReuse final : public ConnectionReuse {
- public:
-  // `salt`: what else a connection was made for besides its server (the
-  // SNI and verified name of TLS to servers that follow the request's host):
-  // a connection is only reused for the same.
-  PooledReuse(KeepalivePool& pool, bool enabled, std::uint64_t salt)
-      : pool_(pool), enabled_(enabled), salt_(salt) {}
-  bool reuse(const balancer::ServerView& view) override {
-    if (!enabled_) return false;
-    taken_ = pool_.take(key(view.id));
-    return taken_.has_value();
-  }
-  std::uint64_t key(std::uint64_t server_id) const {
-    return salt_ == 0 ? server_id : server_id ^ (salt_ * 0x9e3779b97f4a7c15ull);
-  }
-  std::optional<net::Stream> take() {
-    auto s = std::move(taken_);
-    taken_.reset();
-    return s;
-  }
-
- private:
-  KeepalivePool& pool_;
-  bool enabled_;
-  std::uint64_t salt_;
-  std::optional<net::Stream> taken_;
-};
-
-// A server connection serving the current request.
-struct Upstream {
-  net::Stream stream;
-  std::shared_ptr<const balancer::PoolSnapshot> snapshot;
-  balancer::ServerIndex server = 0;
-  balancer::ActiveConnection active;
-  const RoutePool* route = nullptr;
-  bool reused = false;
-  std::uint64_t pool_key = 0;  // its key in the keep-alive pool
-  beast::flat_buffer buffer;
-
-  const balancer::ServerView& view() const { return snapshot->servers[server]; }
-};
-
-enum class Relayed { ok, from_failed, to_failed };
 
 class Session {
  public:
@@ -297,9 +202,8 @@ class Session {
     // unknown: such a request is refused (RFC 9112 §6.3), never guessed at
     // (the bytes would be read as a next request: request smuggling).
     if (req.count(bhttp::field::transfer_encoding) > 0 && !parser.chunked()) {
-      co_await answer(&parser, 400, "Bad Request",
-                      "switchboard: unsupported Transfer-Encoding", "bad-transfer-encoding",
-                      true, nullptr);
+      co_await answer(&parser, 400, "Bad Request", "switchboard: unsupported Transfer-Encoding",
+                      "bad-transfer-encoding", true, nullptr);
       co_return false;
     }
     const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
@@ -307,12 +211,15 @@ class Session {
     const bool close_after_answer = has_body;
 
     if (req.method() == bhttp::verb::connect) {
-      co_await answer(&parser, 405, "Method Not Allowed",
-                      "switchboard: CONNECT is not served here", "connect", true, nullptr);
+      co_await answer(&parser, 405, "Method Not Allowed", "switchboard: CONNECT is not served here",
+                      "connect", true, nullptr);
       co_return false;
     }
-    if (req.version() >= 11 && host_.empty() && req.target().starts_with("/")) {
-      co_await answer(&parser, 400, "Bad Request", "switchboard: request without Host",
+    // RFC 9112 §3.2: no Host, or more than one, is a bad request (two
+    // could route by one and reach a server that reads the other).
+    if (req.count(bhttp::field::host) > 1 ||
+        (req.version() >= 11 && host_.empty() && req.target().starts_with("/"))) {
+      co_await answer(&parser, 400, "Bad Request", "switchboard: a request needs one Host",
                       "no-host", true, nullptr);
       co_return false;
     }
@@ -341,33 +248,58 @@ class Session {
     std::optional<std::uint64_t> preferred_server;  // by the cookie or the client address
     if (http.affinity == config::Affinity::cookie) {
       if (auto token = find_cookie(req, http.cookie_name)) {
-        preferred_server = server_for_token(pool, *token);
+        if (balancer::Balancer* b = worker_.balancer_for(pool)) {
+          preferred_server = server_for_cookie(b->snapshot(), pool.config.name, *token);
+        }
       }
     } else if (http.affinity == config::Affinity::source_ip) {
       hash_key = std::hash<std::string_view>{}(client_ip_);
-      preferred_server = server_for_source(pool, *hash_key);
+      if (balancer::Balancer* b = worker_.balancer_for(pool)) {
+        preferred_server = server_for_source(b->snapshot(), pool.config.name, *hash_key);
+      }
+    }
+
+    // What the server gets as target and Host: an absolute-form target
+    // becomes origin-form and its authority the Host (RFC 9112 §3.2.2); a
+    // request without Host (HTTP/1.0) gets the address it reached, since
+    // the server is spoken to in HTTP/1.1.
+    std::string_view target = req.target();
+    std::string origin_form;
+    if (!target.empty() && target.front() != '/') {
+      if (const auto scheme = target.find("://"); scheme != std::string_view::npos) {
+        const std::string_view rest = target.substr(scheme + 3);
+        const auto path = rest.find_first_of("/?");
+        origin_form = path == std::string_view::npos ? "/" : std::string(rest.substr(path));
+        if (origin_form.front() == '?') origin_form.insert(0, "/");
+        target = origin_form;
+        req.set(bhttp::field::host, host_);
+      }
+    }
+    if (req.count(bhttp::field::host) == 0) {
+      req.set(bhttp::field::host, h_.listener().listen.front().to_string());
     }
 
     std::string upgrade;
     // h2c is HTTP/2 to this proxy, not a protocol to tunnel to a server.
     const bool wants_upgrade = remove_hop_by_hop(req, &upgrade) && !iequals(upgrade, "h2c");
     if (http.forwarded_headers) {
-      add_forwarded(req, ForwardedFor{client_ip_, client_v6_, stream_.is_tls() ? "https" : "http",
-                                      host_});
+      add_forwarded(
+          req, ForwardedFor{client_ip_, client_v6_, stream_.is_tls() ? "https" : "http", host_});
     }
-    const Framing framing = parser.chunked()                       ? Framing::chunked
+    const Framing framing = parser.chunked()                      ? Framing::chunked
                             : parser.content_length().value_or(0) ? Framing::length
                                                                   : Framing::none;
-    write_request_head(request_head_, req.method_string(), req.target(), req, framing,
+    write_request_head(request_head_, req.method_string(), target, req, framing,
                        wants_upgrade ? std::string_view(upgrade) : std::string_view());
     const HeadFields request_head_fields =
         framing == Framing::chunked ? head_fields(req) : HeadFields();
 
     const bool retry_any =
         http.retry_on.connect_failure || http.retry_on.reset || http.retry_on.status_503;
-    const bool replayable = is_idempotent(req.method()) && retry_any &&
-                            (framing == Framing::none ||
-                             (framing == Framing::length && *parser.content_length() <= kReplayLimit));
+    const bool replayable =
+        is_idempotent(req.method()) && retry_any &&
+        (framing == Framing::none ||
+         (framing == Framing::length && *parser.content_length() <= kReplayLimit));
     // A body kept for a replay is read before any server is tried.
     std::string replay_body;
     bool sent_continue = false;
@@ -417,8 +349,8 @@ class Session {
                             close_after(parser), route.counters.get(), 5);
           } else {
             co_await answer(&parser, 502, "Bad Gateway",
-                            "switchboard: no server of this service answered",
-                            "servers-failed", close_after(parser), route.counters.get());
+                            "switchboard: no server of this service answered", "servers-failed",
+                            close_after(parser), route.counters.get());
           }
           co_return !close_after(parser) && client_keep_alive;
         }
@@ -431,8 +363,14 @@ class Session {
           stream.emplace(std::move(got->socket));
         }
         const std::uint64_t pool_key = reuse.key(got->snapshot->servers[got->server].id);
-        up.emplace(Upstream{std::move(*stream), std::move(got->snapshot), got->server,
-                            std::move(got->active), &route, got->reused, pool_key, {}});
+        up.emplace(Upstream{std::move(*stream),
+                            std::move(got->snapshot),
+                            got->server,
+                            std::move(got->active),
+                            &route,
+                            got->reused,
+                            pool_key,
+                            {}});
       }
       up_dog_.watch(up->stream.socket());
       server_name_ = up->view().name;
@@ -452,7 +390,7 @@ class Session {
         }
         const Relayed r = co_await relay_body(parser, stream_, cbuf_, dog_, up->stream, up_dog_,
                                               framing == Framing::chunked, request_head_fields,
-                                              log_.bytes_in);
+                                              relay_space(), log_.bytes_in);
         if (r == Relayed::from_failed) {  // the client left mid-body
           up->stream.close();
           co_return false;
@@ -471,8 +409,8 @@ class Session {
       }
       if (rparser) {
         const unsigned status = rparser->get().result_int();
-        const bool retry_503 = status == 503 && http.retry_on.status_503 && replayable &&
-                               !use_pinned;
+        const bool retry_503 =
+            status == 503 && http.retry_on.status_503 && replayable && !use_pinned;
         if (!retry_503) break;
         attempt.failed(attempt_stream(*up), balancer::ConnectFailure::reset);
         up->stream.close();
@@ -501,8 +439,8 @@ class Session {
                       "server-reset", true, route.counters.get());
       co_return false;
     }
-    co_return co_await respond(parser, *rparser, std::move(*up), client_keep_alive, preferred_server,
-                               auth_request);
+    co_return co_await respond(parser, *rparser, std::move(*up), client_keep_alive,
+                               preferred_server, auth_request);
   }
 
   // The response: head and body to the client, then the server connection
@@ -526,22 +464,21 @@ class Session {
     if (http.affinity == config::Affinity::cookie && !switching) {
       const balancer::ServerView& view = up.view();
       if (!preferred_server || *preferred_server != view.id) {
-        res.insert(bhttp::field::set_cookie,
-                   affinity_cookie(http.cookie_name,
-                                   server_token(up.route->pool->config.name, view.name),
-                                   stream_.is_tls(),
-                                   std::chrono::duration_cast<std::chrono::seconds>(
-                                       http.cookie_max_age)));
+        res.insert(
+            bhttp::field::set_cookie,
+            affinity_cookie(http.cookie_name, server_token(up.route->pool->config.name, view.name),
+                            stream_.is_tls(),
+                            std::chrono::duration_cast<std::chrono::seconds>(http.cookie_max_age)));
       }
     }
 
-    const bool no_body = req.method() == bhttp::verb::head || status == 204 || status == 304 ||
-                         status < 200;
+    const bool no_body =
+        req.method() == bhttp::verb::head || status == 204 || status == 304 || status < 200;
     Framing in = Framing::none;
     if (!no_body) {
-      in = rparser.chunked()                       ? Framing::chunked
+      in = rparser.chunked()                      ? Framing::chunked
            : rparser.content_length().has_value() ? Framing::length
-                                                   : Framing::close;
+                                                  : Framing::close;
     }
     // What the client gets: a body of unknown length goes chunked, so that
     // the client connection can stay open.
@@ -555,7 +492,7 @@ class Session {
     }
     bool close = !client_keep_alive || !parser.is_done() || winding_down() || out == Framing::close;
     write_response_head(response_head_, status, res.reason(), res, out, close && !switching,
-                         switching ? std::string_view(upgrade) : std::string_view());
+                        switching ? std::string_view(upgrade) : std::string_view());
     const HeadFields response_head_fields =
         out == Framing::chunked ? head_fields(res) : HeadFields();
     log_.status = static_cast<int>(status);
@@ -571,9 +508,9 @@ class Session {
     }
     bool server_done = true;
     if (in != Framing::none) {
-      const Relayed r =
-          co_await relay_body(rparser, up.stream, up.buffer, up_dog_, stream_, dog_,
-                              out == Framing::chunked, response_head_fields, log_.bytes_out);
+      const Relayed r = co_await relay_body(rparser, up.stream, up.buffer, up_dog_, stream_, dog_,
+                                            out == Framing::chunked, response_head_fields,
+                                            relay_space(), log_.bytes_out);
       if (r != Relayed::ok) {
         // Mid-body: nothing else can be said to the client.
         up.stream.close();
@@ -660,51 +597,6 @@ class Session {
     co_return true;
   }
 
-  // Streams a body from `from` to `to`: each piece is written before the
-  // next is read. Chunked out: chunk framing and the trailers (the fields
-  // the parser added to the message beside `head`).
-  template <bool isRequest>
-  awaitable<Relayed> relay_body(bhttp::parser<isRequest, bhttp::buffer_body>& p, net::Stream& from,
-                                beast::flat_buffer& from_buffer, Watchdog& from_dog,
-                                net::Stream& to, Watchdog& to_dog, bool chunked_out,
-                                const HeadFields& head, std::uint64_t& bytes) {
-    const auto idle = h_.listener().idle_timeout;
-    while (!p.is_done()) {
-      p.get().body().data = chunk_.get();
-      p.get().body().size = kChunk;
-      from_dog.arm(idle);
-      auto [ec, n] = co_await bhttp::async_read(from, from_buffer, p, use_nothrow);
-      from_dog.disarm();
-      if (ec && ec != bhttp::error::need_buffer) co_return Relayed::from_failed;
-      const std::size_t got = kChunk - p.get().body().size;
-      if (got == 0) continue;
-      to_dog.arm(idle);
-      error_code wec;
-      if (chunked_out) {
-        char header[20];
-        const std::size_t hlen = chunk_header(header, got);
-        const std::array<asio::const_buffer, 3> pieces = {
-            asio::buffer(header, hlen), asio::buffer(chunk_.get(), got), asio::buffer("\r\n", 2)};
-        auto [e, w] = co_await asio::async_write(to, pieces, use_nothrow);
-        wec = e;
-      } else {
-        auto [e, w] = co_await asio::async_write(to, asio::buffer(chunk_.get(), got), use_nothrow);
-        wec = e;
-      }
-      to_dog.disarm();
-      if (wec) co_return Relayed::to_failed;
-      bytes += got;
-    }
-    if (chunked_out) {
-      write_last_chunk(tail_, p.get(), head);
-      to_dog.arm(idle);
-      auto [e, w] = co_await asio::async_write(to, asio::buffer(tail_), use_nothrow);
-      to_dog.disarm();
-      if (e) co_return Relayed::to_failed;
-    }
-    co_return Relayed::ok;
-  }
-
   // After a 101: bytes both ways until either side closes or idles out.
   awaitable<void> tunnel(Upstream& up) {
     // What each side sent past the upgrade's heads goes first.
@@ -723,30 +615,14 @@ class Session {
       up.buffer.consume(up.buffer.size());
     }
     std::unique_ptr<char[]> back(new char[kChunk]);
-    co_await (pump(stream_, dog_, up.stream, up_dog_, chunk_.get(), log_.bytes_in, up) &&
-              pump(up.stream, up_dog_, stream_, dog_, back.get(), log_.bytes_out, up));
+    const auto idle = h_.listener().idle_timeout;
+    co_await (
+        pump(stream_, dog_, up.stream, up_dog_, {chunk_.get(), kChunk}, idle, log_.bytes_in) &&
+        pump(up.stream, up_dog_, stream_, dog_, {back.get(), kChunk}, idle, log_.bytes_out));
     up.stream.close();
   }
 
-  awaitable<void> pump(net::Stream& from, Watchdog& from_dog, net::Stream& to, Watchdog& to_dog,
-                       char* buffer, std::uint64_t& bytes, Upstream& up) {
-    const auto idle = h_.listener().idle_timeout;
-    for (;;) {
-      from_dog.arm(idle);
-      auto [ec, n] = co_await from.async_read_some(asio::buffer(buffer, kChunk), use_nothrow);
-      from_dog.disarm();
-      if (ec) break;
-      to_dog.arm(idle);
-      auto [wec, w] = co_await asio::async_write(to, asio::buffer(buffer, n), use_nothrow);
-      to_dog.disarm();
-      if (wec) break;
-      bytes += n;
-    }
-    // Either side gone: end both directions (the other pump's read fails).
-    error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    up.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  }
+  RelaySpace relay_space() { return {{chunk_.get(), kChunk}, tail_, h_.listener().idle_timeout}; }
 
   // switchboard_server_bytes_total: the request's and the response's
   // bodies (heads are not counted, as the L4 relay counts payload).
@@ -767,47 +643,9 @@ class Session {
 
   bool close_after(const RequestParser& parser) const { return !parser.is_done(); }
 
-  // The server of `pool` that an affinity cookie names (by the token of
-  // its pool and name), if it is still in the pool.
-  std::optional<std::uint64_t> server_for_token(const PoolRuntime& pool, std::string_view token) {
-    const auto value = parse_server_token(token);
-    if (!value) return std::nullopt;
-    balancer::Balancer* b = worker_.balancer_for(pool);
-    if (!b) return std::nullopt;
-    for (const auto& view : b->snapshot().servers) {
-      if (server_token_value(pool.config.name, view.name) == *value) return view.id;
-    }
-    return std::nullopt;
-  }
-
-  // source-ip affinity whatever the pool's algorithm: rendezvous hashing of
-  // the client's address over the eligible servers, so that a server going
-  // away moves only its own clients.
-  std::optional<std::uint64_t> server_for_source(const PoolRuntime& pool, std::uint64_t key) {
-    balancer::Balancer* b = worker_.balancer_for(pool);
-    if (!b) return std::nullopt;
-    std::optional<std::uint64_t> best;
-    std::uint64_t best_score = 0;
-    for (const auto& view : b->snapshot().servers) {
-      if (!view.eligible()) continue;
-      std::uint64_t x = key ^ server_token_value(pool.config.name, view.name);
-      x ^= x >> 33;  // splitmix64's finaliser
-      x *= 0xff51afd7ed558ccdull;
-      x ^= x >> 33;
-      x *= 0xc4ceb9fe1a85ec53ull;
-      x ^= x >> 33;
-      if (!best || x > best_score) {
-        best = view.id;
-        best_score = x;
-      }
-    }
-    return best;
-  }
-
   // The attempt counts failures against the stream it handed out.
   UpstreamStream attempt_stream(Upstream& up) {
-    UpstreamStream s{tcp::socket(worker_.io()), up.snapshot, up.server, {}};
-    return s;
+    return UpstreamStream{tcp::socket(worker_.io()), up.snapshot, up.server, {}};
   }
 
   Worker& worker_;

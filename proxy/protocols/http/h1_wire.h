@@ -4,8 +4,8 @@
 // removed the hop-by-hop headers, so that the framing written here is the
 // only one), chunk framing, and its own short answers. Pure.
 
-#include <boost/beast/http/message.hpp>
 #include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>

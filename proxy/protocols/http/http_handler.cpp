@@ -56,7 +56,8 @@ HttpHandler::HttpHandler(const config::ListenerConfig& listener, const HandlerCo
     if (rp.pool->config.tls) {
       const auto& tls = *rp.pool->config.tls;
       std::string why;
-      rp.upstream_tls = net::make_client_tls(tls.verify == config::TlsVerify::required, tls.ca, why);
+      rp.upstream_tls =
+          net::make_client_tls(tls.verify == config::TlsVerify::required, tls.ca, why);
       if (!rp.upstream_tls) {
         throw ListenError("pool \"" + r.pool + "\" " + why);
       }
