@@ -745,9 +745,12 @@ class HttpListenerTest(IntegrationTest):
             "{pool: wrongca}"]), [port], check_first=True)
         r = http_request(port, "GET", "/good", [("Host", "app.example.com")])
         self.assertEqual((r.status, parse_echo(r.body).get("name")), (200, "secure"), r.body)
-        # Without `sni:` the request's Host is the name checked.
-        self.assertEqual(self.who(port, "backend.example.test", "/byhost"), (200, "secure"))
+        # Without `sni:` the request's Host is the name sent and checked,
+        # also when an idle connection made for another name is at hand.
         self.assertEqual(self.who(port, "elsewhere.example.test", "/byhost")[0], 502)
+        self.assertEqual(self.who(port, "backend.example.test", "/byhost"), (200, "secure"))
+        self.assertEqual(self.who(port, "elsewhere.example.test", "/byhost")[0], 502,
+                         "a kept-alive connection verified for another name was reused")
 
         def tls_failures():
             return metric_sum(self.admin, "switchboard_server_connect_failures_total",
