@@ -326,6 +326,13 @@ class HttpListenerTest(IntegrationTest):
             self.assertEqual([parse_echo(x.body)["uri"] for x in (first, second)], ["/p1", "/p2"])
             s.sendall(b"GET /p3 HTTP/1.1\r\nHost: c\r\n\r\n")
             self.assertEqual(parse_echo(read_http_response(reader).body)["uri"], "/p3")
+            # HEAD: a Content-Length and no body; the next response follows at once.
+            s.sendall(b"HEAD /h HTTP/1.1\r\nHost: c\r\n\r\nGET /after-head HTTP/1.1\r\n"
+                      b"Host: c\r\n\r\n")
+            head = read_http_response(reader, "HEAD")
+            self.assertEqual((head.status, head.body), (200, b""))
+            self.assertGreater(int(head.header("Content-Length")), 0)
+            self.assertEqual(parse_echo(read_http_response(reader).body)["uri"], "/after-head")
 
         # Five clients one after the other: one server connection serves them all.
         for i in range(5):
@@ -494,13 +501,38 @@ class HttpListenerTest(IntegrationTest):
         self.assertGreaterEqual(metric_sum(self.admin, "switchboard_http_requests_total",
                                            listener="web", pool="mixed", code="2xx"), 50)
 
-    # 6. Chunked bodies with trailers; Expect: 100-continue.
+    # 6. Chunked bodies with trailers; Expect: 100-continue; a response
+    # whose end is the server's close.
     def test_chunked_bodies_trailers_and_expect_continue(self):
         counter = ScriptedServer(body_counter)
         self.addCleanup(counter.close)
+        legacy_body = b"".join(b"%06d\n" % i for i in range(10000))
+
+        def legacy(conn):  # no Content-Length: the body ends when the server closes
+            read_http_request(SocketReader(conn))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                         b"\r\n" + legacy_body)
+        old_server = ScriptedServer(legacy)
+        self.addCleanup(old_server.close)
         port = free_port()
-        self.start(pool_yaml("app", [("counter", counter.port)]),
-                   listener_yaml("vip", port, ["{pool: app}"]), [port])
+        self.start(pool_yaml("app", [("counter", counter.port)]) +
+                   pool_yaml("legacy", [("legacy", old_server.port)]),
+                   listener_yaml("vip", port, ["{match: {path-prefix: /legacy}, pool: legacy}",
+                                               "{pool: app}"]), [port])
+
+        # An HTTP/1.1 client gets it chunked and keeps its connection; an
+        # HTTP/1.0 client gets it as it came, ended by the close.
+        client = HttpClient(port)
+        self.addCleanup(client.close)
+        r = client.request(target="/legacy/a")
+        self.assertEqual((r.status, r.header("Transfer-Encoding"), r.body),
+                         (200, "chunked", legacy_body))
+        self.assertEqual(client.request(target="/legacy/b").body, legacy_body)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /legacy/c HTTP/1.0\r\nHost: app\r\n\r\n")
+            r = read_http_response(SocketReader(s))
+        self.assertEqual((r.status, r.header("Transfer-Encoding"), r.body),
+                         (200, None, legacy_body))
 
         chunks = [b"hello", os.urandom(100000), b"!"]
         whole = b"".join(chunks)
