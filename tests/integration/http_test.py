@@ -501,6 +501,38 @@ class HttpListenerTest(IntegrationTest):
         self.assertGreaterEqual(metric_sum(self.admin, "switchboard_http_requests_total",
                                            listener="web", pool="mixed", code="2xx"), 50)
 
+    def test_host_rules_of_rfc_9112(self):
+        heads = []
+
+        def head_echo(conn):  # answers each request with its head as received
+            reader = SocketReader(conn)
+            while True:
+                try:
+                    req = read_http_request(reader)
+                except EOFError:
+                    return
+                heads.append(req)
+                conn.sendall(http_response_bytes(200, "OK", [("Content-Type", "text/plain")],
+                                                 repr(req.headers).encode()))
+        backend = ScriptedServer(head_echo)
+        self.addCleanup(backend.close)
+        port = free_port()
+        self.start(pool_yaml("owa", [("owa", backend.port)]) +
+                   pool_yaml("other", [("other", backend.port)]),
+                   listener_yaml("vip", port, [
+                       "{match: {host: mail.example.com, path-prefix: /owa}, pool: owa}",
+                       "{pool: other}"]), [port])
+        # More than one Host line: 400 from switchboard (RFC 9112 section 3.2).
+        r = http_request(port, "GET", "/owa/", [("Host", "mail.example.com"), ("Host", "b.test")])
+        self.assertEqual(r.status, 400, r.body)
+        self.assertEqual(heads, [])
+        # An absolute-form target: its authority is the host, for the routes
+        # and for the Host the server gets (section 3.2.2).
+        r = http_request(port, "GET", "http://mail.example.com/owa/?x", [("Host", "other.test")])
+        self.assertEqual(r.status, 200)
+        self.assertIn("pool=owa", self.sb.log())
+        self.assertEqual(heads[-1].all("Host"), ["mail.example.com"])
+
     # 6. Chunked bodies with trailers; Expect: 100-continue; a response
     # whose end is the server's close.
     def test_chunked_bodies_trailers_and_expect_continue(self):
