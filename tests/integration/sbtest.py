@@ -170,7 +170,8 @@ class Nginx:
 
     servers: list of dicts {name, port, proxy_protocol (bool), root (optional),
     status (optional, default 200), tls (optional {cert, key}: HTTPS), extra
-    (optional: more directives for the server block)}. Each server logs
+    (optional: more directives for the server block), locations (optional:
+    location blocks in place of the default `location /`)}. Each server logs
     "$proxy_protocol_addr:$proxy_protocol_port $remote_addr" to
     <workdir>/<name>.access for servers that take PROXY headers, and
     "$connection $connection_requests $request" to <workdir>/<name>.conns
@@ -198,7 +199,7 @@ class Nginx:
                     access_log {workdir}/{s['name']}.access who;
                     access_log {workdir}/{s['name']}.conns conns;
                     {tls} {s.get('extra', '')}
-                    location / {{ {body} }}
+                    {s.get('locations') or f"location / {{ {body} }}"}
                 }}"""))
         temp = os.path.join(workdir, f"{tag}-temp")
         os.makedirs(temp, exist_ok=True)
@@ -828,6 +829,268 @@ class BlackholePort:
         for s in self.fillers:
             s.close()
         self.listener.close()
+
+
+# What an echo location tells about the request it got, as `key=value`
+# fields separated by "|" (values may hold spaces and commas); for
+# parse_echo. nginx prints an absent header as an empty value.
+ECHO_FIELDS = ("host=$http_host|xff=$http_x_forwarded_for|xfp=$http_x_forwarded_proto|"
+               "xfh=$http_x_forwarded_host|fwd=$http_forwarded|method=$request_method|"
+               "uri=$request_uri|conn=$http_connection|te=$http_te|secret=$http_x_secret|"
+               "keepalive=$http_keep_alive|cookie=$http_cookie|clen=$http_content_length")
+
+
+def echo_location(name, path="/"):
+    """An nginx location that answers 200 with `name=NAME|` and ECHO_FIELDS."""
+    return (f"location {path} {{ default_type text/plain; "
+            f"return 200 \"name={name}|{ECHO_FIELDS}\\n\"; }}")
+
+
+def parse_echo(body):
+    """{key: value} of an echo location's body (bytes or str)."""
+    if isinstance(body, bytes):
+        body = body.decode(errors="replace")
+    return dict(field.split("=", 1) for field in body.rstrip("\n").split("|") if "=" in field)
+
+
+class SocketReader:
+    """Reads heads, lines and exact byte counts from a socket, keeping what
+    came past them for the next read (a pipelined request or response)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("peer closed the connection")
+        self.buf += data
+
+    def until(self, sep, limit=1 << 20):
+        """Everything up to and including `sep`."""
+        while sep not in self.buf:
+            if len(self.buf) > limit:
+                raise AssertionError(f"no {sep!r} within {limit} bytes")
+            self._fill()
+        end = self.buf.index(sep) + len(sep)
+        out, self.buf = self.buf[:end], self.buf[end:]
+        return out
+
+    def exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def rest(self):
+        """Everything until the peer closes."""
+        while True:
+            try:
+                self._fill()
+            except EOFError:
+                out, self.buf = self.buf, b""
+                return out
+
+
+class HttpMessage:
+    """A parsed HTTP/1.1 request or response: `start` (the first line),
+    headers as a list of (name, value), body bytes, trailers."""
+
+    def __init__(self, start, headers, body=b"", trailers=()):
+        self.start = start
+        self.headers = headers
+        self.body = body
+        self.trailers = list(trailers)
+        self.interim = []  # 1xx responses before this one
+
+    @property
+    def status(self):
+        return int(self.start.split()[1])
+
+    @property
+    def method(self):
+        return self.start.split()[0]
+
+    @property
+    def target(self):
+        return self.start.split()[1]
+
+    def all(self, name):
+        return [v for n, v in self.headers if n.lower() == name.lower()]
+
+    def header(self, name):
+        values = self.all(name)
+        return values[0] if values else None
+
+
+def _read_head(reader):
+    lines = reader.until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+    headers = []
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers.append((name.strip(), value.strip()))
+    return lines[0], headers
+
+
+def _read_body(reader, headers, has_body, to_close):
+    """The body and trailers framed as `headers` say."""
+    te = ",".join(v for n, v in headers if n.lower() == "transfer-encoding").lower()
+    if not has_body:
+        return b"", []
+    if "chunked" in te:
+        body = []
+        while True:
+            size = int(reader.until(b"\r\n").split(b";")[0].strip(), 16)
+            if size == 0:
+                break
+            body.append(reader.exact(size))
+            reader.exact(2)
+        trailers = []
+        while True:
+            line = reader.until(b"\r\n")[:-2].decode("latin-1")
+            if not line:
+                break
+            name, _, value = line.partition(":")
+            trailers.append((name.strip(), value.strip()))
+        return b"".join(body), trailers
+    length = [v for n, v in headers if n.lower() == "content-length"]
+    if length:
+        return reader.exact(int(length[0])), []
+    return (reader.rest() if to_close else b""), []
+
+
+def read_http_request(reader):
+    """One request from a client (a scripted backend's side)."""
+    start, headers = _read_head(reader)
+    body, trailers = _read_body(reader, headers, True, False)
+    return HttpMessage(start, headers, body, trailers)
+
+
+def read_http_response(reader, method="GET"):
+    """One response; interim 1xx responses (but 101) are kept in .interim."""
+    interim = []
+    while True:
+        start, headers = _read_head(reader)
+        status = int(start.split()[1])
+        if 100 <= status < 200 and status != 101:
+            interim.append(HttpMessage(start, headers))
+            continue
+        has_body = method != "HEAD" and status not in (101, 204, 304)
+        body, trailers = _read_body(reader, headers, has_body, True)
+        response = HttpMessage(start, headers, body, trailers)
+        response.interim = interim
+        return response
+
+
+def http_request(port, method="GET", target="/", headers=(), body=b"", host="127.0.0.1",
+                 source=None, timeout=10):
+    """One request on a new connection, exactly with `headers` (a list of
+    (name, value): no Host unless given) plus Content-Length for a body;
+    returns the response (HttpMessage)."""
+    headers = list(headers)
+    if body and not any(n.lower() in ("content-length", "transfer-encoding") for n, _ in headers):
+        headers.append(("Content-Length", str(len(body))))
+    head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers)
+    with socket.create_connection((host, port), timeout=timeout,
+                                  source_address=(source, 0) if source else None) as s:
+        s.sendall(head.encode("latin-1") + b"\r\n" + body)
+        return read_http_response(SocketReader(s), method)
+
+
+def http_response_bytes(status, reason, headers=(), body=b""):
+    """A response with Content-Length, for scripted backends."""
+    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers)
+    return (head + f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
+
+
+class HttpClient:
+    """One client connection for several requests in a row (keep-alive)."""
+
+    def __init__(self, port, host_header="app.example.com", source=None, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
+        self.reader = SocketReader(self.sock)
+        self.host_header = host_header
+
+    def request(self, method="GET", target="/", headers=(), body=b""):
+        headers = [("Host", self.host_header), *headers]
+        if body:
+            headers.append(("Content-Length", str(len(body))))
+        head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers)
+        self.sock.sendall(head.encode("latin-1") + b"\r\n" + body)
+        return read_http_response(self.reader, method)
+
+    def close(self):
+        self.sock.close()
+
+
+class CertificateAuthority:
+    """A throwaway CA (EC P-256, made with the openssl command) that issues
+    server certificates (subjectAltName DNS names) and client certificates."""
+
+    def __init__(self, workdir, name="switchboard test CA"):
+        self.workdir = workdir
+        self.tag = re.sub(r"[^a-z0-9]+", "-", name.lower())
+        self.key = os.path.join(workdir, f"{self.tag}.key")
+        self.cert = os.path.join(workdir, f"{self.tag}.crt")
+        self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                      "-nodes", "-days", "2", "-subj", f"/CN={name}", "-keyout", self.key,
+                      "-out", self.cert, "-addext", "basicConstraints=critical,CA:TRUE",
+                      "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    @staticmethod
+    def _openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    def issue(self, cn, dns_names=(), client=False):
+        """{cert, key} for `cn`: a server certificate for `dns_names` (default
+        [cn]), or with client=True a client certificate."""
+        base = os.path.join(self.workdir, f"{self.tag}-{re.sub(r'[^A-Za-z0-9.-]', '_', cn)}")
+        key, csr, cert, ext = (base + suffix for suffix in (".key", ".csr", ".crt", ".ext"))
+        self._openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                      "-subj", f"/CN={cn}", "-keyout", key, "-out", csr)
+        with open(ext, "w") as f:
+            f.write("basicConstraints=CA:FALSE\n")
+            if client:
+                f.write("extendedKeyUsage=clientAuth\n")
+            else:
+                f.write("extendedKeyUsage=serverAuth\n")
+                f.write("subjectAltName=" + ",".join(f"DNS:{n}" for n in (dns_names or [cn]))
+                        + "\n")
+        self._openssl("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key,
+                      "-set_serial", str(random.randrange(1, 1 << 60)), "-days", "2",
+                      "-extfile", ext, "-out", cert)
+        return {"cert": cert, "key": key}
+
+
+def memory_kib(pid, field="VmHWM"):
+    """A /proc/PID/status memory field in KiB: VmHWM (peak resident), VmRSS."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} for {pid}")
+
+
+def metric_samples(admin_port, name):
+    """[(labels dict, value)] of every sample of metric `name` on /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    out = []
+    for line in text.splitlines():
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line)
+        if m and m.group(1) == name:
+            labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+            out.append((labels, float(m.group(3))))
+    return out
+
+
+def metric_sum(admin_port, name, **labels):
+    """The sum of the samples of `name` whose labels include `labels`."""
+    return sum(v for have, v in metric_samples(admin_port, name)
+               if all(have.get(k) == w for k, w in labels.items()))
 
 
 class IntegrationTest(unittest.TestCase):
