@@ -23,7 +23,7 @@ awaitable<void> connection(Worker& worker, std::shared_ptr<ListenerRuntime> list
   ProtocolHandler& handler = *listener->handler;
   FrontDoor& front = listener->front;
   auto client = co_await front.admit(std::move(listener), std::move(socket), peer,
-                                     handler.front_policy(), id);
+                                     handler.front_policy(), id, &worker);
   if (!client) co_return;
   co_await handler.serve(worker, std::move(*client));
 }

@@ -5,6 +5,7 @@
 #include "net/endpoint.h"
 #include "net/socket_deadline.h"
 #include "proxy/front/proxy_header_reader.h"
+#include "proxy/worker/worker.h"
 
 namespace sb::runtime {
 
@@ -32,7 +33,8 @@ bool FrontDoor::trusted_proxy(const net::IpAddress& peer) const {
 
 awaitable<std::optional<AdmittedClient>> FrontDoor::admit(std::shared_ptr<ListenerRuntime> listener,
                                                           tcp::socket socket, tcp::endpoint peer,
-                                                          FrontPolicy policy, std::uint64_t id) {
+                                                          FrontPolicy policy, std::uint64_t id,
+                                                          Worker* worker) {
   AdmittedClient c{std::move(listener),
                    std::move(socket),
                    {},
@@ -95,7 +97,11 @@ awaitable<std::optional<AdmittedClient>> FrontDoor::admit(std::shared_ptr<Listen
   if (policy.first_byte == FirstByte::wait && c.early_data.empty()) {
     const auto left = c.first_byte_deadline - AdmittedClient::Clock::now();
     net::SocketDeadline deadline(c.socket, std::max(left, AdmittedClient::Clock::duration::zero()));
+    // A client that has sent nothing holds no request: a graceful stop
+    // does not wait for it (a reload does not touch it).
+    if (worker) worker->add_idle({&c.socket, nullptr});
     auto [wec] = co_await c.socket.async_wait(tcp::socket::wait_read, use_nothrow);
+    if (worker) worker->remove_idle(&c.socket);
     co_await deadline.disarm();
     if (wec) {
       spdlog::debug("listener {}: {} sent nothing within {}ms: closed", name_,

@@ -29,6 +29,8 @@
 
 namespace sb::runtime {
 
+class Worker;
+
 enum class FirstByte {
   none,      // the server speaks first (smtp) or the protocol has its own (dns)
   deadline,  // AdmittedClient::first_byte_deadline is the protocol's to enforce
@@ -56,9 +58,12 @@ class FrontDoor {
 
   // Runs steps 1-3 for one accepted socket; nullopt when the client was
   // refused or left (closed, counted and logged at debug here).
+  // `worker`: where the connection runs; a graceful stop there closes a
+  // client still waiting to send its first byte (nullptr: tests).
   awaitable<std::optional<AdmittedClient>> admit(std::shared_ptr<ListenerRuntime> listener,
                                                  tcp::socket socket, tcp::endpoint peer,
-                                                 FrontPolicy policy, std::uint64_t id);
+                                                 FrontPolicy policy, std::uint64_t id,
+                                                 Worker* worker = nullptr);
 
  private:
   std::optional<AdmissionTicket> admit_source(const tcp::endpoint& source);

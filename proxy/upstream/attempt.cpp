@@ -221,6 +221,7 @@ awaitable<std::optional<UpstreamStream>> UpstreamAttempt::next(AcceptStep* accep
     count_failure(view, *failure);
     spdlog::debug("pool {}: connect {} ({}) failed: {} ({})", cfg.name, view.address, view.name,
                   failure_name(*failure), error.message());
+    if (!retry_connects_) break;
   }
   co_return give_up(AttemptEnd::exhausted);
 }

@@ -80,14 +80,15 @@ class UpstreamAttempt {
   // The next server's stream that accepted, or nullopt (end() says why; the
   // pool's exhausted counter has been counted once).
   awaitable<std::optional<UpstreamStream>> next(AcceptStep* accept = nullptr,
-                                                 ConnectionReuse* reuse = nullptr);
+                                                ConnectionReuse* reuse = nullptr);
 
   // Affinity (the HTTP cookie): the first pick is the server with this id
   // when it is eligible; else the pool's algorithm picks.
   void prefer(std::uint64_t server_id) { prefer_ = server_id; }
-  // No further server after a failed connect (HTTP `retry-on` without
-  // connect-failure): the first server's answer is the client's.
-  void no_retries() { max_servers_ = 1; }
+  // A failed connect ends the attempt instead of trying the next server
+  // (HTTP `retry-on` without connect-failure); failed() and next() still
+  // present the client to further servers.
+  void no_connect_retries() { retry_connects_ = false; }
 
   // `stream`, given by next(), failed the client after it was handed out:
   // counted against its server as `kind`. Its server is not tried again.
@@ -110,6 +111,7 @@ class UpstreamAttempt {
   net::IpAddress client_ip_;
   std::optional<std::uint64_t> hash_key_;
   std::optional<std::uint64_t> prefer_;
+  bool retry_connects_ = true;
   std::size_t max_servers_;
   std::array<std::uint64_t, kMaxServers> tried_ids_{};
   std::array<balancer::ServerIndex, kMaxServers> tried_scratch_{};

@@ -92,7 +92,7 @@ void Worker::stop_accepting() {
 void Worker::close_idle() {
   asio::post(io_, [this] {
     for (const IdleClient& c : idle_clients_) {
-      if (stopping_ || c.retired->load(std::memory_order_relaxed)) {
+      if (stopping_ || (c.retired && c.retired->load(std::memory_order_relaxed))) {
         error_code ignored;
         c.socket->cancel(ignored);
       }

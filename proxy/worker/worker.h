@@ -19,8 +19,8 @@
 #include "proxy/asio.h"
 #include "proxy/config/config.h"
 #include "proxy/control/pool_registry.h"
-#include "proxy/worker/crash_budget.h"
 #include "proxy/upstream/keepalive_pool.h"
+#include "proxy/worker/crash_budget.h"
 #include "proxy/worker/relay_resources.h"
 
 namespace sb::runtime {
@@ -121,7 +121,7 @@ class Worker {
   // their listener cancels the wait and they close. Worker thread only.
   struct IdleClient {
     tcp::socket* socket;
-    const std::atomic<bool>* retired;  // its listener's
+    const std::atomic<bool>* retired;  // its listener's; nullptr: only a stop closes it
   };
   void add_idle(IdleClient c) { idle_clients_.push_back(c); }
   void remove_idle(const tcp::socket* socket) {

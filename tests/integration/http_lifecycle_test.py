@@ -289,13 +289,16 @@ class HttpLifecycleTest(IntegrationTest):
         self.assertEqual((bad.methods, good.methods), (["GET"] * 3, ["GET"] * 3))
         self.assertRegex(wait_for_log(self.sb, "path=/get2"),
                          r"path=/get2 status=200 .*pool=mixed server=good retries=1 ")
-        # Every server answers 503: switchboard's 502, each server asked once.
+        # Every server answers 503: the service is unavailable, so
+        # switchboard's own 503 with Retry-After; each server asked once.
         del bad.methods[:]
         r = http_request(port, "GET", "/all", HOST)
-        self.assertEqual(r.status, 502, r.body)
+        self.assertEqual(r.status, 503, r.body)
         self.assertTrue(r.body.startswith(b"switchboard:"), r.body)
+        self.assertEqual(r.header("Retry-After"), "5")
         self.assertEqual((bad.methods, bad2.methods), (["GET"], ["GET"]))
-        self.assertRegex(wait_for_log(self.sb, "path=/all "), r"status=502 .*reason=servers-failed")
+        self.assertRegex(wait_for_log(self.sb, "path=/all "),
+                         r"status=503 .*reason=servers-unavailable")
 
     def test_retry_on_503_goes_past_a_503_for_get_not_for_post(self):
         port, bad, bad2, good = self.retry_setup("[connect-failure, reset, 503]")

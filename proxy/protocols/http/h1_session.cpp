@@ -93,7 +93,10 @@ class Session {
 
   awaitable<bool> handshake() {
     dog_.arm(h_.listener().tls->handshake_timeout);
+    // A handshake holds no request: a graceful stop does not wait for it.
+    worker_.add_idle({&stream_.socket(), nullptr});
     const error_code ec = co_await stream_.handshake_server(asio::buffer(client_.early_data));
+    worker_.remove_idle(&stream_.socket());
     dog_.disarm();
     if (ec) {
       h_.stats().tls.failed.fetch_add(1, std::memory_order_relaxed);
@@ -314,7 +317,7 @@ class Session {
 
     UpstreamAttempt attempt(worker_, pool, client_.endpoints, hash_key);
     if (preferred_server) attempt.prefer(*preferred_server);
-    if (!http.retry_on.connect_failure) attempt.no_retries();
+    if (!http.retry_on.connect_failure) attempt.no_connect_retries();
     std::optional<UpstreamTls> tls_step;
     std::uint64_t reuse_salt = 0;
     if (route.upstream_tls) {
@@ -328,6 +331,7 @@ class Session {
 
     std::optional<ResponseParser> rparser;
     std::optional<Upstream> up;
+    bool answered_503 = false;  // the last server asked answered 503
     for (;;) {
       const bool use_pinned = pinned_ && pinned_->route == &route;
       if (use_pinned) {
@@ -341,11 +345,16 @@ class Session {
         auto got = co_await attempt.next(tls_step ? &*tls_step : nullptr, &reuse);
         log_.retries = attempt.retries();
         if (!got) {
-          const bool none_eligible = attempt.tried() == 0 || attempt.end() != AttemptEnd::exhausted;
+          // Every server asked said 503 (retry-on: 503): the service is
+          // unavailable, not broken.
+          const bool none_eligible =
+              attempt.tried() == 0 || attempt.end() != AttemptEnd::exhausted || answered_503;
           if (none_eligible) {
             co_await answer(&parser, 503, "Service Unavailable",
                             "switchboard: no server of this service is available",
-                            attempt.end() == AttemptEnd::local_fault ? "local-fault" : "no-server",
+                            answered_503                               ? "servers-unavailable"
+                            : attempt.end() == AttemptEnd::local_fault ? "local-fault"
+                                                                       : "no-server",
                             close_after(parser), route.counters.get(), 5);
           } else {
             co_await answer(&parser, 502, "Bad Gateway",
@@ -412,7 +421,10 @@ class Session {
         const bool retry_503 =
             status == 503 && http.retry_on.status_503 && replayable && !use_pinned;
         if (!retry_503) break;
-        attempt.failed(attempt_stream(*up), balancer::ConnectFailure::reset);
+        // Counted as a refusal by answer (reason="banner", as an SMTP
+        // server's 4xx greeting is), not as a broken connection.
+        attempt.failed(attempt_stream(*up), balancer::ConnectFailure::banner);
+        answered_503 = true;
         up->stream.close();
         up.reset();
         rparser.reset();
@@ -430,6 +442,7 @@ class Session {
       }
       // A reused connection the server had closed meanwhile is no fault of
       // the server's.
+      answered_503 = false;
       if (!up->reused) attempt.failed(attempt_stream(*up), balancer::ConnectFailure::reset);
       const bool may_retry = replayable && http.retry_on.reset && !use_pinned && parser.is_done();
       up.reset();
