@@ -24,6 +24,18 @@ void append_framing(std::string& out, Framing framing) {
   if (framing == Framing::chunked) out.append("Transfer-Encoding: chunked\r\n");
 }
 
+// The hop's own Connection header: an upgrade, or the end of the
+// connection after this message.
+void append_connection(std::string& out, std::string_view upgrade, bool close) {
+  if (!upgrade.empty()) {
+    out.append("Connection: upgrade\r\nUpgrade: ");
+    out.append(upgrade);
+    out.append("\r\n");
+  } else if (close) {
+    out.append("Connection: close\r\n");
+  }
+}
+
 }  // namespace
 
 void write_request_head(std::string& out, std::string_view method, std::string_view target,
@@ -35,11 +47,7 @@ void write_request_head(std::string& out, std::string_view method, std::string_v
   out.append(" HTTP/1.1\r\n");
   append_fields(out, fields);
   append_framing(out, framing);
-  if (!upgrade.empty()) {
-    out.append("Connection: upgrade\r\nUpgrade: ");
-    out.append(upgrade);
-    out.append("\r\n");
-  }
+  append_connection(out, upgrade, false);
   out.append("\r\n");
 }
 
@@ -54,13 +62,7 @@ void write_response_head(std::string& out, unsigned status, std::string_view rea
   out.append("\r\n");
   append_fields(out, fields);
   append_framing(out, framing);
-  if (!upgrade.empty()) {
-    out.append("Connection: upgrade\r\nUpgrade: ");
-    out.append(upgrade);
-    out.append("\r\n");
-  } else if (close) {
-    out.append("Connection: close\r\n");
-  }
+  append_connection(out, upgrade, close);
   out.append("\r\n");
 }
 
