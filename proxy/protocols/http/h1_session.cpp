@@ -404,7 +404,11 @@ class Session {
           up->stream.close();
           co_return false;
         }
-        sent = r == Relayed::ok;
+        // A server that stopped taking the body may have answered already
+        // (401, 413): its answer is read and passed on, and the client
+        // connection, its body unread, closes after it. One that stopped
+        // reading for idle-timeout is not waited for any longer.
+        sent = r == Relayed::ok || !up_dog_.expired();
       }
 
       // The response's head.
