@@ -247,9 +247,9 @@ class Http1Keepalive(Scenario):
             f"on :{PORT_WEB[0]}-{PORT_WEB[-1]}, server connections kept open "
             f"(--contenders direct: wrk straight to :{self.backend_port})")
         self.note = ("target (BENCH-NOTES): switchboard's proxy µs CPU/req ≤ 0.80 × the best "
-                     "anchor's, i.e. a \"vs best anchor\" CPU ratio ≤ 0.80; the binary in "
-                     "/work/main/build is built with test fault hooks (one load and compare "
-                     "per accept, negligible here: 50 accepts per load)")
+                     "anchor's, i.e. a \"vs best anchor\" CPU ratio ≤ 0.80; test fault hooks, "
+                     "when the switchboard line says they are built in, cost one load and "
+                     "compare per accept: 50 accepts per measured load here, negligible")
 
     def supports(self, contender):
         return contender.name in PROXIES or contender.name == "direct"
