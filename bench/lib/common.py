@@ -17,7 +17,10 @@ PORT_IPERF = 20010   # tcp-bulk backend (iperf3 -s)
 PORT_HTTP = 20011    # tcp-connrate backend (nginx, 16-byte file)
 PORT_HOLD = 20012    # idle-memory backend (accepts and holds)
 PORT_SMTP = (20013, 20014, 20015)  # smtp-relay backends (smtp-sink)
-ALL_PORTS = (PORT_FRONT, PORT_ADMIN, PORT_IPERF, PORT_HTTP, PORT_HOLD, *PORT_SMTP)
+PORT_WEB = (20016, 20017, 20018)   # http1-keepalive, http1-tls: the pool of three (one nginx)
+PORT_WEB_TLS = 20019               # the same nginx over TLS: http1-tls --contenders direct
+ALL_PORTS = (PORT_FRONT, PORT_ADMIN, PORT_IPERF, PORT_HTTP, PORT_HOLD, *PORT_SMTP, *PORT_WEB,
+             PORT_WEB_TLS)
 
 PROXY_CPU = "1"      # taskset -c for the proxy
 LOAD_CPU = "0"       # taskset -c for load generators and backends

@@ -104,7 +104,10 @@ class Contender:
         elif self.name == "nginx":
             conf = self.conf = os.path.join(d, "nginx.conf")
             with open(conf, "w") as f:
-                f.write(NGINX_STREAM_CONF.format(dir=d, backend=backend_port, front=PORT_FRONT))
+                # A scenario's own nginx configuration (http1-keepalive: the
+                # http module) says @DIR@ where its pid and temp files go.
+                f.write(custom.replace("@DIR@", d) if custom else
+                        NGINX_STREAM_CONF.format(dir=d, backend=backend_port, front=PORT_FRONT))
             argv = ["taskset", "-c", PROXY_CPU, "nginx", "-p", d, "-c", conf,
                     "-e", os.path.join(d, "error.log")]
             check = ["nginx", "-t", "-q", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")]

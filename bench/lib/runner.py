@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from .common import (ALL_PORTS, BENCH_DIR, DEFAULT_BIN, FOREIGN_LIMIT, PORT_FRONT, ROOT,
+from .common import (ALL_PORTS, BENCH_DIR, DEFAULT_BIN, FOREIGN_LIMIT, PORT_FRONT,
                      BenchError, log)
 from .contenders import SUBJECTS
 from .net import listening, udp_bound
@@ -104,7 +104,12 @@ class Bench:
         r = subprocess.run([dst, "version"], capture_output=True, text=True, timeout=10)
         if r.returncode != 0:
             raise BenchError(f"{src} does not run: {r.stderr.strip()}")
-        return r.stdout.strip().splitlines()[0], h.hexdigest()[:12]
+        ver = r.stdout.strip().splitlines()[0]
+        if "fault hooks built in" in r.stdout:
+            # -DSWITCHBOARD_FAULT_HOOKS=ON: the tests' hooks cost one load and
+            # compare per accept; say so beside the figures.
+            ver += " (built with the test fault hooks: one load and compare per accept)"
+        return ver, h.hexdigest()[:12]
 
     def snapshot_switchboard(self):
         """Copy the binary once, so that a rebuild during the run cannot mix
@@ -126,9 +131,12 @@ class Bench:
             time.sleep(10)
         dst = os.path.join(self.tmp, "switchboard")
         ver, sha = self.copy_build(src, dst)
-        git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+        # The tree the binary was built from (build/ is in it), which is not
+        # this checkout when $SWITCHBOARD_BIN names another one.
+        tree = os.path.dirname(os.path.dirname(os.path.abspath(src)))
+        git = subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True)
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", tree, "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True)
         commit = git.stdout.strip() or "?"
         if dirty.stdout.strip():
@@ -144,7 +152,7 @@ class Bench:
                 os.path.abspath(base_src))), "rev-parse", "--short", "HEAD"],
                 capture_output=True, text=True).stdout.strip() or "?"
         self.sb_desc = (f"{ver}, {src} built {mtime:%Y-%m-%d %H:%M}, sha256 {sha}, "
-                        f"tree at {commit}; switchboard = default relay (auto), "
+                        f"tree {tree} at {commit}; switchboard = default relay (auto), "
                         f"switchboard-splice = tuning.relay: splice, "
                         f"switchboard-copy = tuning.relay: copy")
         if self.base_bin:

@@ -5,6 +5,7 @@ run only when named: load-bounded alone takes about 2 minutes per
 contender and round."""
 from .dns_rr import DnsRr
 from .health_checks import HealthChecks
+from .http1_keepalive import Http1Keepalive, Http1Tls
 from .idle_memory import IdleMemory
 from .load_bounded import LoadBounded
 from .smtp_relay import SmtpRelay
@@ -18,6 +19,8 @@ SCENARIOS = {
     "health-checks": HealthChecks,
     "smtp-relay": SmtpRelay,
     "dns-rr": DnsRr,
+    "http1-keepalive": Http1Keepalive,
+    "http1-tls": Http1Tls,
     "load-bounded": LoadBounded,
 }
 
