@@ -24,7 +24,13 @@ std::optional<net::Stream> KeepalivePool::take(std::uint64_t server_id) {
     Idle entry = std::move(idle.back());
     idle.pop_back();
     --idle_count_;
-    if (entry.expires > now && idle_connection_usable(entry.stream)) {
+    // One given back within the last second skips the peek (a syscall
+    // per request on a busy pool): the sweep looks at it within a second,
+    // and a server that closes a kept connection that fast is rare (it says
+    // Connection: close instead, and such a connection is never kept).
+    const bool fresh = now - entry.since < std::chrono::seconds(1);
+    if (entry.expires > now &&
+        (fresh ? entry.stream.socket().is_open() : idle_connection_usable(entry.stream))) {
       return std::move(entry.stream);
     }
     entry.stream.close();
@@ -39,7 +45,8 @@ void KeepalivePool::give_back(std::uint64_t server_id, net::Stream stream, int m
     stream.close();
     return;
   }
-  idle.push_back(Idle{std::move(stream), std::chrono::steady_clock::now() + idle_timeout});
+  const auto now = std::chrono::steady_clock::now();
+  idle.push_back(Idle{std::move(stream), now, now + idle_timeout});
   ++idle_count_;
   schedule_sweep();
 }

@@ -4,8 +4,8 @@
 // picked instead of connecting anew. A connection is only given back after
 // a response that ended cleanly and kept it open, and only while fewer than
 // `max-idle` of that server's are idle here; idle ones are closed after
-// `idle-timeout`, or as soon as the server closes them (checked before every
-// reuse and once a second).
+// `idle-timeout`, or once the server closes them (checked once a second, and
+// before reusing one that has been idle for a second or more).
 //
 // Worker thread only (its sockets belong to the worker's io_context).
 
@@ -47,6 +47,7 @@ class KeepalivePool {
  private:
   struct Idle {
     net::Stream stream;
+    std::chrono::steady_clock::time_point since;  // given back
     std::chrono::steady_clock::time_point expires;
   };
   void schedule_sweep();

@@ -35,15 +35,37 @@ struct RelaySpace {
 // The body of the message `p` has read the head of, from `from` to `to`.
 // Chunked out: chunk framing, then the last chunk with the trailers (the
 // fields the parser added to the message beside `head`).
+//
+// `prefix` (a response's head) goes out with the first piece of the body in
+// one write when that piece is already in `from_buffer` (it came with the
+// head: one send instead of two for most responses), else alone before the
+// first read, so that a client sees the head of a slow body at once.
+// `prefix_sent` says whether it went out (a failure before it still allows
+// an answer of switchboard's own).
 template <bool isRequest>
 awaitable<Relayed> relay_body(
     boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& p, net::Stream& from,
-    boost::beast::flat_buffer& from_buffer, Watchdog& from_dog, net::Stream& to, Watchdog& to_dog,
-    bool chunked_out, const HeadFields& head, RelaySpace space, std::uint64_t& bytes) {
+    boost::beast::flat_buffer& from_buffer, Watchdog& from_dog, net::Stream& to,
+    Watchdog& to_dog, bool chunked_out, const HeadFields& head, RelaySpace space,
+    std::uint64_t& bytes, asio::const_buffer prefix = {}, bool* prefix_sent = nullptr) {
   namespace bhttp = boost::beast::http;
   char* const data = space.chunk.data();
   const std::size_t size = space.chunk.size();
+  const auto write = [&](const auto& pieces) -> awaitable<bool> {
+    to_dog.arm(space.idle);
+    auto [e, w] = co_await asio::async_write(to, pieces, use_nothrow);
+    to_dog.disarm();
+    co_return !e;
+  };
+  const auto sent_prefix = [&] {
+    prefix = {};
+    if (prefix_sent) *prefix_sent = true;
+  };
   while (!p.is_done()) {
+    if (prefix.size() > 0 && from_buffer.size() == 0) {
+      if (!co_await write(prefix)) co_return Relayed::to_failed;
+      sent_prefix();
+    }
     p.get().body().data = data;
     p.get().body().size = size;
     from_dog.arm(space.idle);
@@ -52,29 +74,29 @@ awaitable<Relayed> relay_body(
     if (ec && ec != bhttp::error::need_buffer) co_return Relayed::from_failed;
     const std::size_t got = size - p.get().body().size;
     if (got == 0) continue;
-    to_dog.arm(space.idle);
-    error_code wec;
+    bool ok;
     if (chunked_out) {
       char header[20];
       const std::size_t hlen = chunk_header(header, got);
-      const std::array<asio::const_buffer, 3> pieces = {
-          asio::buffer(header, hlen), asio::buffer(data, got), asio::buffer("\r\n", 2)};
-      auto [e, w] = co_await asio::async_write(to, pieces, use_nothrow);
-      wec = e;
+      const std::array<asio::const_buffer, 4> pieces = {
+          prefix, asio::buffer(header, hlen), asio::buffer(data, got), asio::buffer("\r\n", 2)};
+      ok = co_await write(pieces);
     } else {
-      auto [e, w] = co_await asio::async_write(to, asio::buffer(data, got), use_nothrow);
-      wec = e;
+      const std::array<asio::const_buffer, 2> pieces = {prefix, asio::buffer(data, got)};
+      ok = co_await write(pieces);
     }
-    to_dog.disarm();
-    if (wec) co_return Relayed::to_failed;
+    if (!ok) co_return Relayed::to_failed;
+    if (prefix.size() > 0) sent_prefix();
     bytes += got;
   }
   if (chunked_out) {
     write_last_chunk(space.tail, p.get(), head);
-    to_dog.arm(space.idle);
-    auto [e, w] = co_await asio::async_write(to, asio::buffer(space.tail), use_nothrow);
-    to_dog.disarm();
-    if (e) co_return Relayed::to_failed;
+    const std::array<asio::const_buffer, 2> pieces = {prefix, asio::buffer(space.tail)};
+    if (!co_await write(pieces)) co_return Relayed::to_failed;
+    if (prefix.size() > 0) sent_prefix();
+  } else if (prefix.size() > 0) {
+    if (!co_await write(prefix)) co_return Relayed::to_failed;
+    sent_prefix();
   }
   co_return Relayed::ok;
 }

@@ -61,6 +61,10 @@ class Session {
         stream_(make_stream()),
         dog_(stream_.socket()),
         chunk_(new char[kChunk]) {
+    // Beast reads as much as the buffer has room for, and at least 512
+    // bytes: room for a whole request or response head at once.
+    cbuf_.reserve(kChunk);
+    ubuf_.reserve(kChunk);
     client_text_ = net::to_string(client_.endpoints.client);
     const auto ip = net::to_ip(client_.endpoints.client.address()).unmapped();
     client_ip_ = ip.to_string();
@@ -372,14 +376,9 @@ class Session {
           stream.emplace(std::move(got->socket));
         }
         const std::uint64_t pool_key = reuse.key(got->snapshot->servers[got->server].id);
-        up.emplace(Upstream{std::move(*stream),
-                            std::move(got->snapshot),
-                            got->server,
-                            std::move(got->active),
-                            &route,
-                            got->reused,
-                            pool_key,
-                            {}});
+        ubuf_.clear();
+        up.emplace(Upstream{std::move(*stream), std::move(got->snapshot), got->server,
+                            std::move(got->active), &route, got->reused, pool_key, &ubuf_});
       }
       up_dog_.watch(up->stream.socket());
       server_name_ = up->view().name;
@@ -513,24 +512,35 @@ class Session {
     const HeadFields response_head_fields =
         out == Framing::chunked ? head_fields(res) : HeadFields();
     log_.status = static_cast<int>(status);
-    if (!co_await to_client(asio::buffer(response_head_))) {
-      up.stream.close();
-      finish_request(&parser, *up.route->counters);
-      co_return false;
-    }
-    if (switching) {
-      finish_request(&parser, *up.route->counters);
-      co_await tunnel(up);
-      co_return false;
-    }
     bool server_done = true;
-    if (in != Framing::none) {
-      const Relayed r = co_await relay_body(rparser, up.stream, up.buffer, up_dog_, stream_, dog_,
-                                            out == Framing::chunked, response_head_fields,
-                                            relay_space(), log_.bytes_out);
-      if (r != Relayed::ok) {
-        // Mid-body: nothing else can be said to the client.
+    if (in == Framing::none || switching) {
+      if (!co_await to_client(asio::buffer(response_head_))) {
         up.stream.close();
+        finish_request(&parser, *up.route->counters);
+        co_return false;
+      }
+      if (switching) {
+        finish_request(&parser, *up.route->counters);
+        co_await tunnel(up);
+        co_return false;
+      }
+    } else {
+      // The head goes out with the body's first piece (body_relay.h).
+      bool head_sent = false;
+      const Relayed r = co_await relay_body(
+          rparser, up.stream, *up.buffer, up_dog_, stream_, dog_, out == Framing::chunked,
+          response_head_fields, relay_space(), log_.bytes_out, asio::buffer(response_head_),
+          &head_sent);
+      if (r != Relayed::ok) {
+        up.stream.close();
+        if (r == Relayed::from_failed && !head_sent) {
+          // Nothing reached the client yet: it can still be told.
+          co_await answer(&parser, 502, "Bad Gateway",
+                          "switchboard: the server closed the connection mid-response",
+                          "server-reset-mid-body", true, up.route->counters.get());
+          co_return false;
+        }
+        // Mid-body: nothing else can be said to the client.
         log_.reason = r == Relayed::from_failed ? "server-reset-mid-body" : "client-left";
         finish_request(&parser, *up.route->counters);
         co_return false;
@@ -540,10 +550,10 @@ class Session {
     finish_request(&parser, *up.route->counters);
     count_bytes(up);
     const auto& keepalive = up.route->pool->config.keepalive;
-    if (pin && server_done && server_keep_alive) {
+    if (pin && server_done && server_keep_alive && up.buffer->size() == 0) {
       pinned_.emplace(std::move(up));
     } else if (server_done && server_keep_alive && keepalive.max_idle > 0 &&
-               up.buffer.size() == 0) {
+               up.buffer->size() == 0) {
       worker_.keepalive().give_back(up.pool_key, std::move(up.stream), keepalive.max_idle,
                                     keepalive.idle_timeout);
     } else {
@@ -565,7 +575,7 @@ class Session {
       if (head_request) rparser->skip(true);
       const auto asked = Clock::now();
       up_dog_.arm(http.response_timeout);
-      auto [ec, n] = co_await bhttp::async_read_header(up.stream, up.buffer, *rparser, use_nothrow);
+      auto [ec, n] = co_await bhttp::async_read_header(up.stream, *up.buffer, *rparser, use_nothrow);
       up_dog_.disarm();
       if (ec) {
         timed_out = up_dog_.expired();
@@ -624,12 +634,12 @@ class Session {
       }
       cbuf_.consume(cbuf_.size());
     }
-    if (up.buffer.size() > 0) {
-      if (!co_await to_client(up.buffer.data())) {
+    if (up.buffer->size() > 0) {
+      if (!co_await to_client(up.buffer->data())) {
         up.stream.close();
         co_return;
       }
-      up.buffer.consume(up.buffer.size());
+      up.buffer->consume(up.buffer->size());
     }
     std::unique_ptr<char[]> back(new char[kChunk]);
     const auto idle = h_.listener().idle_timeout;
@@ -674,6 +684,9 @@ class Session {
   tcp::socket no_server_{worker_.io()};
   Watchdog up_dog_{no_server_};
   beast::flat_buffer cbuf_;
+  // The server side's read buffer, whichever server connection is in use
+  // (upstream_link.h, Upstream).
+  beast::flat_buffer ubuf_;
   std::unique_ptr<char[]> chunk_;
   std::string client_text_;
   std::string client_ip_;

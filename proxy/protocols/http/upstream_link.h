@@ -76,7 +76,10 @@ class PooledReuse final : public ConnectionReuse {
 };
 
 // A server connection serving a request: the connection, what keeps its
-// server's view alive and counted, and its read buffer.
+// server's view alive and counted, and the read buffer it uses (the
+// session's: it is empty whenever a connection is pooled, and keeping one
+// per session keeps its capacity, so a response is read in one read instead
+// of from a fresh 512-byte buffer).
 struct Upstream {
   net::Stream stream;
   std::shared_ptr<const balancer::PoolSnapshot> snapshot;
@@ -85,7 +88,7 @@ struct Upstream {
   const RoutePool* route = nullptr;
   bool reused = false;         // taken from the keep-alive pool
   std::uint64_t pool_key = 0;  // its key in the keep-alive pool
-  boost::beast::flat_buffer buffer;
+  boost::beast::flat_buffer* buffer = nullptr;
 
   const balancer::ServerView& view() const { return snapshot->servers[server]; }
 };
