@@ -62,9 +62,9 @@ class Session {
         dog_(stream_.socket()),
         chunk_(new char[kChunk]) {
     // Beast reads as much as the buffer has room for, and at least 512
-    // bytes: room for a whole request or response head at once.
-    cbuf_.reserve(kChunk);
-    ubuf_.reserve(kChunk);
+    // bytes: room for a whole request head at once (the server side's
+    // buffer gets its room when a request first goes to a server).
+    cbuf_.reserve(4096);
     client_text_ = net::to_string(client_.endpoints.client);
     const auto ip = net::to_ip(client_.endpoints.client.address()).unmapped();
     client_ip_ = ip.to_string();
@@ -377,6 +377,7 @@ class Session {
         }
         const std::uint64_t pool_key = reuse.key(got->snapshot->servers[got->server].id);
         ubuf_.clear();
+        if (ubuf_.capacity() == 0) ubuf_.reserve(kChunk);  // a response in one read
         up.emplace(Upstream{std::move(*stream), std::move(got->snapshot), got->server,
                             std::move(got->active), &route, got->reused, pool_key, &ubuf_});
       }
