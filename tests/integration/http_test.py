@@ -533,6 +533,52 @@ class HttpListenerTest(IntegrationTest):
         self.assertIn("pool=owa", self.sb.log())
         self.assertEqual(heads[-1].all("Host"), ["mail.example.com"])
 
+    def test_garbage_gets_400_and_a_close_and_reaches_no_server(self):
+        seen = []
+
+        def recorder(conn):  # any byte reaching a server is a failure
+            data = conn.recv(65536)
+            if data:
+                seen.append(data)
+        backend = ScriptedServer(recorder)
+        self.addCleanup(backend.close)
+        ports = self.echo_backends(("good",))
+        port = free_port()
+        self.start(pool_yaml("trap", [("trap", backend.port)]) +
+                   pool_yaml("good", [("good", ports["good"])]),
+                   listener_yaml("vip", port, ["{match: {path-prefix: /ok}, pool: good}",
+                                               "{pool: trap}"]), [port])
+        rng = __import__("random").Random(7)
+        inputs = [
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(64) + b"\r\n\r\n",  # TLS
+            b"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n",   # no colon
+            b"GET / HTTP/9.9\r\nHost: a\r\n\r\n",                   # no such version
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+            b"G\x00T / HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] + [bytes(rng.randrange(256) for _ in range(200)) + b"\r\n\r\n" for _ in range(20)]
+        before = metric_sum(self.admin, "switchboard_http_requests_total", code="4xx")
+        answered = 0
+        for data in inputs:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(data)
+                got = b""
+                while True:  # read to the close: switchboard must close
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            if got:
+                self.assertTrue(got.startswith(b"HTTP/1.1 400 "), (data, got[:100]))
+                answered += 1
+        self.assertEqual(seen, [], "garbage reached a server")
+        self.assertGreater(answered, len(inputs) // 2)
+        wait_until(lambda: metric_sum(self.admin, "switchboard_http_requests_total",
+                                      code="4xx") >= before + answered,
+                   what="the 400s counted")
+        # Still serving.
+        self.assertEqual(self.who(port, "a.test", "/ok"), (200, "good"))
+
     # 6. Chunked bodies with trailers; Expect: 100-continue; a response
     # whose end is the server's close.
     def test_chunked_bodies_trailers_and_expect_continue(self):
