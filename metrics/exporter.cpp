@@ -142,6 +142,9 @@ struct Exporter::Families {
                 "Time from a request's headers to the end of its response");
   Family<Counter>& tls_handshakes = counter(registry, "switchboard_tls_handshakes_total",
                                             "TLS handshakes with clients, by result");
+  Family<Counter>& http2_limits =
+      counter(registry, "switchboard_http2_limit_hits_total",
+              "HTTP/2 clients that ran into a limit (refused stream, GOAWAY, closed), by limit");
   // control plane
   Family<Counter>& resolver = counter(registry, "switchboard_resolver_queries_total",
                                       "DNS lookups for server discovery, by result");
@@ -204,6 +207,7 @@ struct Exporter::Families {
     std::map<std::string, Http> http;
     Counter* tls_ok = nullptr;
     Counter* tls_failed = nullptr;
+    std::array<Counter*, kHttp2Limits.size()> h2_limits{};
   };
   std::map<std::string, Listener> listeners;
   std::array<Counter*, kResolverResults.size()> resolver_series{};
@@ -398,13 +402,24 @@ std::string Exporter::render(const Sample& sample) {
       sync(*it->second.tls_ok, static_cast<double>(l.tls_ok));
       sync(*it->second.tls_failed, static_cast<double>(l.tls_failed));
     }
+    if (l.http_listener && !it->second.h2_limits[0]) {
+      for (std::size_t i = 0; i < kHttp2Limits.size(); ++i) {
+        it->second.h2_limits[i] =
+            &f.http2_limits.Add({{"listener", l.name}, {"limit", std::string(kHttp2Limits[i])}});
+      }
+    }
+    if (it->second.h2_limits[0]) {
+      for (std::size_t i = 0; i < kHttp2Limits.size(); ++i) {
+        sync(*it->second.h2_limits[i], static_cast<double>(l.h2_limits[i]));
+      }
+    }
     for (const HttpSample& h : l.http) {
       auto [hit, new_pool] = it->second.http.try_emplace(h.pool);
       if (new_pool) {
         static constexpr std::array<const char*, 5> kClasses = {"1xx", "2xx", "3xx", "4xx", "5xx"};
         for (std::size_t c = 0; c < kClasses.size(); ++c) {
-          hit->second.by_class[c] = &f.http_requests.Add(
-              {{"listener", l.name}, {"pool", h.pool}, {"code", kClasses[c]}});
+          hit->second.by_class[c] =
+              &f.http_requests.Add({{"listener", l.name}, {"pool", h.pool}, {"code", kClasses[c]}});
         }
         hit->second.duration =
             &f.http_duration.Add({{"listener", l.name}, {"pool", h.pool}}, bounds());
@@ -441,6 +456,9 @@ std::string Exporter::render(const Sample& sample) {
       f.http_duration.Remove(h.duration);
     }
     if (it->second.tls_ok) remove_all(f.tls_handshakes, {it->second.tls_ok, it->second.tls_failed});
+    if (it->second.h2_limits[0]) {
+      for (Counter* c : it->second.h2_limits) f.http2_limits.Remove(c);
+    }
     it = f.listeners.erase(it);
   }
 

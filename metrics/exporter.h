@@ -34,6 +34,12 @@ inline constexpr std::array<std::string_view, 6> kDnsQtypes = {"A",   "AAAA", "M
 inline constexpr std::array<std::string_view, 7> kDnsRcodes = {
     "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS"};
 
+// switchboard_http2_limit_hits_total's `limit` values, in the order of
+// ListenerSample::h2_limits.
+inline constexpr std::array<std::string_view, 8> kHttp2Limits = {
+    "concurrent-streams", "resets",      "continuation", "settings-flood",
+    "ping-flood",         "header-size", "idle-timeout", "protocol"};
+
 // An http listener's requests to one pool.
 struct HttpSample {
   std::string pool;
@@ -54,6 +60,8 @@ struct ListenerSample {
   std::uint64_t dns_truncated = 0;
   // http listeners
   std::vector<HttpSample> http;
+  bool http_listener = false;
+  std::array<std::uint64_t, kHttp2Limits.size()> h2_limits{};
   // listeners with tls:
   bool tls = false;
   std::uint64_t tls_ok = 0;

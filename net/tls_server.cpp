@@ -125,10 +125,6 @@ int on_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen, cons
             unsigned int inlen, void* arg) {
   const auto& impl = *static_cast<const ServerTls::Impl*>(arg);
   for (const auto& mine : impl.alpn) {
-    // HTTP/2 is not served yet: a client that gets "h2" would speak it to our
-    // HTTP/1.1 code. It stays in the configured list (docs/configuration.md,
-    // `alpn`) and is skipped here until the listener speaks it.
-    if (mine == "h2") continue;
     for (unsigned int i = 0; i < inlen;) {
       unsigned int len = in[i];
       if (i + 1 + len > inlen) break;  // malformed list: nothing past it

@@ -212,13 +212,18 @@ metrics::Sample Runtime::metrics_sample() const {
       ls.dns_truncated = d.truncated.load(std::memory_order_relaxed);
     }
     if (l->config.protocol == config::Protocol::http) {
+      ls.http_listener = true;
+      for (std::size_t i = 0; i < ls.h2_limits.size(); ++i) {
+        ls.h2_limits[i] = l->stats->h2_limits[i].load(std::memory_order_relaxed);
+      }
       for (auto& [pool, counters] : l->stats->http.all()) {
         metrics::HttpSample h;
         h.pool = pool;
         for (std::size_t c = 0; c < h.by_class.size(); ++c) {
           h.by_class[c] = counters->by_class[c].load(std::memory_order_relaxed);
         }
-        h.duration = std::shared_ptr<const balancer::DurationHistogram>(counters, &counters->duration);
+        h.duration =
+            std::shared_ptr<const balancer::DurationHistogram>(counters, &counters->duration);
         ls.http.push_back(std::move(h));
       }
     }

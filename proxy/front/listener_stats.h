@@ -74,6 +74,19 @@ struct TlsCounters {
   std::atomic<std::uint64_t> failed{0};
 };
 
+// What an HTTP/2 client ran into (switchboard_http2_limit_hits_total, in
+// the metrics module's label order: metrics::kHttp2Limits).
+enum class H2Limit : std::uint8_t {
+  concurrent_streams,
+  resets,
+  continuation,
+  settings_flood,
+  ping_flood,
+  header_size,
+  idle_timeout,
+  protocol,
+};
+
 struct ListenerStats {
   std::atomic<std::uint64_t> connections_total{0};  // admitted
   std::atomic<std::int64_t> active{0};
@@ -82,6 +95,11 @@ struct ListenerStats {
   DnsCounters dns;    // dns listeners only
   HttpCounters http;  // http listeners only
   TlsCounters tls;    // listeners with tls:
+  std::array<std::atomic<std::uint64_t>, metrics::kHttp2Limits.size()> h2_limits{};  // http
+
+  void count_h2(H2Limit limit) {
+    h2_limits[static_cast<std::size_t>(limit)].fetch_add(1, std::memory_order_relaxed);
+  }
 
   void count_rejected(RejectReason r) {
     rejected[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);

@@ -381,23 +381,28 @@ class HttpLifecycleTest(IntegrationTest):
                           ["balance: first-available", "retries: 2"])
         self.start(pools, listener_yaml("secure", port, ["{pool: web}"], lines=tls), [port])
         body = b"x" * 1234
-        r = curl("-o", "-", "-w", "|%{size_download}", "--cacert", ca.cert, "--resolve",
-                 f"a.example.test:{port}:127.0.0.1", "--tlsv1.3", "--data-binary", body,
-                 f"https://a.example.test:{port}/owa/page?x=1")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        out, size = r.stdout.rsplit(b"|", 1)
-        self.assertEqual(parse_echo(out)["name"], "b1")
-        line = [ln for ln in wait_for_log(self.sb, "access listener=secure").splitlines()
-                if "access listener=secure" in ln][0]
-        fields = dict(f.split("=", 1) for f in line[line.index("access ") + 7:].split()
-                      if "=" in f)
-        expected = {"listener": "secure", "method": "POST", "host": f"a.example.test:{port}",
-                    "path": "/owa/page?x=1", "status": "200", "bytes_in": "1234",
-                    "bytes_out": size.decode(), "pool": "web", "server": "b1", "retries": "1",
-                    "protocol": "h1", "tls": "TLSv1.3", "sni": "a.example.test", "reason": "-"}
-        self.assertEqual({k: fields.get(k) for k in expected}, expected, line)
-        self.assertRegex(fields["client"], r"^127\.0\.0\.1:\d+$")
-        self.assertRegex(fields["duration_ms"], r"^\d+\.\d{3}$")
+        # The same fields whether the request came by HTTP/1.1 or HTTP/2.
+        for flag, protocol in (("--http1.1", "h1"), ("--http2", "h2")):
+            r = curl("-o", "-", "-w", "|%{size_download}", "--cacert", ca.cert, "--resolve",
+                     f"a.example.test:{port}:127.0.0.1", "--tlsv1.3", flag, "--data-binary",
+                     body, f"https://a.example.test:{port}/owa/page?x=1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out, size = r.stdout.rsplit(b"|", 1)
+            self.assertEqual(parse_echo(out)["name"], "b1")
+            marker = f"protocol={protocol}"
+            log = wait_for_log(self.sb, marker)
+            line = [ln for ln in log.splitlines()
+                    if "access listener=secure" in ln and marker in ln][0]
+            fields = dict(f.split("=", 1) for f in line[line.index("access ") + 7:].split()
+                          if "=" in f)
+            expected = {"listener": "secure", "method": "POST", "host": f"a.example.test:{port}",
+                        "path": "/owa/page?x=1", "status": "200", "bytes_in": "1234",
+                        "bytes_out": size.decode(), "pool": "web", "server": "b1",
+                        "retries": "1", "protocol": protocol, "tls": "TLSv1.3",
+                        "sni": "a.example.test", "reason": "-"}
+            self.assertEqual({k: fields.get(k) for k in expected}, expected, line)
+            self.assertRegex(fields["client"], r"^127\.0\.0\.1:\d+$")
+            self.assertRegex(fields["duration_ms"], r"^\d+\.\d{3}$")
 
         # log: {access: false}: not one access line.
         quiet = free_port()

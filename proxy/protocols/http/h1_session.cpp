@@ -17,6 +17,7 @@
 #include "proxy/logging.h"
 #include "proxy/protocols/http/affinity.h"
 #include "proxy/protocols/http/body_relay.h"
+#include "proxy/protocols/http/exchange.h"
 #include "proxy/protocols/http/h1_wire.h"
 #include "proxy/protocols/http/header_rules.h"
 #include "proxy/protocols/http/http_handler.h"
@@ -34,12 +35,8 @@ using Clock = std::chrono::steady_clock;
 
 // Body bytes moved per read: one buffer per connection.
 constexpr std::size_t kChunk = 16 * 1024;
-// A request body up to this size is kept for a replay on the next server
-// (docs/configuration.md, `retry-on`).
-constexpr std::uint64_t kReplayLimit = 64 * 1024;
 
 using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
-using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
 
 std::uint32_t header_limit(std::uint64_t configured) {
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(configured, 16u * 1024 * 1024));
@@ -52,69 +49,52 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-class Session {
+// HTTP/2 with prior knowledge on a cleartext listener: the client's
+// preface (RFC 9113 §3.4).
+bool is_h2_preface(const beast::flat_buffer& buffer) {
+  constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  const auto data = buffer.data();
+  return std::string_view(static_cast<const char*>(data.data()), data.size()).starts_with(kPreface);
+}
+
+class Session final : public ClientSide {
  public:
-  Session(Worker& worker, const HttpHandler& handler, AdmittedClient client)
+  Session(Worker& worker, const HttpHandler& handler, AdmittedClient& client, net::Stream& stream,
+          const ClientInfo& info)
       : worker_(worker),
         h_(handler),
-        client_(std::move(client)),
-        stream_(make_stream()),
+        client_(client),
+        info_(info),
+        stream_(stream),
         dog_(stream_.socket()),
         chunk_(new char[kChunk]) {
     // Beast reads as much as the buffer has room for, and at least 512
     // bytes: room for a whole request head at once (the server side's
     // buffer gets its room when a request first goes to a server).
     cbuf_.reserve(4096);
-    client_text_ = net::to_string(client_.endpoints.client);
-    const auto ip = net::to_ip(client_.endpoints.client.address()).unmapped();
-    client_ip_ = ip.to_string();
-    client_v6_ = ip.v6;
   }
 
-  awaitable<void> run() {
-    bool go_on = true;
-    if (h_.tls()) {
-      go_on = co_await handshake();
-    } else if (!client_.early_data.empty()) {
+  // Serves requests until the connection ends. Returns the bytes read when
+  // the client turned out to speak HTTP/2 with prior knowledge (its
+  // preface, read as an HTTP/1.1 request "PRI * HTTP/2.0"), else nothing.
+  awaitable<std::optional<std::string>> run() {
+    if (!stream_.is_tls() && !client_.early_data.empty()) {
       // Bytes that came behind a PROXY header are the request's first.
       auto space = cbuf_.prepare(client_.early_data.size());
       std::memcpy(space.data(), client_.early_data.data(), client_.early_data.size());
       cbuf_.commit(client_.early_data.size());
     }
-    while (go_on) go_on = co_await serve_one();
+    while (co_await serve_one()) {
+    }
     co_await dog_.stop();
     co_await up_dog_stop();
     if (pinned_) pinned_->stream.close();
-    if (handshake_done_) co_await stream_.shutdown();
-    stream_.close();
+    if (!h2_preface_) co_return std::nullopt;
+    const auto bytes = cbuf_.data();
+    co_return std::string(static_cast<const char*>(bytes.data()), bytes.size());
   }
 
  private:
-  net::Stream make_stream() {
-    if (h_.tls()) return net::Stream(std::move(client_.socket), h_.tls()->context());
-    return net::Stream(std::move(client_.socket));
-  }
-
-  awaitable<bool> handshake() {
-    dog_.arm(h_.listener().tls->handshake_timeout);
-    // A handshake holds no request: a graceful stop does not wait for it.
-    worker_.add_idle({&stream_.socket(), nullptr});
-    const error_code ec = co_await stream_.handshake_server(asio::buffer(client_.early_data));
-    worker_.remove_idle(&stream_.socket());
-    dog_.disarm();
-    if (ec) {
-      h_.stats().tls.failed.fetch_add(1, std::memory_order_relaxed);
-      spdlog::debug("listener {}: TLS handshake with {} failed: {}", h_.listener().name,
-                    client_text_, dog_.expired() ? "handshake-timeout" : ec.message());
-      co_return false;
-    }
-    h_.stats().tls.ok.fetch_add(1, std::memory_order_relaxed);
-    handshake_done_ = true;
-    tls_version_ = net::tls_version(stream_.ssl());
-    sni_ = net::server_name(stream_.ssl());
-    co_return true;
-  }
-
   // Writes `data` to the client within idle-timeout.
   awaitable<bool> to_client(asio::const_buffer data) {
     dog_.arm(h_.listener().idle_timeout);
@@ -139,10 +119,10 @@ class Session {
     counters.count(log_.status, took);
     if (!access_log_enabled()) return;
     log_.listener = h_.listener().name;
-    log_.client = client_text_;
+    log_.client = info_.text;
     log_.protocol = "h1";
-    log_.tls_version = tls_version_;
-    log_.sni = sni_;
+    log_.tls_version = info_.tls_version;
+    log_.sni = info_.sni;
     log_.duration = took;
     if (parser) {
       const auto& req = parser->get();
@@ -161,7 +141,6 @@ class Session {
     parser.body_limit(boost::none);  // bodies stream: no limit on their size
     log_ = HttpAccessRecord{};
     host_.clear();
-    server_name_.clear();
     if (requests_ > 0 && winding_down()) co_return false;
     // Idle between requests: a graceful stop or a reload may close it.
     const bool idle = cbuf_.size() == 0;
@@ -182,6 +161,10 @@ class Session {
                         "request-timeout", true, nullptr);
         co_return false;
       }
+      if (requests_ == 0 && !stream_.is_tls() && is_h2_preface(cbuf_)) {
+        h2_preface_ = true;  // Beast reads it as a bad request: nothing was consumed
+        co_return false;
+      }
       if (ec == bhttp::error::header_limit) {
         co_await answer(nullptr, 431, "Request Header Fields Too Large",
                         "switchboard: request headers over max-header-size", "header-too-large",
@@ -195,8 +178,8 @@ class Session {
       }
       co_return false;
     }
-    ++requests_;
     auto& req = parser.get();
+    ++requests_;
     host_ = std::string(req[bhttp::field::host]);
     // An absolute-form target names the host itself (RFC 9112 §3.2.2).
     if (const std::string_view t = req.target(); !t.empty() && t.front() != '/') {
@@ -242,222 +225,84 @@ class Session {
   }
 
   awaitable<bool> forward(RequestParser& parser, const RoutePool& route) {
-    const auto& http = h_.http();
-    const PoolRuntime& pool = *route.pool;
     auto& req = parser.get();
-    const bool client_keep_alive = req.keep_alive() && req.version() >= 11;
-    const bool expect_continue = iequals(req[bhttp::field::expect], "100-continue");
-    if (expect_continue) req.erase(bhttp::field::expect);  // answered here (100 Continue)
-    const bool auth_request = is_connection_auth(req[bhttp::field::authorization]);
+    Request request;
+    request.fields = &req;
+    request.method = req.method();
+    request.method_string = req.method_string();
+    request.target = req.target();
+    request.version = req.version();
+    request.host = host_;
+    request.framing = parser.chunked()                      ? Framing::chunked
+                      : parser.content_length().value_or(0) ? Framing::length
+                                                            : Framing::none;
+    request.content_length = parser.content_length()
+                                 ? std::optional<std::uint64_t>(*parser.content_length())
+                                 : std::nullopt;
+    request.expect_continue = iequals(req[bhttp::field::expect], "100-continue");
+    if (request.expect_continue) req.erase(bhttp::field::expect);  // answered here (100 Continue)
+    request.keep_alive = req.keep_alive() && req.version() >= 11;
+    parser_ = &parser;
+    counters_ = route.counters.get();
 
-    // Affinity.
-    std::optional<std::uint64_t> hash_key;
-    std::optional<std::uint64_t> preferred_server;  // by the cookie or the client address
-    if (http.affinity == config::Affinity::cookie) {
-      if (auto token = find_cookie(req, http.cookie_name)) {
-        if (balancer::Balancer* b = worker_.balancer_for(pool)) {
-          preferred_server = server_for_cookie(b->snapshot(), pool.config.name, *token);
-        }
-      }
-    } else if (http.affinity == config::Affinity::source_ip) {
-      hash_key = std::hash<std::string_view>{}(client_ip_);
-      if (balancer::Balancer* b = worker_.balancer_for(pool)) {
-        preferred_server = server_for_source(b->snapshot(), pool.config.name, *hash_key);
-      }
-    }
-
-    // What the server gets as target and Host: an absolute-form target
-    // becomes origin-form and its authority the Host (RFC 9112 §3.2.2); a
-    // request without Host (HTTP/1.0) gets the address it reached, since
-    // the server is spoken to in HTTP/1.1.
-    std::string_view target = req.target();
-    std::string origin_form;
-    if (!target.empty() && target.front() != '/') {
-      if (const auto scheme = target.find("://"); scheme != std::string_view::npos) {
-        const std::string_view rest = target.substr(scheme + 3);
-        const auto path = rest.find_first_of("/?");
-        origin_form = path == std::string_view::npos ? "/" : std::string(rest.substr(path));
-        if (origin_form.front() == '?') origin_form.insert(0, "/");
-        target = origin_form;
-        req.set(bhttp::field::host, host_);
-      }
-    }
-    if (req.count(bhttp::field::host) == 0) {
-      req.set(bhttp::field::host, h_.listener().listen.front().to_string());
-    }
-
-    std::string upgrade;
-    // h2c is HTTP/2 to this proxy, not a protocol to tunnel to a server.
-    const bool wants_upgrade = remove_hop_by_hop(req, &upgrade) && !iequals(upgrade, "h2c");
-    if (http.forwarded_headers) {
-      add_forwarded(
-          req, ForwardedFor{client_ip_, client_v6_, stream_.is_tls() ? "https" : "http", host_});
-    }
-    const Framing framing = parser.chunked()                      ? Framing::chunked
-                            : parser.content_length().value_or(0) ? Framing::length
-                                                                  : Framing::none;
-    write_request_head(request_head_, req.method_string(), target, req, framing,
-                       wants_upgrade ? std::string_view(upgrade) : std::string_view());
-    const HeadFields request_head_fields =
-        framing == Framing::chunked ? head_fields(req) : HeadFields();
-
-    const bool retry_any =
-        http.retry_on.connect_failure || http.retry_on.reset || http.retry_on.status_503;
-    const bool replayable =
-        is_idempotent(req.method()) && retry_any &&
-        (framing == Framing::none ||
-         (framing == Framing::length && *parser.content_length() <= kReplayLimit));
-    // A body kept for a replay is read before any server is tried.
-    std::string replay_body;
-    bool sent_continue = false;
-    if (replayable && framing != Framing::none) {
-      if (expect_continue) {
-        if (!co_await to_client(asio::buffer(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"))))
-          co_return false;
-        sent_continue = true;
-      }
-      if (!co_await read_whole_body(parser, replay_body)) co_return false;
-    }
-
-    UpstreamAttempt attempt(worker_, pool, client_.endpoints, hash_key);
-    if (preferred_server) attempt.prefer(*preferred_server);
-    if (!http.retry_on.connect_failure) attempt.no_connect_retries();
-    std::optional<UpstreamTls> tls_step;
-    std::uint64_t reuse_salt = 0;
-    if (route.upstream_tls) {
-      const auto& tls = *pool.config.tls;
-      std::string sni = tls.sni.empty() ? sni_of(host_) : tls.sni;
-      if (tls.sni.empty()) reuse_salt = std::hash<std::string>{}(sni) | 1;
-      tls_step.emplace(route.upstream_tls, std::move(sni),
-                       tls.verify == config::TlsVerify::required, pool.config.connect_timeout);
-    }
-    PooledReuse reuse(worker_.keepalive(), pool.config.keepalive.max_idle > 0, reuse_salt);
-
+    Exchange exchange(worker_, h_, route, info_, client_.endpoints, request, *this, log_, up_dog_,
+                      ubuf_);
     std::optional<ResponseParser> rparser;
     std::optional<Upstream> up;
-    bool answered_503 = false;  // the last server asked answered 503
-    for (;;) {
-      const bool use_pinned = pinned_ && pinned_->route == &route;
-      if (use_pinned) {
-        up = std::move(pinned_);
-        pinned_.reset();
-      } else {
-        if (pinned_) {  // a request for another pool: the pin is over
-          pinned_->stream.close();
-          pinned_.reset();
-        }
-        auto got = co_await attempt.next(tls_step ? &*tls_step : nullptr, &reuse);
-        log_.retries = attempt.retries();
-        if (!got) {
-          // Every server asked said 503 (retry-on: 503): the service is
-          // unavailable, not broken.
-          const bool none_eligible =
-              attempt.tried() == 0 || attempt.end() != AttemptEnd::exhausted || answered_503;
-          if (none_eligible) {
-            co_await answer(&parser, 503, "Service Unavailable",
-                            "switchboard: no server of this service is available",
-                            answered_503                               ? "servers-unavailable"
-                            : attempt.end() == AttemptEnd::local_fault ? "local-fault"
-                                                                       : "no-server",
-                            close_after(parser), route.counters.get(), 5);
-          } else {
-            co_await answer(&parser, 502, "Bad Gateway",
-                            "switchboard: no server of this service answered", "servers-failed",
-                            close_after(parser), route.counters.get());
-          }
-          co_return !close_after(parser) && client_keep_alive;
-        }
-        std::optional<net::Stream> stream;
-        if (got->reused) {
-          stream = reuse.take();
-        } else if (tls_step) {
-          stream = tls_step->take();
-        } else {
-          stream.emplace(std::move(got->socket));
-        }
-        const std::uint64_t pool_key = reuse.key(got->snapshot->servers[got->server].id);
-        ubuf_.clear();
-        if (ubuf_.capacity() == 0) ubuf_.reserve(kChunk);  // a response in one read
-        up.emplace(Upstream{std::move(*stream), std::move(got->snapshot), got->server,
-                            std::move(got->active), &route, got->reused, pool_key, &ubuf_});
-      }
-      up_dog_.watch(up->stream.socket());
-      server_name_ = up->view().name;
-      log_.server = server_name_;
-
-      // The request: head, then the body kept for a replay or streamed.
-      bool sent = co_await to_server(*up, asio::buffer(request_head_));
-      if (sent && !replay_body.empty()) sent = co_await to_server(*up, asio::buffer(replay_body));
-      if (sent && framing != Framing::none && replay_body.empty() && !parser.is_done()) {
-        if (expect_continue && !sent_continue) {
-          if (!co_await to_client(
-                  asio::buffer(std::string_view("HTTP/1.1 100 Continue\r\n\r\n")))) {
-            up->stream.close();
-            co_return false;
-          }
-          sent_continue = true;
-        }
-        const Relayed r = co_await relay_body(parser, stream_, cbuf_, dog_, up->stream, up_dog_,
-                                              framing == Framing::chunked, request_head_fields,
-                                              relay_space(), log_.bytes_in);
-        if (r == Relayed::from_failed) {  // the client left mid-body
-          up->stream.close();
-          co_return false;
-        }
-        // A server that stopped taking the body may have answered already
-        // (401, 413): its answer is read and passed on, and the client
-        // connection, its body unread, closes after it. One that stopped
-        // reading for idle-timeout is not waited for any longer.
-        sent = r == Relayed::ok || !up_dog_.expired();
-      }
-
-      // The response's head.
-      bool timed_out = false;
-      if (sent) {
-        rparser.emplace();
-        if (!co_await read_response_head(*up, rparser, req.method() == bhttp::verb::head,
-                                         timed_out)) {
-          rparser.reset();
-        }
-      }
-      if (rparser) {
-        const unsigned status = rparser->get().result_int();
-        const bool retry_503 =
-            status == 503 && http.retry_on.status_503 && replayable && !use_pinned;
-        if (!retry_503) break;
-        // Counted as a refusal by answer (reason="banner", as an SMTP
-        // server's 4xx greeting is), not as a broken connection.
-        attempt.failed(attempt_stream(*up), balancer::ConnectFailure::banner);
-        answered_503 = true;
-        up->stream.close();
-        up.reset();
-        rparser.reset();
-        continue;
-      }
-      // No response. A server that is not answering within response-timeout
-      // is not retried (it may still be working on the request).
-      up->stream.close();
-      if (timed_out) {
-        attempt.failed(attempt_stream(*up), balancer::ConnectFailure::timeout);
-        co_await answer(&parser, 504, "Gateway Timeout",
-                        "switchboard: the server did not answer within response-timeout",
-                        "response-timeout", true, route.counters.get());
+    switch (co_await exchange.run(rparser, up, &pinned_)) {
+      case Exchanged::response:
+        break;
+      case Exchanged::answered:
+        co_return request.keep_alive;
+      case Exchanged::answered_close:
+      case Exchanged::client_gone:
         co_return false;
-      }
-      // A reused connection the server had closed meanwhile is no fault of
-      // the server's.
-      answered_503 = false;
-      if (!up->reused) attempt.failed(attempt_stream(*up), balancer::ConnectFailure::reset);
-      const bool may_retry = replayable && http.retry_on.reset && !use_pinned && parser.is_done();
-      up.reset();
-      if (may_retry) continue;
-      co_await answer(&parser, 502, "Bad Gateway",
-                      "switchboard: the server closed the connection without a response",
-                      "server-reset", true, route.counters.get());
-      co_return false;
     }
-    co_return co_await respond(parser, *rparser, std::move(*up), client_keep_alive,
-                               preferred_server, auth_request);
+    co_return co_await respond(parser, *rparser, std::move(*up), request.keep_alive,
+                               exchange.preferred_server(), exchange.auth_request());
+  }
+
+  // ClientSide: what the exchange asks of an HTTP/1.1 client connection.
+  bool body_done() const override { return parser_->is_done(); }
+
+  awaitable<bool> send_continue() override {
+    return to_client(asio::buffer(std::string_view("HTTP/1.1 100 Continue\r\n\r\n")));
+  }
+
+  awaitable<bool> read_whole_body(std::string& out, std::uint64_t limit) override {
+    RequestParser& parser = *parser_;
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk_.get();
+      parser.get().body().size = kChunk;
+      dog_.arm(h_.listener().idle_timeout);
+      auto [ec, n] = co_await bhttp::async_read(stream_, cbuf_, parser, use_nothrow);
+      dog_.disarm();
+      if (ec && ec != bhttp::error::need_buffer) co_return false;
+      const std::size_t got = kChunk - parser.get().body().size;
+      if (out.size() + got > limit) co_return false;
+      out.append(chunk_.get(), got);
+    }
+    co_return true;
+  }
+
+  awaitable<Relayed> send_body(Upstream& up, Watchdog& up_dog) override {
+    RequestParser& parser = *parser_;
+    // Taken before the body is read: trailers join the same fields.
+    const HeadFields head = parser.chunked() ? head_fields(parser.get()) : HeadFields();
+    co_return co_await relay_body(parser, stream_, cbuf_, dog_, up.stream, up_dog, parser.chunked(),
+                                  head, relay_space(), log_.bytes_in);
+  }
+
+  awaitable<bool> send_interim(const ResponseParser::value_type& interim) override {
+    std::string head;
+    write_response_head(head, interim.result_int(), interim.reason(), interim, Framing::none, false,
+                        {});
+    co_return co_await to_client(asio::buffer(head));
+  }
+
+  awaitable<void> answer(const OwnAnswer& a) override {
+    co_await answer(parser_, a.status, a.phrase, a.body, a.reason, a.close, a.counters,
+                    a.retry_after);
   }
 
   // The response: head and body to the client, then the server connection
@@ -465,7 +310,6 @@ class Session {
   awaitable<bool> respond(RequestParser& parser, ResponseParser& rparser, Upstream up,
                           bool client_keep_alive, std::optional<std::uint64_t> preferred_server,
                           bool auth_request) {
-    const auto& http = h_.http();
     auto& req = parser.get();
     auto& res = rparser.get();
     const unsigned status = res.result_int();
@@ -478,16 +322,7 @@ class Session {
     remove_hop_by_hop(res, &upgrade);
     const bool switching = status == 101 && !upgrade.empty();
 
-    if (http.affinity == config::Affinity::cookie && !switching) {
-      const balancer::ServerView& view = up.view();
-      if (!preferred_server || *preferred_server != view.id) {
-        res.insert(
-            bhttp::field::set_cookie,
-            affinity_cookie(http.cookie_name, server_token(up.route->pool->config.name, view.name),
-                            stream_.is_tls(),
-                            std::chrono::duration_cast<std::chrono::seconds>(http.cookie_max_age)));
-      }
-    }
+    if (!switching) set_affinity_cookie(res, h_, up, preferred_server, stream_.is_tls());
 
     const bool no_body =
         req.method() == bhttp::verb::head || status == 204 || status == 304 || status < 200;
@@ -528,10 +363,10 @@ class Session {
     } else {
       // The head goes out with the body's first piece (body_relay.h).
       bool head_sent = false;
-      const Relayed r = co_await relay_body(
-          rparser, up.stream, *up.buffer, up_dog_, stream_, dog_, out == Framing::chunked,
-          response_head_fields, relay_space(), log_.bytes_out, asio::buffer(response_head_),
-          &head_sent);
+      const Relayed r =
+          co_await relay_body(rparser, up.stream, *up.buffer, up_dog_, stream_, dog_,
+                              out == Framing::chunked, response_head_fields, relay_space(),
+                              log_.bytes_out, asio::buffer(response_head_), &head_sent);
       if (r != Relayed::ok) {
         up.stream.close();
         if (r == Relayed::from_failed && !head_sent) {
@@ -549,80 +384,15 @@ class Session {
       server_done = in != Framing::close;
     }
     finish_request(&parser, *up.route->counters);
-    count_bytes(up);
-    const auto& keepalive = up.route->pool->config.keepalive;
-    if (pin && server_done && server_keep_alive && up.buffer->size() == 0) {
+    count_server_bytes(worker_, up, log_);
+    const bool reusable = server_done && server_keep_alive && up.buffer->size() == 0;
+    if (pin && reusable) {
       pinned_.emplace(std::move(up));
-    } else if (server_done && server_keep_alive && keepalive.max_idle > 0 &&
-               up.buffer->size() == 0) {
-      worker_.keepalive().give_back(up.pool_key, std::move(up.stream), keepalive.max_idle,
-                                    keepalive.idle_timeout);
     } else {
-      up.stream.close();
-      if (pin) close = true;  // the authenticated connection is gone
+      release_upstream(worker_, up, reusable);
+      if (pin && !reusable) close = true;  // the authenticated connection is gone
     }
     co_return !close;
-  }
-
-  // Reads the response head within response-timeout; interim responses
-  // (1xx but 101) are passed on to the client, 100 Continue is not (the
-  // proxy answered the client's Expect itself).
-  awaitable<bool> read_response_head(Upstream& up, std::optional<ResponseParser>& rparser,
-                                     bool head_request, bool& timed_out) {
-    const auto& http = h_.http();
-    for (;;) {
-      rparser->header_limit(header_limit(std::max<std::uint64_t>(http.max_header_size, 64 * 1024)));
-      rparser->body_limit(boost::none);
-      if (head_request) rparser->skip(true);
-      const auto asked = Clock::now();
-      up_dog_.arm(http.response_timeout);
-      auto [ec, n] = co_await bhttp::async_read_header(up.stream, *up.buffer, *rparser, use_nothrow);
-      up_dog_.disarm();
-      if (ec) {
-        timed_out = up_dog_.expired();
-        co_return false;
-      }
-      if (worker_.metrics_counting()) {
-        // switchboard_server_response_duration_seconds: to the head of the
-        // server's answer.
-        up.view().stats->response_duration.observe(
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - asked));
-      }
-      const unsigned status = rparser->get().result_int();
-      if (status >= 200 || status == 101) co_return true;
-      if (status != 100) {
-        std::string head;
-        write_response_head(head, status, rparser->get().reason(), rparser->get(), Framing::none,
-                            false, {});
-        if (!co_await to_client(asio::buffer(head))) co_return false;
-      }
-      rparser.emplace();
-    }
-  }
-
-  // Writes to the server within idle-timeout.
-  awaitable<bool> to_server(Upstream& up, asio::const_buffer data) {
-    up_dog_.arm(h_.listener().idle_timeout);
-    auto [ec, n] = co_await asio::async_write(up.stream, data, use_nothrow);
-    up_dog_.disarm();
-    co_return !ec;
-  }
-
-  // A body kept whole (at most kReplayLimit bytes).
-  awaitable<bool> read_whole_body(RequestParser& parser, std::string& out) {
-    while (!parser.is_done()) {
-      parser.get().body().data = chunk_.get();
-      parser.get().body().size = kChunk;
-      dog_.arm(h_.listener().idle_timeout);
-      auto [ec, n] = co_await bhttp::async_read(stream_, cbuf_, parser, use_nothrow);
-      dog_.disarm();
-      if (ec && ec != bhttp::error::need_buffer) co_return false;
-      const std::size_t got = kChunk - parser.get().body().size;
-      if (out.size() + got > kReplayLimit) co_return false;
-      out.append(chunk_.get(), got);
-      log_.bytes_in += got;
-    }
-    co_return true;
   }
 
   // After a 101: bytes both ways until either side closes or idles out.
@@ -652,15 +422,6 @@ class Session {
 
   RelaySpace relay_space() { return {{chunk_.get(), kChunk}, tail_, h_.listener().idle_timeout}; }
 
-  // switchboard_server_bytes_total: the request's and the response's
-  // bodies (heads are not counted, as the L4 relay counts payload).
-  void count_bytes(const Upstream& up) {
-    if (!worker_.metrics_counting()) return;
-    auto& stats = *up.view().stats;
-    stats.bytes_out.fetch_add(log_.bytes_in, std::memory_order_relaxed);
-    stats.bytes_in.fetch_add(log_.bytes_out, std::memory_order_relaxed);
-  }
-
   // The listener was replaced by a reload, or switchboard is stopping: no
   // further request on this connection.
   bool winding_down() const {
@@ -669,17 +430,19 @@ class Session {
 
   awaitable<void> up_dog_stop() { co_await up_dog_.stop(); }
 
-  bool close_after(const RequestParser& parser) const { return !parser.is_done(); }
-
-  // The attempt counts failures against the stream it handed out.
-  UpstreamStream attempt_stream(Upstream& up) {
-    return UpstreamStream{tcp::socket(worker_.io()), up.snapshot, up.server, {}};
+  // Writes to the server within idle-timeout.
+  awaitable<bool> to_server(Upstream& up, asio::const_buffer data) {
+    up_dog_.arm(h_.listener().idle_timeout);
+    auto [ec, n] = co_await asio::async_write(up.stream, data, use_nothrow);
+    up_dog_.disarm();
+    co_return !ec;
   }
 
   Worker& worker_;
   const HttpHandler& h_;
-  AdmittedClient client_;
-  net::Stream stream_;
+  AdmittedClient& client_;
+  const ClientInfo& info_;
+  net::Stream& stream_;
   Watchdog dog_;
   // The server side's deadline; watches whichever server connection is in use.
   tcp::socket no_server_{worker_.io()};
@@ -689,14 +452,7 @@ class Session {
   // (upstream_link.h, Upstream).
   beast::flat_buffer ubuf_;
   std::unique_ptr<char[]> chunk_;
-  std::string client_text_;
-  std::string client_ip_;
-  bool client_v6_ = false;
-  bool handshake_done_ = false;
-  std::string tls_version_;
-  std::string sni_;
   std::string host_;
-  std::string server_name_;  // the access log's, kept past the server connection
   std::string request_head_;
   std::string response_head_;
   std::string tail_;
@@ -707,13 +463,19 @@ class Session {
   // connection to (docs/configuration.md, "NTLM and Negotiate").
   std::optional<Upstream> pinned_;
   bool pinned_for_life_ = false;
+  // The request being served (ClientSide's calls are about it).
+  RequestParser* parser_ = nullptr;
+  HttpPoolCounters* counters_ = nullptr;
+  bool h2_preface_ = false;
 };
 
 }  // namespace
 
-awaitable<void> serve_h1(Worker& worker, const HttpHandler& handler, AdmittedClient client) {
-  Session session(worker, handler, std::move(client));
-  co_await session.run();
+awaitable<std::optional<std::string>> serve_h1(Worker& worker, const HttpHandler& handler,
+                                               AdmittedClient& client, net::Stream& stream,
+                                               const ClientInfo& info) {
+  Session session(worker, handler, client, stream, info);
+  co_return co_await session.run();
 }
 
 }  // namespace sb::runtime::http

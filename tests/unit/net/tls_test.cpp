@@ -283,15 +283,24 @@ TEST_F(TlsTest, TheServerReportsWhatWasNegotiated) {
   EXPECT_EQ(o.server_sni, "");
 }
 
-TEST_F(TlsTest, AlpnChoosesHttp11AndNeverH2ForNow) {
+TEST_F(TlsTest, AlpnFollowsTheConfiguredOrder) {
   auto tls = load(settings());
   ASSERT_TRUE(tls);
   Outcome o = exchange(tls->context(),
-                       {plain_client(), "mail.example.com", "", offer_alpn({"h2", "http/1.1"})});
+                       {plain_client(), "mail.example.com", "", offer_alpn({"http/1.1", "h2"})});
   ASSERT_TRUE(o.finished);
   ASSERT_FALSE(o.server_ec) << o.server_ec.message();
+  EXPECT_EQ(o.server_alpn, "h2");  // the listener's order, not the client's
+  EXPECT_EQ(o.client_alpn, "h2");
+
+  auto s = settings();
+  s.alpn = {"http/1.1", "h2"};
+  auto http11_first = load(s);
+  ASSERT_TRUE(http11_first);
+  o = exchange(http11_first->context(),
+               {plain_client(), "mail.example.com", "", offer_alpn({"h2", "http/1.1"})});
+  ASSERT_FALSE(o.server_ec) << o.server_ec.message();
   EXPECT_EQ(o.server_alpn, "http/1.1");
-  EXPECT_EQ(o.client_alpn, "http/1.1");
 
   // After an SNI switch the chosen certificate's context answers ALPN.
   o = exchange(tls->context(), {plain_client(), "x.example.org", "", offer_alpn({"http/1.1"})});
@@ -299,8 +308,8 @@ TEST_F(TlsTest, AlpnChoosesHttp11AndNeverH2ForNow) {
   EXPECT_EQ(o.peer_cn, "*.example.org");
   EXPECT_EQ(o.server_alpn, "http/1.1");
 
-  // Nothing in common (h2 is skipped): the handshake goes on without ALPN.
-  for (auto offer : {std::vector<std::string>{"h2"}, std::vector<std::string>{"spdy/3"}}) {
+  // Nothing in common: the handshake goes on without ALPN.
+  for (auto offer : {std::vector<std::string>{"spdy/3"}, std::vector<std::string>{"h3"}}) {
     o = exchange(tls->context(), {plain_client(), "mail.example.com", "", offer_alpn(offer)});
     ASSERT_FALSE(o.server_ec) << offer[0] << ": " << o.server_ec.message();
     EXPECT_TRUE(o.client_got_data);
