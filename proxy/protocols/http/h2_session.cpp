@@ -34,6 +34,21 @@ constexpr std::size_t kWriteBatch = 64 * 1024;
 // (nothing a browser or Outlook does comes near).
 constexpr int kControlFramesPerSecond = 100;
 
+// Fields that may not travel as trailers (RFC 9110 §6.5.1): framing,
+// routing and connection-specific ones (lower-case names).
+bool is_forbidden_trailer(std::string_view name) {
+  for (std::string_view f : {"content-length", "transfer-encoding", "host", "connection",
+                             "keep-alive", "te", "trailer", "upgrade", "proxy-connection"}) {
+    if (name.size() == f.size() &&
+        std::equal(name.begin(), name.end(), f.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string_view view(const std::uint8_t* p, std::size_t n) {
   return {reinterpret_cast<const char*>(p), n};
 }
@@ -73,6 +88,7 @@ class H2Stream final : public ClientSide {
 
   // Filled by the connection's nghttp2 callbacks.
   void on_header(std::string_view name, std::string_view value);
+  void on_trailer(std::string_view name, std::string_view value);
   void on_data(const std::uint8_t* data, std::size_t len) {
     body_in_.append(reinterpret_cast<const char*>(data), len);
     wake_.notify();
@@ -87,7 +103,8 @@ class H2Stream final : public ClientSide {
     wake_.notify();
   }
   // nghttp2 asks for the next piece of the response body.
-  ssize_t read_response(std::uint8_t* buf, std::size_t length, std::uint32_t* flags);
+  ssize_t read_response(nghttp2_session* session, std::uint8_t* buf, std::size_t length,
+                        std::uint32_t* flags);
 
   bool started = false;
 
@@ -109,6 +126,8 @@ class H2Stream final : public ClientSide {
   // Waits until nghttp2 took all of out_ (or the stream ended).
   awaitable<bool> drain();
   void finish(HttpPoolCounters& counters);
+  // The fields a chunked response's parser added after `head`: its trailers.
+  void collect_trailers(const Fields& fields, const HeadFields& head);
 
   Connection& conn_;
   std::int32_t id_;
@@ -118,6 +137,8 @@ class H2Stream final : public ClientSide {
   std::size_t header_bytes_ = 0;
   bool too_large_ = false;
   std::string body_in_;  // DATA received, not yet sent on
+  std::vector<std::pair<std::string, std::string>> trailers_in_;
+  std::vector<std::pair<std::string, std::string>> trailers_out_;  // lower-case names
   bool body_end_ = false;
   bool closed_ = false;
   std::uint32_t close_code_ = 0;
@@ -211,6 +232,7 @@ class Connection {
   bool closed_ = false;
   bool goaway_sent_ = false;
   bool failed_ = false;
+  bool counted_ = false;  // the connection's end is counted already
   Clock::time_point last_active_ = Clock::now();
   Clock::time_point window_start_ = Clock::now();
   int resets_ = 0;
@@ -289,7 +311,9 @@ bool Connection::feed(const char* data, std::size_t n) {
   const auto rv =
       nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data), n);
   if (rv < 0) {
-    switch (rv) {
+    switch (counted_ ? 0 : rv) {
+      case 0:
+        break;
       case NGHTTP2_ERR_FLOODED:
         count(settings_ >= pings_ ? H2Limit::settings_flood : H2Limit::ping_flood);
         break;
@@ -302,6 +326,7 @@ bool Connection::feed(const char* data, std::size_t n) {
     }
     spdlog::debug("listener {}: HTTP/2 client {}: {}", h.listener().name, info.text,
                   nghttp2_strerror(static_cast<int>(rv)));
+    counted_ = true;
     failed_ = true;
     want_write();
     return false;
@@ -311,7 +336,8 @@ bool Connection::feed(const char* data, std::size_t n) {
 }
 
 void Connection::fail(H2Limit limit, std::uint32_t code) {
-  count(limit);
+  if (!counted_) count(limit);
+  counted_ = true;
   nghttp2_session_terminate_session(session_, code);
   want_write();
 }
@@ -409,8 +435,12 @@ int Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const st
   auto& c = *static_cast<Connection*>(self);
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   H2Stream* s = c.stream_of(frame->hd.stream_id);
-  if (!s || s->started) return 0;  // trailers: not passed on
-  s->on_header(view(name, namelen), view(value, valuelen));
+  if (!s) return 0;
+  if (s->started) {
+    s->on_trailer(view(name, namelen), view(value, valuelen));
+  } else {
+    s->on_header(view(name, namelen), view(value, valuelen));
+  }
   return 0;
 }
 
@@ -491,6 +521,13 @@ int Connection::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::u
 
 int Connection::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self) {
   auto& c = *static_cast<Connection*>(self);
+  // A connection error nghttp2 found in a frame itself (DATA on stream 0,
+  // a bad SETTINGS value, ...): its GOAWAY is the only sign of it.
+  if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
+      !c.counted_) {
+    c.counted_ = true;
+    c.count(H2Limit::protocol);
+  }
   if (frame->hd.type == NGHTTP2_RST_STREAM &&
       frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM && !c.goaway_sent_) {
     c.count(H2Limit::concurrent_streams);
@@ -537,6 +574,12 @@ void H2Stream::on_header(std::string_view name, std::string_view value) {
     return;
   }
   req_.insert(name, value);
+}
+
+void H2Stream::on_trailer(std::string_view name, std::string_view value) {
+  header_bytes_ += name.size() + value.size() + 32;
+  if (header_bytes_ > conn_.h.http().max_header_size) return;  // dropped, not buffered
+  trailers_in_.emplace_back(name, value);
 }
 
 awaitable<bool> H2Stream::wait_for_body() {
@@ -604,8 +647,14 @@ awaitable<Relayed> H2Stream::send_body(Upstream& up, Watchdog& up_dog) {
     if (body_end_ && body_in_.empty()) break;
   }
   if (chunked) {
+    std::string last = "0\r\n";
+    for (const auto& [name, value] : trailers_in_) {
+      if (is_forbidden_trailer(name)) continue;
+      last.append(name).append(": ").append(value).append("\r\n");
+    }
+    last += "\r\n";
     up_dog.arm(idle);
-    auto [ec, w] = co_await asio::async_write(up.stream, asio::buffer("0\r\n\r\n", 5), use_nothrow);
+    auto [ec, w] = co_await asio::async_write(up.stream, asio::buffer(last), use_nothrow);
     up_dog.disarm();
     if (ec) co_return Relayed::to_failed;
   }
@@ -649,19 +698,31 @@ bool H2Stream::submit_head(unsigned status, const Fields* fields, bool body,
   for (const auto& [name, value] : extra) nv.push_back(make_nv(name, value));
   nghttp2_data_provider provider{};
   provider.source.ptr = this;
-  provider.read_callback = [](nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
-                              std::uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
-    return static_cast<H2Stream*>(src->ptr)->read_response(buf, length, flags);
+  provider.read_callback = [](nghttp2_session* session, std::int32_t, std::uint8_t* buf,
+                              std::size_t length, std::uint32_t* flags, nghttp2_data_source* src,
+                              void*) -> ssize_t {
+    return static_cast<H2Stream*>(src->ptr)->read_response(session, buf, length, flags);
   };
   const int rv = nghttp2_submit_response(s, id_, nv.data(), nv.size(), body ? &provider : nullptr);
   conn_.want_write();
   return rv == 0;
 }
 
-ssize_t H2Stream::read_response(std::uint8_t* buf, std::size_t length, std::uint32_t* flags) {
+ssize_t H2Stream::read_response(nghttp2_session* session, std::uint8_t* buf, std::size_t length,
+                                std::uint32_t* flags) {
+  const auto end = [&] {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (trailers_out_.empty()) return;
+    // The server's trailers end the stream instead of the last DATA.
+    std::vector<nghttp2_nv> nv;
+    for (const auto& [name, value] : trailers_out_) nv.push_back(make_nv(name, value));
+    if (nghttp2_submit_trailer(session, id_, nv.data(), nv.size()) == 0) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+  };
   if (out_size_ == 0) {
     if (out_eof_) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      end();
       return 0;
     }
     deferred_ = true;
@@ -674,7 +735,7 @@ ssize_t H2Stream::read_response(std::uint8_t* buf, std::size_t length, std::uint
   out_size_ -= n;
   log_.bytes_out += n;
   if (out_size_ == 0) {
-    if (out_eof_) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (out_eof_) end();
     wake_.notify();
   }
   return static_cast<ssize_t>(n);
@@ -709,6 +770,16 @@ awaitable<void> H2Stream::answer(const OwnAnswer& a) {
   log_.status = static_cast<int>(a.status);
   log_.reason = a.reason;
   finish(a.counters ? *a.counters : conn_.h.unrouted());
+}
+
+void H2Stream::collect_trailers(const Fields& fields, const HeadFields& head) {
+  for (const auto& f : fields) {
+    if (std::binary_search(head.begin(), head.end(), static_cast<const void*>(&f))) continue;
+    std::string name(f.name_string());
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (is_forbidden_trailer(name)) continue;
+    trailers_out_.emplace_back(std::move(name), std::string(f.value()));
+  }
 }
 
 void H2Stream::finish(HttpPoolCounters& counters) {
@@ -837,6 +908,8 @@ awaitable<bool> H2Stream::respond(ResponseParser& rparser, Upstream& up, const E
     co_return server_keep_alive&& up.buffer->size() == 0;
   }
   const bool until_close = !rparser.chunked() && !rparser.content_length().has_value();
+  // Taken before the body is read: trailers join the same fields.
+  const HeadFields head = rparser.chunked() ? head_fields(res) : HeadFields();
   out_eof_ = false;
   if (!submit_head(status, &res, true)) co_return false;
   const auto idle = conn_.h.listener().idle_timeout;
@@ -859,7 +932,10 @@ awaitable<bool> H2Stream::respond(ResponseParser& rparser, Upstream& up, const E
     const std::size_t got = kChunk - rparser.get().body().size;
     out_ = chunk_.get();
     out_size_ = got;
-    if (rparser.is_done() || (until_close && ended)) out_eof_ = true;
+    if (rparser.is_done() || (until_close && ended)) {
+      if (rparser.chunked()) collect_trailers(res, head);
+      out_eof_ = true;
+    }
     if (deferred_) {
       deferred_ = false;
       if (nghttp2_session* s = conn_.session()) nghttp2_session_resume_data(s, id_);
