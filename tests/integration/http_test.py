@@ -27,6 +27,33 @@ from sbtest import (SWITCHBOARD, CertificateAuthority, HttpClient, IntegrationTe
 MiB = 1 << 20
 
 
+# The routes of test_routes_... and what each (Host, path) must reach: a
+# pool's name, or None for switchboard's 404. Shared with h2_test.py, which
+# asks the same over HTTP/2 (:authority in place of Host).
+ROUTE_POOLS = ("owa", "mail", "wild", "ecp")
+ROUTES = ("{match: {path-prefix: /owa}, pool: owa}",
+          "{match: {host: mail.example.com}, pool: mail}",
+          '{match: {host: "*.example.com"}, pool: wild}',
+          # Never reached: the route above matches mail.example.com first.
+          "{match: {host: mail.example.com, path-prefix: /ecp}, pool: ecp}")
+ROUTE_CASES = (
+    ("mail.example.com", "/", "mail"),
+    ("MAIL.Example.COM:8080", "/inbox", "mail"),  # case and port do not matter
+    ("a.example.com", "/", "wild"),
+    ("x.y.example.com", "/", "wild"),
+    ("example.com", "/", None),  # "*." wants a subdomain
+    ("notexample.com", "/", None),
+    ("mail.example.com", "/OWA/", "owa"),
+    ("other.org", "/owa?x=1", "owa"),
+    ("other.org", "/owa", "owa"),
+    ("other.org", "/Owa/auth/logon.aspx", "owa"),
+    ("mail.example.com", "/owacompat", "mail"),  # not on a segment boundary
+    ("other.org", "/owacompat", None),
+    ("mail.example.com", "/ecp/", "mail"),  # first match wins
+    ("other.org", "/", None),
+)
+
+
 def pool_yaml(name, servers, lines=()):
     """A pool without health checks or outlier ejection (each test decides
     what is down); servers are (name, port) or (name, port, "more: keys")."""
@@ -222,33 +249,13 @@ class HttpListenerTest(IntegrationTest):
     def test_routes_host_wildcard_path_prefix_first_match_and_default(self):
         names = ("owa", "mail", "wild", "ecp", "dflt")
         ports = self.echo_backends(names)
-        routes = ["{match: {path-prefix: /owa}, pool: owa}",
-                  "{match: {host: mail.example.com}, pool: mail}",
-                  '{match: {host: "*.example.com"}, pool: wild}',
-                  # Never reached: the route above matches mail.example.com first.
-                  "{match: {host: mail.example.com, path-prefix: /ecp}, pool: ecp}"]
+        routes = list(ROUTES)
         strict, fallback = free_port(), free_port()
         self.start("".join(pool_yaml(n, [(n, ports[n])]) for n in names),
                    listener_yaml("strict", strict, routes) +
                    listener_yaml("fallback", fallback, routes + ["{pool: dflt}"]),
                    [strict, fallback])
-        cases = [
-            ("mail.example.com", "/", "mail"),
-            ("MAIL.Example.COM:8080", "/inbox", "mail"),  # case and port do not matter
-            ("a.example.com", "/", "wild"),
-            ("x.y.example.com", "/", "wild"),
-            ("example.com", "/", None),  # "*." wants a subdomain
-            ("notexample.com", "/", None),
-            ("mail.example.com", "/OWA/", "owa"),
-            ("other.org", "/owa?x=1", "owa"),
-            ("other.org", "/owa", "owa"),
-            ("other.org", "/Owa/auth/logon.aspx", "owa"),
-            ("mail.example.com", "/owacompat", "mail"),  # not on a segment boundary
-            ("other.org", "/owacompat", None),
-            ("mail.example.com", "/ecp/", "mail"),  # first match wins
-            ("other.org", "/", None),
-        ]
-        for host, path, expected in cases:
+        for host, path, expected in ROUTE_CASES:
             with self.subTest(host=host, path=path):
                 status, got = self.who(strict, host, path)
                 if expected is None:
