@@ -1,0 +1,1028 @@
+"""HTTP/2 to clients on the `http` listener (docs/configuration.md, "http",
+`h2`): over TLS when ALPN picks h2, and in cleartext with prior knowledge.
+Real peers as in http_test.py (nginx echo backends, curl, scripted
+backends), plus nghttp, h2load, python3-h2 for well-formed clients and
+frames written byte by byte for the attacks that no library sends
+(CONTINUATION, SETTINGS and PING floods, rapid resets, a window that never
+opens).
+
+Needs Debian's python3-h2 (the CMake registration runs this file with
+/usr/bin/python3 for that reason); without it every test fails."""
+
+import hashlib
+import os
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from http_test import (ROUTE_CASES, ROUTE_POOLS, ROUTES, NtlmServer, body_counter,  # noqa: E402
+                       listener_yaml, pool_yaml)
+from sbtest import (CertificateAuthority, IntegrationTest, Nginx, ScriptedServer,  # noqa: E402
+                    SocketReader, Switchboard, can_connect, echo_location, free_port,
+                    http_response_bytes, memory_kib, metric_samples, metric_sum, parse_echo,
+                    read_http_request, wait_for_log, wait_until)
+
+try:
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.settings
+    import hpack
+    H2_MISSING = None
+except ImportError as e:  # a failure, not a skip: the tests below need it
+    H2_MISSING = (f"{e} (python3 is {sys.executable}; Debian's python3-h2 is for "
+                  f"/usr/bin/python3, and scripts/setup installs it)")
+
+MiB = 1 << 20
+
+# RFC 9113 section 6: frame types, flags, error codes, settings.
+DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, \
+    CONTINUATION = range(10)
+END_STREAM, ACK, END_HEADERS, PADDED, PRIORITY_FLAG = 0x1, 0x1, 0x4, 0x8, 0x20
+NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR, SETTINGS_TIMEOUT, STREAM_CLOSED, \
+    FRAME_SIZE_ERROR, REFUSED_STREAM, CANCEL, COMPRESSION_ERROR, CONNECT_ERROR, \
+    ENHANCE_YOUR_CALM, INADEQUATE_SECURITY, HTTP_1_1_REQUIRED = range(14)
+HEADER_TABLE_SIZE, ENABLE_PUSH, MAX_CONCURRENT_STREAMS, INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE, \
+    MAX_HEADER_LIST_SIZE = range(1, 7)
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def frame(kind, flags, stream, payload=b""):
+    """One frame as it goes on the wire."""
+    return (struct.pack(">I", len(payload))[1:] + struct.pack(">BBI", kind, flags, stream) +
+            payload)
+
+
+def settings_frame(settings=(), ack=False):
+    return frame(SETTINGS, ACK if ack else 0, 0,
+                 b"".join(struct.pack(">HI", k, v) for k, v in settings))
+
+
+def hpack_literal(name, value):
+    """A header field as "literal never indexed, new name" without Huffman
+    (RFC 7541 section 6.2.3): adds nothing to the decoder's dynamic table."""
+    def string(s):
+        return hpack_int(len(s), 7, 0) + s
+
+    return b"\x10" + string(name.encode()) + string(value.encode())
+
+
+def hpack_int(n, prefix_bits, first_byte_flags):
+    """RFC 7541 section 5.1."""
+    limit = (1 << prefix_bits) - 1
+    if n < limit:
+        return bytes([first_byte_flags | n])
+    out = [first_byte_flags | limit]
+    n -= limit
+    while n >= 128:
+        out.append(n % 128 + 128)
+        n //= 128
+    out.append(n)
+    return bytes(out)
+
+
+def open_socket(port, tls=False, timeout=10, sni="app.example.com", source=None):
+    """A TCP connection to 127.0.0.1:port; with tls, a TLS session whose ALPN
+    must have picked h2 (the certificate is not checked: a test CA)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                    source_address=(source, 0) if source else None)
+    if not tls:
+        return sock
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    sock = ctx.wrap_socket(sock, server_hostname=sni)
+    if sock.selected_alpn_protocol() != "h2":
+        sock.close()
+        raise AssertionError(f"ALPN picked {sock.selected_alpn_protocol()!r}, not h2")
+    return sock
+
+
+class Stream:
+    """What came back on one stream."""
+
+    def __init__(self):
+        self.headers = []      # the final response head, [(name, value)] (str)
+        self.informational = []
+        self.trailers = []
+        self.data = bytearray()
+        self.ended = False
+        self.reset = None      # RST_STREAM error code
+
+    @property
+    def status(self):
+        return next((int(v) for n, v in self.headers if n == ":status"), None)
+
+    def header(self, name):
+        return next((v for n, v in self.headers if n == name), None)
+
+    @property
+    def done(self):
+        return self.ended or self.reset is not None
+
+
+class RawH2:
+    """An HTTP/2 client that writes exactly the frames it is given (so that
+    it can misbehave) and parses every frame the server sends: responses
+    per stream, the server's SETTINGS, GOAWAY, the close. By default it
+    acknowledges the server's SETTINGS and PINGs and opens the windows for
+    what it receives, as a well-behaved client does; each can be switched
+    off."""
+
+    def __init__(self, port, tls=False, settings=(), timeout=10, ack_settings=True,
+                 window_updates=True, rcvbuf=None, source=None):
+        if rcvbuf:
+            # A small receive buffer: what the server writes and we do not
+            # read stays in the server.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(timeout)
+            sock.connect(("127.0.0.1", port))
+            self.sock = sock
+        else:
+            self.sock = open_socket(port, tls, timeout, source=source)
+        self.timeout = timeout
+        self.encoder = hpack.Encoder()
+        self.decoder = hpack.Decoder()
+        self.decoder.max_header_list_size = 1 << 24
+        self.ack_settings = ack_settings
+        self.window_updates = window_updates
+        self.buf = b""
+        self.frames = []          # (type, flags, stream, payload length) as received
+        self.streams = {}         # stream id -> Stream
+        self.server_settings = {}
+        self.goaway = None        # (last stream id, error code) of the last GOAWAY
+        self.goaways = []
+        self.eof = False
+        self.next_stream = 1
+        self._block = None        # (stream, END_STREAM, fragments) of a header block
+        self.send(PREFACE + settings_frame(settings))
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        """False when the server no longer takes bytes (closed, or not
+        reading within the timeout)."""
+        try:
+            self.sock.sendall(data)
+            return True
+        except (OSError, ssl.SSLError):
+            return False
+
+    def headers_frames(self, stream, headers, end_stream=True):
+        block = self.encoder.encode(headers)
+        return frame(HEADERS, END_HEADERS | (END_STREAM if end_stream else 0), stream, block)
+
+    def request(self, path="/", method="GET", authority="app.example.com", scheme="http",
+                headers=(), body=None, send=True):
+        """Opens the next stream with a request; returns its id (and sends
+        it unless send=False: then the frames are in self.pending)."""
+        sid = self.next_stream
+        self.next_stream += 2
+        hdrs = [(":method", method), (":scheme", scheme), (":authority", authority),
+                (":path", path), *headers]
+        data = self.headers_frames(sid, hdrs, end_stream=body is None)
+        if body is not None:
+            for i in range(0, max(len(body), 1), 16384):
+                piece = body[i:i + 16384]
+                last = i + 16384 >= len(body)
+                data += frame(DATA, END_STREAM if last else 0, sid, piece)
+        self.streams[sid] = Stream()
+        if send:
+            self.send(data)
+        else:
+            self.pending = data
+        return sid
+
+    def pump(self, timeout):
+        """Reads what arrives within `timeout` seconds; False once closed."""
+        if self.eof:
+            return False
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(1 << 16)
+        except socket.timeout:
+            return True
+        except (OSError, ssl.SSLError):
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        while len(self.buf) >= 9:
+            length = int.from_bytes(self.buf[:3], "big")
+            if len(self.buf) < 9 + length:
+                break
+            kind, flags, sid = struct.unpack(">BBI", self.buf[3:9])
+            payload, self.buf = self.buf[9:9 + length], self.buf[9 + length:]
+            self._frame(kind, flags, sid & 0x7fffffff, payload)
+        return True
+
+    def _frame(self, kind, flags, sid, payload):
+        self.frames.append((kind, flags, sid, len(payload)))
+        stream = self.streams.setdefault(sid, Stream()) if sid else None
+        if kind == SETTINGS and not flags & ACK:
+            for i in range(0, len(payload) - 5, 6):
+                key, value = struct.unpack(">HI", payload[i:i + 6])
+                self.server_settings[key] = value
+            if self.ack_settings:
+                self.send(settings_frame(ack=True))
+        elif kind == PING and not flags & ACK and self.ack_settings:
+            self.send(frame(PING, ACK, 0, payload))
+        elif kind == GOAWAY:
+            self.goaway = struct.unpack(">II", payload[:8])
+            self.goaway = (self.goaway[0] & 0x7fffffff, self.goaway[1])
+            self.goaways.append(self.goaway)
+        elif kind == RST_STREAM:
+            stream.reset = struct.unpack(">I", payload[:4])[0]
+        elif kind == HEADERS:
+            if flags & PADDED:
+                payload = payload[1:len(payload) - payload[0]]
+            if flags & PRIORITY_FLAG:
+                payload = payload[5:]
+            self._block = (sid, bool(flags & END_STREAM), [payload])
+            if flags & END_HEADERS:
+                self._end_block()
+        elif kind == CONTINUATION and self._block:
+            self._block[2].append(payload)
+            if flags & END_HEADERS:
+                self._end_block()
+        elif kind == DATA:
+            if flags & PADDED:
+                payload = payload[1:len(payload) - payload[0]]
+            stream.data += payload
+            if flags & END_STREAM:
+                stream.ended = True
+            if self.window_updates and payload:
+                n = struct.pack(">I", len(payload))
+                self.send(frame(WINDOW_UPDATE, 0, 0, n) +
+                          (frame(WINDOW_UPDATE, 0, sid, n) if not stream.ended else b""))
+
+    def _end_block(self):
+        sid, end_stream, fragments = self._block
+        self._block = None
+        fields = [(n.decode() if isinstance(n, bytes) else n,
+                   v.decode() if isinstance(v, bytes) else v)
+                  for n, v in self.decoder.decode(b"".join(fragments))]
+        stream = self.streams.setdefault(sid, Stream())
+        status = next((v for n, v in fields if n == ":status"), None)
+        if status is None:
+            stream.trailers = fields
+        elif status.startswith("1"):
+            stream.informational.append(fields)
+        else:
+            stream.headers = fields
+        if end_stream:
+            stream.ended = True
+
+    def wait(self, predicate, timeout):
+        """Reads until `predicate()` holds, the connection closes, or
+        `timeout`; returns predicate()."""
+        deadline = time.monotonic() + timeout
+        while not predicate() and not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.pump(min(left, 0.2))
+        return predicate()
+
+    def cut_off(self, timeout):
+        """Waits for GOAWAY or the close; True when one came."""
+        return self.wait(lambda: self.goaway is not None or self.eof, timeout)
+
+
+class H2Client:
+    """A well-behaved client on python3-h2 (its events are what the tests
+    check, e.g. StreamReset's error_code)."""
+
+    def __init__(self, port, tls=False, authority="app.example.com", timeout=10, settings=None,
+                 send_preface=True, source=None):
+        self.sock = open_socket(port, tls, timeout, source=source)
+        self.scheme = "https" if tls else "http"
+        self.authority = authority
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        if settings:
+            self.conn.local_settings = h2.settings.Settings(client=True, initial_values=settings)
+        self.conn.initiate_connection()
+        self.streams = {}
+        self.events = []
+        self.terminated = None
+        self.eof = False
+        if send_preface:
+            self.flush()
+
+    def close(self):
+        self.sock.close()
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            try:
+                self.sock.sendall(data)
+            except (OSError, ssl.SSLError):
+                self.eof = True
+
+    def request(self, path="/", method="GET", headers=(), body=b"", authority=None, send=True):
+        sid = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(sid, [(":method", method), (":scheme", self.scheme),
+                                     (":authority", authority or self.authority),
+                                     (":path", path), *headers], end_stream=not body)
+        if body:
+            self.conn.send_data(sid, body, end_stream=True)
+        self.streams[sid] = Stream()
+        if send:
+            self.flush()
+        return sid
+
+    def pump(self, timeout):
+        if self.eof:
+            return False
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(1 << 16)
+        except socket.timeout:
+            return True
+        except (OSError, ssl.SSLError):
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        for ev in self.conn.receive_data(data):
+            self.events.append(ev)
+            stream = self.streams.setdefault(ev.stream_id, Stream()) \
+                if getattr(ev, "stream_id", None) else None
+            if isinstance(ev, h2.events.ResponseReceived):
+                stream.headers = list(ev.headers)
+            elif isinstance(ev, h2.events.InformationalResponseReceived):
+                stream.informational.append(list(ev.headers))
+            elif isinstance(ev, h2.events.TrailersReceived):
+                stream.trailers = list(ev.headers)
+            elif isinstance(ev, h2.events.DataReceived):
+                stream.data += ev.data
+                self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded):
+                stream.ended = True
+            elif isinstance(ev, h2.events.StreamReset):
+                stream.reset = int(ev.error_code)
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                self.terminated = (int(ev.error_code), ev.last_stream_id)
+        self.flush()
+        return True
+
+    def wait(self, predicate, timeout):
+        deadline = time.monotonic() + timeout
+        while not predicate() and not self.eof and self.terminated is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.pump(min(left, 0.2))
+        return predicate()
+
+    def all_done(self, sids, timeout=10):
+        return self.wait(lambda: all(self.streams[s].done for s in sids), timeout)
+
+    def get(self, path="/", timeout=10, **kwargs):
+        sid = self.request(path, **kwargs)
+        self.all_done([sid], timeout)
+        return self.streams[sid]
+
+
+def h2_curl(url, *args, prior_knowledge=False, timeout=30):
+    """curl over HTTP/2 (ALPN on https, prior knowledge on http); returns
+    (exit code, body, http_code, http_version, stderr)."""
+    mode = "--http2-prior-knowledge" if prior_knowledge else "--http2"
+    r = subprocess.run(["curl", "-sS", "-k", mode, "--max-time", str(timeout), "-o", "-",
+                        "-w", "\n%{http_code} %{http_version}", *args, url],
+                       capture_output=True, timeout=timeout + 10)
+    body, _, tail = r.stdout.rpartition(b"\n")
+    code, _, version = tail.decode().partition(" ")
+    return r.returncode, body, code, version, r.stderr.decode(errors="replace")
+
+
+def slow_backend(seconds, seen=None):
+    """A keep-alive backend that answers each request `seconds` after it
+    came (appending its path to `seen` when it arrives)."""
+    def serve(conn):
+        reader = SocketReader(conn)
+        while True:
+            try:
+                req = read_http_request(reader)
+            except EOFError:
+                return
+            if seen is not None:
+                seen.append(req.target)
+            time.sleep(seconds)
+            conn.sendall(http_response_bytes(200, "OK", [("Content-Type", "text/plain")],
+                                             f"slow {req.target}\n".encode()))
+    return ScriptedServer(serve)
+
+
+def head_echo(heads):
+    """A keep-alive backend that answers each request with 200 and keeps
+    its head (HttpMessage) in `heads`."""
+    def serve(conn):
+        reader = SocketReader(conn)
+        while True:
+            try:
+                req = read_http_request(reader)
+            except EOFError:
+                return
+            heads.append(req)
+            conn.sendall(http_response_bytes(200, "OK", [("Content-Type", "text/plain")],
+                                             b"seen\n"))
+    return ScriptedServer(serve)
+
+
+class H2ListenerTest(IntegrationTest):
+
+    def setUp(self):
+        if H2_MISSING:
+            self.fail(f"cannot import h2: {H2_MISSING}")
+        super().setUp()
+
+    def start(self, pools, listeners, ports, grace="1s"):
+        self.admin = free_port()
+        yaml = (f"workers: 1\nshutdown-grace: {grace}\n"
+                f"admin: {{listen: 127.0.0.1:{self.admin}}}\n"
+                f"pools:\n{pools}listeners:\n{listeners}")
+        self.sb = Switchboard(self.procs, self.workdir, yaml, wait_ports=ports)
+        self.pid = self.sb.proc.pid
+
+    def tls_lines(self):
+        """A listener's `tls:` offering h2 by ALPN, with a certificate for
+        app.example.com and *.example.com from a CA of this test."""
+        if not hasattr(self, "cert"):
+            self.ca = CertificateAuthority(self.workdir)
+            self.cert = self.ca.issue("app.example.com", ["app.example.com", "*.example.com"])
+        return ["tls:",
+                f"  certificates: [{{cert: {self.cert['cert']}, key: {self.cert['key']}}}]",
+                "  alpn: [h2, http/1.1]"]
+
+    def echo_backends(self, names, tag="nginx"):
+        ports = {n: free_port() for n in names}
+        Nginx(self.procs, self.workdir,
+              [{"name": n, "port": p, "locations": echo_location(n)} for n, p in ports.items()],
+              tag=tag)
+        return ports
+
+    def scripted(self, server):
+        self.addCleanup(server.close)
+        return server
+
+    def limit_hits(self, listener, limit):
+        return metric_sum(self.admin, "switchboard_http2_limit_hits_total", listener=listener,
+                          limit=limit)
+
+    def assert_limit_counted(self, listener, limit, before):
+        try:
+            wait_until(lambda: self.limit_hits(listener, limit) > before, timeout=3,
+                       what=f"switchboard_http2_limit_hits_total{{limit={limit}}} to grow")
+        except AssertionError:
+            samples = metric_samples(self.admin, "switchboard_http2_limit_hits_total")
+            self.fail(f"limit={limit} not counted (was {before}); samples: {samples}")
+
+    def assert_serving(self, port, tls=False, path="/"):
+        """The process lives and a new client gets 200 over HTTP/2."""
+        self.assertIsNone(self.sb.proc.poll(), "switchboard exited")
+        url = f"{'https' if tls else 'http'}://127.0.0.1:{port}{path}"
+        code, body, status, version, err = h2_curl(url, prior_knowledge=not tls, timeout=10)
+        self.assertEqual((code, status, version), (0, "200", "2"), err + body.decode()[:300])
+
+    def peak_kib(self):
+        return memory_kib(self.pid, "VmHWM")
+
+    # 1. Routes by :authority and path, over TLS (ALPN h2) and cleartext
+    # (prior knowledge), sharing http_test.py's table; access log and
+    # request counts.
+    def test_routes_by_authority_and_path_and_counts_requests(self):
+        ports = self.echo_backends(ROUTE_POOLS)
+        tls, clear = free_port(), free_port()
+        self.start("".join(pool_yaml(n, [(n, ports[n])]) for n in ROUTE_POOLS),
+                   listener_yaml("tls", tls, ROUTES, lines=self.tls_lines()) +
+                   listener_yaml("clear", clear, ROUTES), [tls, clear])
+        for listener, url in (("tls", f"https://127.0.0.1:{tls}"),
+                              ("clear", f"http://127.0.0.1:{clear}")):
+            for host, path, expected in ROUTE_CASES:
+                with self.subTest(listener=listener, host=host, path=path):
+                    # curl sends a Host header of the command line as :authority.
+                    code, body, status, version, err = h2_curl(
+                        url + path, "-H", f"Host: {host}", prior_knowledge=listener == "clear")
+                    self.assertEqual((code, version), (0, "2"), err)
+                    if expected is None:
+                        self.assertEqual(status, "404", body)
+                        self.assertTrue(body.strip(), "a 404 of switchboard's own has a body")
+                        continue
+                    self.assertEqual(status, "200", body)
+                    got = parse_echo(body)
+                    self.assertEqual((got["name"], got["host"], got["uri"]),
+                                     (expected, host, path))
+        log = wait_for_log(self.sb, "protocol=h2", count=2 * len(ROUTE_CASES))
+        self.assertRegex(log, r"access listener=clear .*host=other\.org path=/ status=404 "
+                              r".*protocol=h2")
+        self.assertRegex(log, r"access listener=tls .*host=a\.example\.com .*status=200 "
+                              r".*pool=wild .*protocol=h2 tls=TLSv1\.[23]")
+        self.assertNotRegex(log, r"access listener=(tls|clear) .*protocol=h1")
+        want = {n: sum(1 for _, _, e in ROUTE_CASES if e == n) for n in ROUTE_POOLS}
+        nf = sum(1 for *_, e in ROUTE_CASES if e is None)
+        for listener in ("tls", "clear"):
+            for pool, n in want.items():
+                if n:
+                    wait_until(lambda: metric_sum(
+                        self.admin, "switchboard_http_requests_total", listener=listener,
+                        pool=pool, code="2xx") == n, what=f"{n} 2xx counted for {pool}")
+            self.assertEqual(metric_sum(self.admin, "switchboard_http_requests_total",
+                                        listener=listener, code="4xx"), nf)
+
+    # Forwarded headers; what an HTTP/1.1 server gets from an h2 request.
+    def test_forwarded_headers_host_and_cookies_reach_the_server(self):
+        ports = self.echo_backends(("b1",))
+        heads = []
+        recorder = self.scripted(head_echo(heads))
+        tls, clear = free_port(), free_port()
+        routes = ["{match: {path-prefix: /head}, pool: rec}", "{pool: web}"]
+        self.start(pool_yaml("web", [("b1", ports["b1"])]) +
+                   pool_yaml("rec", [("rec", recorder.port)]),
+                   listener_yaml("tls", tls, routes, lines=self.tls_lines()) +
+                   listener_yaml("clear", clear, routes), [tls, clear])
+        code, body, status, version, err = h2_curl(
+            f"https://127.0.0.1:{tls}/fwd?a=1", "--interface", "127.0.0.7",
+            "-H", "Host: app.example.com", "-H", "X-Forwarded-For: 203.0.113.9",
+            "-H", "Forwarded: for=203.0.113.9;proto=https")
+        self.assertEqual((code, status, version), (0, "200", "2"), err)
+        got = parse_echo(body)
+        self.assertEqual(got["uri"], "/fwd?a=1")
+        self.assertEqual((got["host"], got["xfh"]), ("app.example.com", "app.example.com"))
+        self.assertEqual(got["xff"], "203.0.113.9, 127.0.0.7")
+        self.assertEqual(got["xfp"], "https")
+        self.assertEqual(got["fwd"], 'for=203.0.113.9;proto=https, for=127.0.0.7;proto=https;'
+                                     'host="app.example.com"')
+
+        client = H2Client(clear, authority="app.example.com:8443", source="127.0.0.8")
+        self.addCleanup(client.close)
+        s = client.get("/plain", headers=[("te", "trailers")])
+        self.assertEqual(s.status, 200, s.reset)
+        got = parse_echo(bytes(s.data))
+        self.assertEqual((got["host"], got["xff"], got["xfp"], got["te"]),
+                         ("app.example.com:8443", "127.0.0.8", "http", ""))
+        self.assertEqual(got["fwd"], 'for=127.0.0.8;proto=http;host="app.example.com:8443"')
+
+        # Cookies split in several fields (RFC 9113 section 8.2.3) reach an
+        # HTTP/1.1 server as one Cookie line; no pseudo-header leaks; Host
+        # is the :authority, once.
+        s = client.get("/head/x?y=1", headers=[("cookie", "a=1"), ("cookie", "b=2"),
+                                               ("x-app", "v")])
+        self.assertEqual(s.status, 200, s.reset)
+        req = heads[-1]
+        self.assertEqual((req.method, req.target), ("GET", "/head/x?y=1"))
+        self.assertTrue(req.start.endswith(" HTTP/1.1"), req.start)
+        self.assertEqual(req.all("Host"), ["app.example.com:8443"])
+        self.assertEqual(req.all("Cookie"), ["a=1; b=2"])
+        self.assertEqual(req.all("X-App"), ["v"])
+        self.assertEqual([n for n, _ in req.headers if n.startswith(":")], [])
+        body = os.urandom(1000)
+        sid = client.request("/head/post", method="POST", body=body)
+        client.all_done([sid])
+        self.assertEqual(client.streams[sid].status, 200)
+        self.assertEqual((heads[-1].method, heads[-1].body), ("POST", body))
+
+    # Cookie affinity: Set-Cookie on h2 responses, the cookie keeps a
+    # client on its server, per request (not per connection).
+    def test_cookie_affinity_over_h2(self):
+        ports = self.echo_backends(("b1", "b2", "b3"))
+        port = free_port()
+        self.start(pool_yaml("web", [(n, p) for n, p in ports.items()]),
+                   listener_yaml("vip", port, ["{pool: web}"], ["affinity: cookie"],
+                                 self.tls_lines()), [port])
+        code, body, status, version, err = h2_curl(f"https://127.0.0.1:{port}/", "-v")
+        self.assertEqual((code, status, version), (0, "200", "2"), err)
+        self.assertRegex(err, r"(?i)< set-cookie: SWBSRV=[0-9a-f]{16}; Path=/; HttpOnly.*Secure")
+
+        client = H2Client(port, tls=True)
+        self.addCleanup(client.close)
+        sids = [client.request(f"/n{i}") for i in range(6)]
+        self.assertTrue(client.all_done(sids))
+        names, cookies = [], []
+        for sid in sids:
+            s = client.streams[sid]
+            self.assertEqual(s.status, 200, s.reset)
+            names.append(parse_echo(bytes(s.data))["name"])
+            cookies.append(s.header("set-cookie").split(";")[0])
+        self.assertGreater(len(set(names)), 1, "requests of one connection are balanced")
+        first, cookie = names[0], cookies[0]
+        sids = [client.request(f"/c{i}", headers=[("cookie", "theme=dark"), ("cookie", cookie)])
+                for i in range(9)]
+        self.assertTrue(client.all_done(sids))
+        self.assertEqual({parse_echo(bytes(client.streams[s].data))["name"] for s in sids},
+                         {first})
+
+    # A GET is retried on the next server when a server's port is closed.
+    def test_get_retried_when_a_server_port_is_closed(self):
+        ports = self.echo_backends(("good",))
+        port = free_port()
+        self.start(pool_yaml("mixed", [("closed", free_port()), ("good", ports["good"])],
+                             ["retries: 2"]),
+                   listener_yaml("vip", port, ["{pool: mixed}"]), [port])
+        client = H2Client(port)
+        self.addCleanup(client.close)
+        sids = [client.request(f"/r{i}") for i in range(30)]  # 30 streams at once
+        self.assertTrue(client.all_done(sids, 20))
+        got = [(client.streams[s].status, parse_echo(bytes(client.streams[s].data)).get("name"))
+               for s in sids]
+        self.assertEqual([g for g in got if g != (200, "good")], [])
+        self.assertRegex(wait_for_log(self.sb, "retries=1"),
+                         r"pool=mixed server=good retries=1 protocol=h2")
+
+    # Bodies stream both ways intact.
+    def test_5_mib_post_and_50_mib_download_intact(self):
+        counter = self.scripted(ScriptedServer(body_counter))
+        www = os.path.join(self.workdir, "www")
+        os.makedirs(www)
+        big = os.path.join(www, "big.bin")
+        digest = hashlib.sha256()
+        block = os.urandom(MiB)
+        with open(big, "wb") as f:
+            for i in range(50):
+                piece = struct.pack("<I", i) + block[4:]
+                digest.update(piece)
+                f.write(piece)
+        files = free_port()
+        Nginx(self.procs, self.workdir, [{"name": "files", "port": files, "root": www}])
+        tls, clear = free_port(), free_port()
+        routes = ["{match: {path-prefix: /big.bin}, pool: files}", "{pool: up}"]
+        self.start(pool_yaml("files", [("files", files)]) + pool_yaml("up", [("up", counter.port)]),
+                   listener_yaml("tls", tls, routes, lines=self.tls_lines()) +
+                   listener_yaml("clear", clear, routes), [tls, clear])
+        upload = os.urandom(5 * MiB)
+        path = os.path.join(self.workdir, "upload.bin")
+        with open(path, "wb") as f:
+            f.write(upload)
+        want = (str(len(upload)), hashlib.sha256(upload).hexdigest())
+        for url, pk in ((f"https://127.0.0.1:{tls}/upload", False),
+                        (f"http://127.0.0.1:{clear}/upload", True)):
+            with self.subTest(url=url):
+                code, body, status, version, err = h2_curl(url, "--data-binary", f"@{path}",
+                                                           prior_knowledge=pk)
+                self.assertEqual((code, status, version), (0, "200", "2"), err)
+                got = parse_echo(body)
+                self.assertEqual((got["method"], got["bytes"], got["sha256"]), ("POST", *want))
+        before = self.peak_kib()
+        for url, pk in ((f"https://127.0.0.1:{tls}/big.bin", False),
+                        (f"http://127.0.0.1:{clear}/big.bin", True)):
+            with self.subTest(url=url):
+                out = os.path.join(self.workdir, "got.bin")
+                started = time.monotonic()
+                code, _, status, version, err = h2_curl(url, "-o", out, prior_knowledge=pk)
+                self.assertEqual((code, status, version), (0, "200", "2"), err)
+                with open(out, "rb") as f:
+                    self.assertEqual(hashlib.file_digest(f, "sha256").hexdigest(),
+                                     digest.hexdigest())
+                self.assertLess(time.monotonic() - started, 20)
+        growth = (self.peak_kib() - before) // 1024
+        self.assertLess(growth, 32, f"peak RSS grew {growth} MiB relaying 2 x 50 MiB")
+
+    # 2, 3. nghttp, and h2load with 100 streams at once over 10 connections.
+    def test_nghttp_and_h2load_through_tls(self):
+        ports = self.echo_backends(("b1", "b2"))
+        port = free_port()
+        self.start(pool_yaml("web", [(n, p) for n, p in ports.items()],
+                             ["keepalive: {max-idle: 64, idle-timeout: 30s}"]),
+                   listener_yaml("vip", port, ["{pool: web}"], lines=self.tls_lines()), [port])
+        r = subprocess.run(["nghttp", "-nv", f"https://127.0.0.1:{port}/nghttp"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr)
+        self.assertRegex(r.stdout, r"recv \(stream_id=\d+\) :status: 200")
+        self.assertIn("h2 ", r.stdout)  # "Negotiated protocol: h2"
+
+        started = time.monotonic()
+        r = subprocess.run(["h2load", "-n", "2000", "-c", "10", "-m", "10", "-T", "20",
+                            f"https://127.0.0.1:{port}/load"],
+                           capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - started
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr)
+        self.assertIn("Application protocol: h2", r.stdout)
+        self.assertRegex(r.stdout, r"requests: 2000 total, 2000 started, 2000 done, "
+                                   r"2000 succeeded, 0 failed, 0 errored")
+        self.assertRegex(r.stdout, r"status codes: 2000 2xx, 0 3xx, 0 4xx, 0 5xx")
+        self.assertLess(took, 30, r.stdout)
+        wait_until(lambda: metric_sum(self.admin, "switchboard_http_requests_total",
+                                      listener="vip", pool="web", code="2xx") == 2001,
+                   what="2001 h2 requests counted")
+        self.assertEqual(metric_sum(self.admin, "switchboard_http_requests_total",
+                                    listener="vip", code="5xx"), 0)
+        self.assert_serving(port, tls=True)
+
+    # 4. NTLM authenticates connections: over h2 the stream is reset with
+    # HTTP_1_1_REQUIRED, and curl falls back to HTTP/1.1 by itself.
+    def test_ntlm_needs_http_1_1(self):
+        def offers_ntlm(conn):
+            reader = SocketReader(conn)
+            while True:
+                try:
+                    read_http_request(reader)
+                except EOFError:
+                    return
+                conn.sendall(http_response_bytes(401, "Unauthorized",
+                                                 [("WWW-Authenticate", "NTLM")], b"no\n"))
+        offer = self.scripted(ScriptedServer(offers_ntlm))
+        iis = NtlmServer()
+        self.addCleanup(iis.close)
+        ports = self.echo_backends(("web",))
+        port = free_port()
+        self.start(pool_yaml("offer", [("offer", offer.port)]) +
+                   pool_yaml("iis", [("iis", iis.port)],
+                             ["keepalive: {max-idle: 8, idle-timeout: 30s}"]) +
+                   pool_yaml("web", [("web", ports["web"])]),
+                   listener_yaml("vip", port, ["{match: {path-prefix: /offer}, pool: offer}",
+                                               "{match: {path-prefix: /ews}, pool: iis}",
+                                               "{pool: web}"], lines=self.tls_lines()), [port])
+        client = H2Client(port, tls=True)
+        self.addCleanup(client.close)
+        s = client.get("/offer/")
+        resets = [e for e in client.events if isinstance(e, h2.events.StreamReset)]
+        self.assertEqual([(e.stream_id, int(e.error_code)) for e in resets],
+                         [(1, HTTP_1_1_REQUIRED)], (s.status, bytes(s.data)))
+        # The connection goes on with its other streams.
+        s = client.get("/other")
+        self.assertEqual((s.status, parse_echo(bytes(s.data)).get("name")), (200, "web"))
+
+        r = subprocess.run(["curl", "-sS", "-k", "--http2", "--ntlm", "-u", "user:pw", "-v",
+                            "--max-time", "20", "-w", "\n%{http_code} %{http_version}",
+                            f"https://127.0.0.1:{port}/ews/exchange.asmx"],
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertEqual(r.stdout, b"authenticated\n\n200 1.1", r.stderr[-3000:])
+
+    # 5. Attacks: each attacker is cut off in bounded time, the others
+    # served, the process alive, and the limit counted.
+    def test_rapid_reset_gets_goaway_enhance_your_calm(self):
+        ports = self.echo_backends(("b1",))
+        port = free_port()
+        self.start(pool_yaml("web", [("b1", ports["b1"])]),
+                   listener_yaml("vip", port, ["{pool: web}"], ["h2: {max-resets-per-second: 50}"],
+                                 self.tls_lines()), [port])
+        bystander = H2Client(port, tls=True)
+        self.addCleanup(bystander.close)
+        self.assertEqual(bystander.get("/").status, 200)
+        before = self.limit_hits("vip", "resets")
+        attacker = RawH2(port, tls=True)
+        self.addCleanup(attacker.close)
+        started = time.monotonic()
+        sent = 0
+        while sent < 2000 and attacker.goaway is None and not attacker.eof:
+            burst = b""
+            for _ in range(20):
+                sid = attacker.request(scheme="https", send=False)
+                burst += attacker.pending + frame(RST_STREAM, 0, sid, struct.pack(">I", CANCEL))
+            if not attacker.send(burst):
+                break
+            sent += 20
+            attacker.pump(0.001)
+        self.assertTrue(attacker.cut_off(5), f"no GOAWAY nor close after {sent} resets")
+        took = time.monotonic() - started
+        self.assertEqual(attacker.goaway and attacker.goaway[1], ENHANCE_YOUR_CALM,
+                         f"GOAWAYs {attacker.goaways}, closed {attacker.eof}")
+        self.assertLess(took, 5)
+        self.assertLess(sent, 2000, "2000 streams reset before the GOAWAY")
+        self.assert_limit_counted("vip", "resets", before)
+        self.assertEqual(bystander.get("/after").status, 200)
+        self.assert_serving(port, tls=True)
+
+    def test_continuation_flood_is_cut_off_in_bounded_memory(self):
+        ports = self.echo_backends(("b1",))
+        port = free_port()
+        self.start(pool_yaml("web", [("b1", ports["b1"])]),
+                   listener_yaml("vip", port, ["{pool: web}"]), [port])
+        before_kib = self.peak_kib()
+        before = self.limit_hits("vip", "continuation")
+        # Many small CONTINUATION frames (a CPU and count attack), then few
+        # large ones (a memory attack): a header block that never ends.
+        for what, per_frame, frames in (("small", 8, 10000), ("large", 16000, 3000)):
+            with self.subTest(what):
+                attacker = RawH2(port)
+                self.addCleanup(attacker.close)
+                head = attacker.encoder.encode([(":method", "GET"), (":scheme", "http"),
+                                                (":authority", "a"), (":path", "/")])
+                attacker.send(frame(HEADERS, END_STREAM, 1, head))
+                piece = frame(CONTINUATION, 0, 1, hpack_literal("x-c", "v" * per_frame))
+                started, sent = time.monotonic(), 0
+                while sent < frames and attacker.goaway is None and not attacker.eof:
+                    n = min(100 if per_frame < 100 else 4, frames - sent)
+                    if not attacker.send(piece * n):
+                        break
+                    sent += n
+                    attacker.pump(0.001)
+                self.assertTrue(attacker.cut_off(5), f"not cut off after {sent} CONTINUATIONs")
+                self.assertLess(time.monotonic() - started, 10)
+                self.assertLess(sent, frames, "every CONTINUATION frame was taken")
+                self.assertFalse(attacker.streams.get(1) and attacker.streams[1].status,
+                                 "the endless header block got a response")
+                if what == "small":
+                    self.assert_limit_counted("vip", "continuation", before)
+        growth = (self.peak_kib() - before_kib) // 1024
+        self.assertLess(growth, 32, f"peak RSS grew {growth} MiB")
+        self.assert_serving(port)
+
+    def test_settings_and_ping_floods_are_cut_off(self):
+        ports = self.echo_backends(("b1",))
+        port = free_port()
+        self.start(pool_yaml("web", [("b1", ports["b1"])]),
+                   listener_yaml("vip", port, ["{pool: web}"]), [port])
+        before_kib = self.peak_kib()
+        floods = (("settings-flood", settings_frame([(INITIAL_WINDOW_SIZE, 65535)])),
+                  ("ping-flood", frame(PING, 0, 0, b"pingping")))
+        for limit, one in floods:
+            with self.subTest(limit):
+                before = self.limit_hits("vip", limit)
+                # Each of these frames asks for an answer (an ACK), and this
+                # client reads none of them, with a small receive buffer:
+                # the answers can only pile up in the server.
+                attacker = RawH2(port, ack_settings=False, rcvbuf=4096, timeout=5)
+                self.addCleanup(attacker.close)
+                started = time.monotonic()
+                sent = 0
+                while sent < 10000:
+                    if not attacker.send(one * 500):
+                        break
+                    sent += 500
+                # Now read: a GOAWAY in what piled up, or the close.
+                cut = attacker.wait(lambda: attacker.goaway is not None or attacker.eof, 10)
+                self.assertTrue(cut, f"not cut off after {sent} frames")
+                if attacker.goaway:
+                    self.assertEqual(attacker.goaway[1], ENHANCE_YOUR_CALM, attacker.goaways)
+                self.assertLess(time.monotonic() - started, 15)
+                self.assert_limit_counted("vip", limit, before)
+                self.assert_serving(port)
+        growth = (self.peak_kib() - before_kib) // 1024
+        self.assertLess(growth, 32, f"peak RSS grew {growth} MiB")
+
+    def test_header_list_over_max_header_size(self):
+        ports = self.echo_backends(("b1",))
+        port = free_port()
+        self.start(pool_yaml("web", [("b1", ports["b1"])]),
+                   listener_yaml("vip", port, ["{pool: web}"], ["max-header-size: 64KB"]), [port])
+        client = H2Client(port)
+        self.addCleanup(client.close)
+        # Below the limit: served.
+        s = client.get("/fits", headers=[(f"x-fits-{i}", "a" * 20000) for i in range(2)])
+        self.assertEqual(s.status, 200, s.reset)
+        before = self.limit_hits("vip", "header-size")
+        # 100 KB in four fields, each within HPACK's bounds: the stream is
+        # refused (431 or RST_STREAM), the connection serves on.
+        s = client.get("/big", headers=[(f"x-big-{i}", "a" * 25000) for i in range(4)])
+        self.assertTrue(s.status == 431 or s.reset is not None,
+                        f"status {s.status}, reset {s.reset}, connection {client.terminated}")
+        self.assertIsNone(client.terminated, "the connection was closed for one stream")
+        s = client.get("/after")
+        self.assertEqual(s.status, 200, s.reset)
+        self.assert_limit_counted("vip", "header-size", before)
+        # One 100 KB field: the stream or the connection is refused; the
+        # listener serves new connections.
+        other = H2Client(port)
+        self.addCleanup(other.close)
+        s = other.get("/one-field", headers=[("x-huge", "a" * 100000)])
+        self.assertTrue(s.status == 431 or s.reset is not None or other.terminated or other.eof,
+                        f"status {s.status}")
+        self.assertNotEqual(s.status, 200)
+        self.assert_serving(port)
+
+    def test_window_that_never_opens_holds_no_response_in_memory(self):
+        www = os.path.join(self.workdir, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "big.bin"), "wb") as f:
+            block = os.urandom(MiB)
+            for _ in range(50):
+                f.write(block)
+        with open(os.path.join(www, "small"), "wb") as f:
+            f.write(b"small\n")
+        files = free_port()
+        Nginx(self.procs, self.workdir, [{"name": "files", "port": files, "root": www}])
+        port = free_port()
+        self.start(pool_yaml("files", [("files", files)]),
+                   listener_yaml("vip", port, ["{pool: files}"], lines=["idle-timeout: 2s"]),
+                   [port])
+        self.assert_serving(port, path="/small")
+        before = self.peak_kib()
+        stalled = RawH2(port, settings=[(INITIAL_WINDOW_SIZE, 0)], window_updates=False)
+        self.addCleanup(stalled.close)
+        started = time.monotonic()
+        sid = stalled.request("/big.bin")
+        stalled.wait(lambda: False, 1.5)
+        self.assertEqual(len(stalled.streams[sid].data), 0, "DATA beyond a window of 0")
+        self.assert_serving(port, path="/small")  # others are served meanwhile
+        stalled.wait(lambda: False, 0.3)
+        growth = (self.peak_kib() - before) // 1024
+        self.assertLess(growth, 32, f"peak RSS grew {growth} MiB holding a 50 MiB response")
+        # The stalled stream ends at a bound: the listener's idle-timeout
+        # (2s) bounds each pause within a body (docs/configuration.md).
+        ended = stalled.wait(lambda: stalled.streams[sid].reset is not None or
+                             stalled.goaway is not None, 8)
+        took = time.monotonic() - started
+        print(f"\nwindow 0: after {took:.1f}s reset={stalled.streams[sid].reset} "
+              f"goaways={stalled.goaways} closed={stalled.eof}", file=sys.stderr)
+        self.assertTrue(ended or stalled.eof, f"stalled stream still open after {took:.1f}s")
+        self.assertLess(took, 8)
+        self.assert_serving(port, path="/small")
+
+    def test_max_concurrent_streams(self):
+        seen = []
+        slow = self.scripted(slow_backend(1.0, seen))
+        port = free_port()
+        self.start(pool_yaml("slow", [("slow", slow.port)],
+                             ["keepalive: {max-idle: 16, idle-timeout: 30s}"]),
+                   listener_yaml("vip", port, ["{pool: slow}"],
+                                 ["h2: {max-concurrent-streams: 5}"]), [port])
+        before = self.limit_hits("vip", "concurrent-streams")
+        client = H2Client(port, send_preface=False)
+        self.addCleanup(client.close)
+        # All ten go out before the server's SETTINGS are read (the client
+        # cannot know the limit yet).
+        sids = [client.request(f"/s{i}", send=False) for i in range(10)]
+        client.flush()
+        self.assertTrue(client.all_done(sids, 10), {s: vars(client.streams[s]) for s in sids})
+        self.assertEqual(client.conn.remote_settings.max_concurrent_streams, 5)
+        outcome = sorted((client.streams[s].status, client.streams[s].reset) for s in sids)
+        self.assertEqual(outcome, [(None, REFUSED_STREAM)] * 5 + [(200, None)] * 5)
+        self.assertEqual(len(seen), 5)
+        self.assert_limit_counted("vip", "concurrent-streams", before)
+        s = client.get("/after")
+        self.assertEqual(s.status, 200, s.reset)
+
+    def test_idle_connection_and_protocol_errors(self):
+        ports = self.echo_backends(("b1",))
+        port = free_port()
+        self.start(pool_yaml("web", [("b1", ports["b1"])]),
+                   listener_yaml("vip", port, ["{pool: web}"], ["request-timeout: 1s"]), [port])
+        # request-timeout bounds an h2 connection with no stream open.
+        before = self.limit_hits("vip", "idle-timeout")
+        idle = RawH2(port)
+        self.addCleanup(idle.close)
+        started = time.monotonic()
+        self.assertTrue(idle.cut_off(5), "an idle h2 connection was kept")
+        took = time.monotonic() - started
+        self.assertTrue(0.8 < took < 3, took)
+        if idle.goaway:
+            self.assertEqual(idle.goaway[1], NO_ERROR, idle.goaways)
+        self.assert_limit_counted("vip", "idle-timeout", before)
+        # A client that used its connection and then went quiet too.
+        used = RawH2(port)
+        self.addCleanup(used.close)
+        sid = used.request()
+        self.assertTrue(used.wait(lambda: used.streams[sid].done, 5))
+        self.assertEqual(used.streams[sid].status, 200)
+        started = time.monotonic()
+        self.assertTrue(used.cut_off(5))
+        self.assertLess(time.monotonic() - started, 3)
+
+        # DATA on stream 0: a connection error (RFC 9113 section 6.1).
+        before = self.limit_hits("vip", "protocol")
+        bad = RawH2(port)
+        self.addCleanup(bad.close)
+        bad.send(frame(DATA, 0, 0, b"x"))
+        self.assertTrue(bad.cut_off(3))
+        self.assertEqual(bad.goaway and bad.goaway[1], PROTOCOL_ERROR, bad.goaways)
+        self.assert_limit_counted("vip", "protocol", before)
+        self.assert_serving(port)
+
+    # 7. Shutdown: GOAWAY, the stream in flight completes, new ones do not start.
+    def test_sigterm_sends_goaway_and_finishes_the_stream_in_flight(self):
+        seen = []
+        slow = self.scripted(slow_backend(2.0, seen))
+        port = free_port()
+        self.start(pool_yaml("slow", [("slow", slow.port)]),
+                   listener_yaml("vip", port, ["{pool: slow}"], lines=self.tls_lines()), [port],
+                   grace="6s")
+        client = RawH2(port, tls=True)
+        self.addCleanup(client.close)
+        sid = client.request("/long", scheme="https")
+        wait_until(lambda: seen, what="the request at the server")
+        stopped = time.monotonic()
+        self.sb.proc.send_signal(signal.SIGTERM)
+        self.assertTrue(client.wait(lambda: client.goaway is not None, 2), "no GOAWAY")
+        # A graceful shutdown may first announce GOAWAY with the largest
+        # stream id, then name the last stream it takes (RFC 9113 section 6.8).
+        client.wait(lambda: client.goaway[0] < 2**31 - 1, 2)
+        self.assertEqual(client.goaway, (sid, NO_ERROR), client.goaways)
+        wait_until(lambda: not can_connect(port), timeout=3, what="the listener closed")
+        late = client.request("/late", scheme="https")
+        self.assertTrue(client.wait(lambda: client.streams[sid].done, 5))
+        took = time.monotonic() - stopped
+        s = client.streams[sid]
+        self.assertEqual((s.status, bytes(s.data)), (200, b"slow /long\n"))
+        self.assertLess(took, 4)
+        client.wait(lambda: client.streams[late].done, 1)
+        self.assertNotEqual(client.streams[late].status, 200)
+        self.assertEqual(seen, ["/long"], "a stream after GOAWAY reached the server")
+        self.assertEqual(self.sb.proc.wait(timeout=8), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
