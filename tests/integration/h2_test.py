@@ -331,11 +331,15 @@ class H2Client:
             except (OSError, ssl.SSLError):
                 self.eof = True
 
-    def request(self, path="/", method="GET", headers=(), body=b"", authority=None, send=True):
+    def request(self, path="/", method="GET", headers=(), body=b"", authority=None, send=True,
+                end_stream=None):
+        """Opens a stream; with end_stream=False and no body, the caller
+        sends the rest (self.conn.send_data, trailers)."""
         sid = self.conn.get_next_available_stream_id()
         self.conn.send_headers(sid, [(":method", method), (":scheme", self.scheme),
                                      (":authority", authority or self.authority),
-                                     (":path", path), *headers], end_stream=not body)
+                                     (":path", path), *headers],
+                               end_stream=not body if end_stream is None else end_stream)
         if body:
             self.conn.send_data(sid, body, end_stream=True)
         self.streams[sid] = Stream()
@@ -443,6 +447,39 @@ def head_echo(heads):
     return ScriptedServer(serve)
 
 
+def shapes(conn):
+    """A backend whose responses take the shapes that HTTP/1.1 allows and
+    HTTP/2 frames differently, by path: hop-by-hop headers and chunked
+    trailers (/hop), a body ended by the close (/close), a body cut short
+    by the close (/truncated), 204, and HEAD."""
+    reader = SocketReader(conn)
+    while True:
+        try:
+            req = read_http_request(reader)
+        except EOFError:
+            return
+        path = req.target
+        if path == "/hop":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Private\r\n"
+                         b"X-Private: secret\r\nKeep-Alive: timeout=5\r\n"
+                         b"Transfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n"
+                         b"X-Kept: yes\r\n\r\n"
+                         b"5\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc\r\n\r\n")
+        elif path == "/close":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"c" * 300000)
+            return
+        elif path == "/truncated":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"t" * 5000)
+            return
+        elif path == "/204":
+            conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+        else:
+            body = f"{req.method} {path}\n".encode()
+            head = (f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode()
+            conn.sendall(head + (b"" if req.method == "HEAD" else body))
+
+
 class H2ListenerTest(IntegrationTest):
 
     def setUp(self):
@@ -533,7 +570,17 @@ class H2ListenerTest(IntegrationTest):
                     got = parse_echo(body)
                     self.assertEqual((got["name"], got["host"], got["uri"]),
                                      (expected, host, path))
-        log = wait_for_log(self.sb, "protocol=h2", count=2 * len(ROUTE_CASES))
+        # The same cases as streams of one connection, all at once: each
+        # stream is routed by its own :authority.
+        client = H2Client(clear)
+        self.addCleanup(client.close)
+        sids = {client.request(path, authority=host): expected
+                for host, path, expected in ROUTE_CASES}
+        self.assertTrue(client.all_done(list(sids)))
+        got = {sid: (client.streams[sid].status,
+                     parse_echo(bytes(client.streams[sid].data)).get("name")) for sid in sids}
+        self.assertEqual(got, {sid: (200, e) if e else (404, None) for sid, e in sids.items()})
+        log = wait_for_log(self.sb, "protocol=h2", count=3 * len(ROUTE_CASES))
         self.assertRegex(log, r"access listener=clear .*host=other\.org path=/ status=404 "
                               r".*protocol=h2")
         self.assertRegex(log, r"access listener=tls .*host=a\.example\.com .*status=200 "
@@ -546,9 +593,11 @@ class H2ListenerTest(IntegrationTest):
                 if n:
                     wait_until(lambda: metric_sum(
                         self.admin, "switchboard_http_requests_total", listener=listener,
-                        pool=pool, code="2xx") == n, what=f"{n} 2xx counted for {pool}")
+                        pool=pool, code="2xx") == n * (1 + (listener == "clear")),
+                        what=f"{n} 2xx counted for {pool}")
             self.assertEqual(metric_sum(self.admin, "switchboard_http_requests_total",
-                                        listener=listener, code="4xx"), nf)
+                                        listener=listener, code="4xx"),
+                             nf * (1 + (listener == "clear")))
 
     # Forwarded headers; what an HTTP/1.1 server gets from an h2 request.
     def test_forwarded_headers_host_and_cookies_reach_the_server(self):
@@ -632,6 +681,92 @@ class H2ListenerTest(IntegrationTest):
         self.assertTrue(client.all_done(sids))
         self.assertEqual({parse_echo(bytes(client.streams[s].data))["name"] for s in sids},
                          {first})
+
+    # What HTTP/1.1 servers send, framed as HTTP/2: no hop-by-hop headers,
+    # trailers as trailers, a body cut short is a reset (never a clean
+    # end), switchboard's own answers; and malformed h2 requests (RFC 9113
+    # section 8.1.1) are stream errors that reach no server.
+    def test_http_1_1_responses_framed_as_h2_and_malformed_requests(self):
+        backend = self.scripted(ScriptedServer(shapes))
+        counter = self.scripted(ScriptedServer(body_counter))
+        port = free_port()
+        self.start(pool_yaml("shapes", [("shapes", backend.port)]) +
+                   pool_yaml("counter", [("counter", counter.port)]) +
+                   pool_yaml("down", [("x", backend.port, "state: disabled")]) +
+                   pool_yaml("refused", [("closed", free_port())]),
+                   listener_yaml("vip", port, ["{match: {path-prefix: /count}, pool: counter}",
+                                               "{match: {path-prefix: /down}, pool: down}",
+                                               "{match: {path-prefix: /refused}, pool: refused}",
+                                               "{pool: shapes}"]), [port])
+        # python3-h2 checks what it receives: a connection-specific header
+        # in a response would be a ProtocolError here.
+        client = H2Client(port)
+        self.addCleanup(client.close)
+        s = client.get("/hop")
+        self.assertEqual((s.status, bytes(s.data)), (200, b"hello world"), s.reset)
+        names = {n for n, _ in s.headers}
+        self.assertIn("x-kept", names)
+        self.assertEqual(names & {"connection", "keep-alive", "transfer-encoding", "x-private"},
+                         set())
+        with self.subTest("response trailers"):
+            self.assertEqual(s.trailers, [("x-checksum", "abc")])
+        s = client.get("/close")
+        self.assertEqual((s.status, len(s.data), s.ended), (200, 300000, True), s.reset)
+        s = client.get("/204")
+        self.assertEqual((s.status, bytes(s.data), s.ended), (204, b"", True))
+        s = client.get("/h", method="HEAD")
+        self.assertEqual((s.status, bytes(s.data), s.header("content-length")), (200, b"", "8"))
+        s = client.get("/truncated")
+        self.assertIsNotNone(s.reset, f"a body cut short ended cleanly ({len(s.data)} bytes)")
+        self.assertLess(len(s.data), 100000)
+        s = client.get("/down")
+        self.assertEqual(s.status, 503)
+        self.assertIsNotNone(s.header("retry-after"))
+        self.assertEqual(client.get("/refused").status, 502)
+        # Request trailers reach the server as chunked trailers.
+        sid = client.request("/count", method="POST", send=False, end_stream=False)
+        client.conn.send_data(sid, b"x" * 1000)
+        client.conn.send_headers(sid, [("x-sum", "42")], end_stream=True)
+        client.flush()
+        client.all_done([sid])
+        got = parse_echo(bytes(client.streams[sid].data))
+        self.assertEqual(got["bytes"], "1000")
+        with self.subTest("request trailers"):
+            self.assertEqual(got["trailers"], "x-sum: 42")
+        self.assertIsNone(client.terminated)
+
+        before = metric_sum(self.admin, "switchboard_http_requests_total", pool="counter")
+        raw = RawH2(port)
+        self.addCleanup(raw.close)
+        base = [(":method", "POST"), (":scheme", "http"), (":authority", "a"),
+                (":path", "/count")]
+        cases = {
+            "content-length above the DATA": (base + [("content-length", "10")], b"short"),
+            "content-length below the DATA": (base + [("content-length", "2")], b"longer"),
+            "upper-case name": (base + [("X-Upper", "1")], b""),
+            "connection header": (base + [("connection", "keep-alive")], b""),
+            "no :path": (base[:3], b""),
+        }
+        for what, (headers, body) in cases.items():
+            with self.subTest(what):
+                sid = raw.next_stream
+                raw.next_stream += 2
+                raw.streams[sid] = Stream()
+                data = frame(HEADERS, END_HEADERS | (0 if body else END_STREAM), sid,
+                             raw.encoder.encode(headers))
+                if body:
+                    data += frame(DATA, END_STREAM, sid, body)
+                raw.send(data)
+                raw.wait(lambda: raw.streams[sid].done, 5)
+                st = raw.streams[sid]
+                self.assertTrue(st.reset is not None or st.status == 400,
+                                f"status {st.status}, reset {st.reset}")
+                self.assertIsNone(raw.goaway, "a stream error closed the connection")
+        self.assertEqual(metric_sum(self.admin, "switchboard_http_requests_total",
+                                    pool="counter"), before, "a malformed request reached a server")
+        sid = raw.request("/after")
+        self.assertTrue(raw.wait(lambda: raw.streams[sid].done, 5))
+        self.assertEqual(raw.streams[sid].status, 200)
 
     # A GET is retried on the next server when a server's port is closed.
     def test_get_retried_when_a_server_port_is_closed(self):
