@@ -11,6 +11,7 @@ Needs Debian's python3-h2 (the CMake registration runs this file with
 
 import hashlib
 import os
+import re
 import signal
 import socket
 import ssl
@@ -25,8 +26,8 @@ from http_test import (ROUTE_CASES, ROUTE_POOLS, ROUTES, NtlmServer, body_counte
                        listener_yaml, pool_yaml)
 from sbtest import (CertificateAuthority, IntegrationTest, Nginx, ScriptedServer,  # noqa: E402
                     SocketReader, Switchboard, admin_call, can_connect, echo_location, free_port,
-                    http_response_bytes, memory_kib, metric_samples, metric_sum, parse_echo,
-                    read_http_request, wait_for_log, wait_until)
+                    http_request, http_response_bytes, memory_kib, metric_samples, metric_sum,
+                    parse_echo, read_http_request, wait_for_log, wait_until)
 
 try:
     import h2.config
@@ -99,9 +100,10 @@ def open_socket(port, tls=False, timeout=10, sni="app.example.com", source=None)
     ctx.verify_mode = ssl.CERT_NONE
     ctx.set_alpn_protocols(["h2", "http/1.1"])
     sock = ctx.wrap_socket(sock, server_hostname=sni)
-    if sock.selected_alpn_protocol() != "h2":
+    picked = sock.selected_alpn_protocol()
+    if picked != "h2":
         sock.close()
-        raise AssertionError(f"ALPN picked {sock.selected_alpn_protocol()!r}, not h2")
+        raise AssertionError(f"ALPN picked {picked!r}, not h2")
     return sock
 
 
@@ -269,9 +271,8 @@ class RawH2:
     def _end_block(self):
         sid, end_stream, fragments = self._block
         self._block = None
-        fields = [(n.decode() if isinstance(n, bytes) else n,
-                   v.decode() if isinstance(v, bytes) else v)
-                  for n, v in self.decoder.decode(b"".join(fragments))]
+        fields = [(n.decode("latin-1"), v.decode("latin-1"))
+                  for n, v in self.decoder.decode(b"".join(fragments), raw=True)]
         stream = self.streams.setdefault(sid, Stream())
         status = next((v for n, v in fields if n == ":status"), None)
         if status is None:
@@ -471,6 +472,11 @@ def shapes(conn):
         elif path == "/truncated":
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"t" * 5000)
             return
+        elif path == "/bighead":
+            body = b"big head\n"
+            conn.sendall(b"HTTP/1.1 200 OK\r\n" + b"".join(
+                b"X-Big-%d: %s\r\n" % (i, b"h" * 20000) for i in range(3)) +
+                b"Content-Length: %d\r\n\r\n" % len(body) + body)
         elif path == "/204":
             conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
         else:
@@ -540,7 +546,7 @@ class H2ListenerTest(IntegrationTest):
         self.assertIsNone(self.sb.proc.poll(), "switchboard exited")
         url = f"{'https' if tls else 'http'}://127.0.0.1:{port}{path}"
         code, body, status, version, err = h2_curl(url, prior_knowledge=not tls, timeout=10)
-        self.assertEqual((code, status, version), (0, "200", "2"), err + body.decode()[:300])
+        self.assertEqual((code, status, version), (0, "200", "2"), err + body[:300].decode(errors="replace"))
 
     def peak_kib(self):
         return memory_kib(self.pid, "VmHWM")
@@ -580,12 +586,23 @@ class H2ListenerTest(IntegrationTest):
         got = {sid: (client.streams[sid].status,
                      parse_echo(bytes(client.streams[sid].data)).get("name")) for sid in sids}
         self.assertEqual(got, {sid: (200, e) if e else (404, None) for sid, e in sids.items()})
+        # HTTP/1.1 goes on working on both listeners: a client that sends no
+        # preface, and one whose ALPN offers only http/1.1.
+        r = http_request(clear, "GET", "/owa/h1", [("Host", "other.org")])
+        self.assertEqual((r.status, parse_echo(r.body).get("name")), (200, "owa"))
+        r = subprocess.run(["curl", "-sS", "-k", "--http1.1", "-w", "\n%{http_version}",
+                            "-H", "Host: a.example.com", f"https://127.0.0.1:{tls}/h1"],
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        body, _, version = r.stdout.rpartition(b"\n")
+        self.assertEqual((version, parse_echo(body).get("name")), (b"1.1", "wild"))
         log = wait_for_log(self.sb, "protocol=h2", count=3 * len(ROUTE_CASES))
         self.assertRegex(log, r"access listener=clear .*host=other\.org path=/ status=404 "
                               r".*protocol=h2")
         self.assertRegex(log, r"access listener=tls .*host=a\.example\.com .*status=200 "
                               r".*pool=wild .*protocol=h2 tls=TLSv1\.[23]")
-        self.assertNotRegex(log, r"access listener=(tls|clear) .*protocol=h1")
+        self.assertEqual(len(re.findall(r"access listener=(?:tls|clear) .*protocol=h1", log)),
+                         2, "HTTP/1.1 requests logged as h1")
         want = {n: sum(1 for _, _, e in ROUTE_CASES if e == n) for n in ROUTE_POOLS}
         nf = sum(1 for *_, e in ROUTE_CASES if e is None)
         for listener in ("tls", "clear"):
@@ -593,8 +610,9 @@ class H2ListenerTest(IntegrationTest):
                 if n:
                     wait_until(lambda: metric_sum(
                         self.admin, "switchboard_http_requests_total", listener=listener,
-                        pool=pool, code="2xx") == n * (1 + (listener == "clear")),
-                        what=f"{n} 2xx counted for {pool}")
+                        pool=pool, code="2xx") == n * (1 + (listener == "clear")) +
+                        ((listener, pool) in (("clear", "owa"), ("tls", "wild"))),
+                        what=f"2xx counted for {pool} on {listener}")
             self.assertEqual(metric_sum(self.admin, "switchboard_http_requests_total",
                                         listener=listener, code="4xx"),
                              nf * (1 + (listener == "clear")))
@@ -712,6 +730,10 @@ class H2ListenerTest(IntegrationTest):
             self.assertEqual(s.trailers, [("x-checksum", "abc")])
         s = client.get("/close")
         self.assertEqual((s.status, len(s.data), s.ended), (200, 300000, True), s.reset)
+        # 60 KB of response headers: HEADERS and CONTINUATION frames.
+        s = client.get("/bighead")
+        self.assertEqual((s.status, bytes(s.data)), (200, b"big head\n"), s.reset)
+        self.assertEqual([s.header(f"x-big-{i}") for i in range(3)], ["h" * 20000] * 3)
         s = client.get("/204")
         self.assertEqual((s.status, bytes(s.data), s.ended), (204, b"", True))
         s = client.get("/h", method="HEAD")
@@ -1038,6 +1060,120 @@ class H2ListenerTest(IntegrationTest):
                         f"status {s.status}")
         self.assertNotEqual(s.status, 200)
         self.assert_serving(port)
+
+    def test_alpn_without_h2_keeps_http_1_1(self):
+        ports = self.echo_backends(("b1",))
+        port = free_port()
+        lines = self.tls_lines()[:-1] + ["  alpn: [http/1.1]"]
+        self.start(pool_yaml("web", [("b1", ports["b1"])]),
+                   listener_yaml("vip", port, ["{pool: web}"], lines=lines), [port])
+        code, body, status, version, err = h2_curl(f"https://127.0.0.1:{port}/")
+        self.assertEqual((code, status, version), (0, "200", "1.1"), err)
+        with self.assertRaisesRegex(AssertionError, "ALPN picked 'http/1.1'"):
+            H2Client(port, tls=True)
+
+    # An upload to a server that does not read yet: the client's window
+    # is opened only as the server takes the bytes, so switchboard holds
+    # no more than a window of it.
+    def test_upload_to_a_slow_reader_is_held_back_by_the_window(self):
+        started_reading = []
+
+        def late_reader(conn):
+            reader = SocketReader(conn)
+            head = reader.until(b"\r\n\r\n")
+            time.sleep(3)
+            started_reading.append(time.monotonic())
+            m = re.search(rb"(?i)content-length: *(\d+)", head)
+            length = int(m.group(1)) if m else 0
+            got = hashlib.sha256()
+            left = length
+            while left:
+                piece = reader.exact(min(left, 1 << 16))
+                got.update(piece)
+                left -= len(piece)
+            body = f"bytes={length}|sha256={got.hexdigest()}\n".encode()
+            conn.sendall(http_response_bytes(200, "OK", [], body))
+        backend = self.scripted(ScriptedServer(late_reader))
+        port = free_port()
+        self.start(pool_yaml("up", [("up", backend.port)]),
+                   listener_yaml("vip", port, ["{pool: up}"]), [port])
+        data = os.urandom(MiB) * 50
+        path = os.path.join(self.workdir, "up.bin")
+        with open(path, "wb") as f:
+            f.write(data)
+        self.assert_serving(port)
+        before = self.peak_kib()
+        upload = subprocess.Popen(
+            ["curl", "-sS", "--http2-prior-knowledge", "--max-time", "30", "--data-binary",
+             f"@{path}", "-H", f"Content-Length: {len(data)}", f"http://127.0.0.1:{port}/up"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: upload.poll() is None and upload.kill())
+        wait_until(lambda: started_reading, timeout=10, what="the server to start reading")
+        held = (self.peak_kib() - before) // 1024
+        out, err = upload.communicate(timeout=30)
+        self.assertEqual(upload.returncode, 0, err)
+        self.assertEqual(out.decode(), f"bytes={len(data)}|sha256="
+                                       f"{hashlib.sha256(data).hexdigest()}\n")
+        self.assertLess(held, 32, f"peak RSS grew {held} MiB while the server did not read")
+
+    # Streams reset by the client in the middle of a response: their
+    # server connections are closed (not leaked, not reused mid-body), the
+    # client's connection serves on.
+    def test_streams_cancelled_mid_response_release_their_server_connections(self):
+        www = os.path.join(self.workdir, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "big.bin"), "wb") as f:
+            f.write(os.urandom(MiB) * 20)
+        files = free_port()
+        Nginx(self.procs, self.workdir, [{"name": "files", "port": files, "root": www,
+                                          "extra": "keepalive_requests 1000;"}])
+        port = free_port()
+        self.start(pool_yaml("files", [("files", files)],
+                             ["keepalive: {max-idle: 4, idle-timeout: 30s}"]),
+                   listener_yaml("vip", port, ["{pool: files}"]), [port])
+        self.assert_serving(port, path="/big.bin")
+
+        def descriptors():
+            return len(os.listdir(f"/proc/{self.pid}/fd"))
+        baseline = descriptors()
+        client = RawH2(port)
+        self.addCleanup(client.close)
+        sids = [client.request("/big.bin") for _ in range(20)]
+        self.assertTrue(client.wait(lambda: all(client.streams[s].data for s in sids), 10),
+                        "not every stream got DATA")
+        self.assertGreater(descriptors(), baseline + 10)
+        client.send(b"".join(frame(RST_STREAM, 0, s, struct.pack(">I", CANCEL)) for s in sids))
+        wait_until(lambda: descriptors() <= baseline + 4, timeout=5,
+                   what=f"descriptors back to {baseline} + at most 4 idle (now {descriptors()})")
+        sid = client.request("/nothing-here")
+        self.assertTrue(client.wait(lambda: client.streams[sid].done, 5))
+        self.assertEqual(client.streams[sid].status, 404)
+        self.assertIsNone(client.goaway)
+
+    # An HTTP/1.1 request asking to upgrade to h2c must not open a tunnel
+    # to a server that accepts: the tunnel would carry requests past the
+    # routes (h2c smuggling).
+    def test_h2c_upgrade_is_not_tunnelled(self):
+        def h2c_server(conn):
+            reader = SocketReader(conn)
+            while True:
+                try:
+                    req = read_http_request(reader)
+                except EOFError:
+                    return
+                if (req.header("Upgrade") or "").lower() == "h2c":
+                    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                                 b"Upgrade: h2c\r\n\r\n")
+                    return
+                conn.sendall(http_response_bytes(200, "OK", [], b"plain\n"))
+        backend = self.scripted(ScriptedServer(h2c_server))
+        port = free_port()
+        self.start(pool_yaml("web", [("web", backend.port)]),
+                   listener_yaml("vip", port, ["{pool: web}"]), [port])
+        r = http_request(port, "GET", "/", [
+            ("Host", "app.example.com"), ("Connection", "Upgrade, HTTP2-Settings"),
+            ("Upgrade", "h2c"), ("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")])
+        self.assertNotEqual(r.status, 101, "an h2c upgrade was tunnelled to the server")
 
     def test_window_that_never_opens_holds_no_response_in_memory(self):
         www = os.path.join(self.workdir, "www")
