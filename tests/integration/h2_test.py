@@ -546,7 +546,8 @@ class H2ListenerTest(IntegrationTest):
         self.assertIsNone(self.sb.proc.poll(), "switchboard exited")
         url = f"{'https' if tls else 'http'}://127.0.0.1:{port}{path}"
         code, body, status, version, err = h2_curl(url, prior_knowledge=not tls, timeout=10)
-        self.assertEqual((code, status, version), (0, "200", "2"), err + body[:300].decode(errors="replace"))
+        self.assertEqual((code, status, version), (0, "200", "2"),
+                         err + body[:300].decode(errors="replace"))
 
     def peak_kib(self):
         return memory_kib(self.pid, "VmHWM")
