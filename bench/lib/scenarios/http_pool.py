@@ -236,8 +236,7 @@ class HttpPool(Scenario):
     def contender_config(self, name):
         ports = list(enumerate(PORT_WEB, 1))
         alpn = "h2,http/1.1" if self.h2 else "http/1.1"
-        tls_note = (", TLS as in h2-tls.cfg/.conf" + ("" if self.h2 else " (no h2)")
-                    if self.tls else "")
+        tls_note = ", TLS as in h2-tls.cfg/.conf (no h2)" if self.tls and not self.h2 else ""
         if name in SWITCHBOARDS:
             return SWITCHBOARD_CONF.format(
                 scenario=self.name, admin=PORT_ADMIN, front=PORT_FRONT,
