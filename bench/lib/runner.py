@@ -77,6 +77,7 @@ class Bench:
         vers = []
         for tool, argv in (("haproxy", ["haproxy", "-v"]), ("nginx", ["nginx", "-v"]),
                            ("iperf3", ["iperf3", "--version"]), ("wrk", ["wrk", "--version"]),
+                           ("h2load", ["h2load", "--version"]),
                            ("dnsdist", ["dnsdist", "--version"]), ("dnsperf", ["dnsperf", "-h"])):
             if shutil.which(tool):
                 r = subprocess.run(argv, capture_output=True, text=True, timeout=10)

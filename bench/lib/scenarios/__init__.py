@@ -4,6 +4,7 @@ order of SCENARIOS is the default order of --scenarios. Those in OPT_IN
 run only when named: load-bounded alone takes about 2 minutes per
 contender and round."""
 from .dns_rr import DnsRr
+from .h2_tls import H2Tls
 from .health_checks import HealthChecks
 from .http1_keepalive import Http1Keepalive, Http1Tls
 from .idle_memory import IdleMemory
@@ -21,6 +22,7 @@ SCENARIOS = {
     "dns-rr": DnsRr,
     "http1-keepalive": Http1Keepalive,
     "http1-tls": Http1Tls,
+    "h2-tls": H2Tls,
     "load-bounded": LoadBounded,
 }
 
