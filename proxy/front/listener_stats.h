@@ -15,6 +15,7 @@
 
 #include "balancer/duration_histogram.h"
 #include "metrics/exporter.h"
+#include "proxy/protocols/http/h2_limits.h"
 
 namespace sb::runtime {
 
@@ -72,19 +73,6 @@ class HttpCounters {
 struct TlsCounters {
   std::atomic<std::uint64_t> ok{0};
   std::atomic<std::uint64_t> failed{0};
-};
-
-// What an HTTP/2 client ran into (switchboard_http2_limit_hits_total, in
-// the metrics module's label order: metrics::kHttp2Limits).
-enum class H2Limit : std::uint8_t {
-  concurrent_streams,
-  resets,
-  continuation,
-  settings_flood,
-  ping_flood,
-  header_size,
-  idle_timeout,
-  protocol,
 };
 
 struct ListenerStats {
