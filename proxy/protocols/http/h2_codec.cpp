@@ -166,16 +166,31 @@ struct H2Callbacks {
 
   static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self) {
     H2Codec& c = codec(self);
-    if (frame->hd.type == NGHTTP2_RST_STREAM &&
-        frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM && !c.going_away_) {
-      c.limit(H2Limit::concurrent_streams);
-    }
     // A connection error nghttp2 found in a frame itself (DATA on stream
     // 0, a bad SETTINGS value, ...): its GOAWAY is the only sign of it.
     if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
         !c.counted_) {
       c.counted_ = true;
       c.limit(H2Limit::protocol);
+    }
+    return 0;
+  }
+
+  // A stream over SETTINGS_MAX_CONCURRENT_STREAMS: refused (RST_STREAM)
+  // while the setting is unacknowledged, a connection error (GOAWAY) after;
+  // either way it is that limit, not some other protocol error.
+  static int on_invalid_frame(nghttp2_session*, const nghttp2_frame* frame, int error, void* self) {
+    H2Codec& c = codec(self);
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST ||
+        c.going_away_ || c.streams_.count(frame->hd.stream_id) ||
+        c.streams_.size() < c.settings_.max_concurrent_streams) {
+      return 0;
+    }
+    if (error == NGHTTP2_ERR_REFUSED_STREAM) {
+      c.limit(H2Limit::concurrent_streams);
+    } else if (!c.counted_) {
+      c.counted_ = true;
+      c.limit(H2Limit::concurrent_streams);
     }
     return 0;
   }
@@ -213,6 +228,7 @@ H2Codec::H2Codec(const H2Settings& settings, Handler& handler)
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, H2Callbacks::on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, H2Callbacks::on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, H2Callbacks::on_frame_send);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, H2Callbacks::on_invalid_frame);
   nghttp2_option* opt = nullptr;
   if (nghttp2_option_new(&opt) != 0) {
     nghttp2_session_callbacks_del(cb);
@@ -223,9 +239,9 @@ H2Codec::H2Codec(const H2Settings& settings, Handler& handler)
   nghttp2_option_set_max_continuations(opt, 8);
   nghttp2_option_set_max_outbound_ack(opt, 1000);
   nghttp2_option_set_max_settings(opt, 32);
-  // nghttp2's own bound on resets, above ours (which counts the hit).
-  nghttp2_option_set_stream_reset_rate_limit(opt, 2ull * settings_.max_resets_per_second,
-                                             settings_.max_resets_per_second);
+  // Resets are bounded by our own count (max_resets_per_second, on the
+  // caller's clock, counted as `resets`); nghttp2's bound stays above it.
+  nghttp2_option_set_stream_reset_rate_limit(opt, 1u << 20, 1u << 20);
   nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
   const int rv = nghttp2_session_server_new2(&session_, cb, this, opt);
   nghttp2_option_del(opt);
@@ -283,6 +299,7 @@ bool H2Codec::receive(std::string_view bytes, Clock::time_point now) {
   const auto rv = nghttp2_session_mem_recv(
       session_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   if (rv >= 0) return true;
+  refused_ = true;
   if (!counted_) {
     switch (rv) {
       case NGHTTP2_ERR_FLOODED:
@@ -320,7 +337,7 @@ bool H2Codec::output(std::string& out, std::size_t max) {
 }
 
 bool H2Codec::wants_read() const {
-  return nghttp2_session_want_read(session_) != 0;
+  return !refused_ && nghttp2_session_want_read(session_) != 0;
 }
 bool H2Codec::wants_write() const {
   return nghttp2_session_want_write(session_) != 0;

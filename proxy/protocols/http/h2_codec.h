@@ -90,8 +90,8 @@ class H2Codec {
   // Whether nghttp2 could be set up (false: out of memory).
   bool ok() const { return session_ != nullptr; }
 
-  // The client's bytes. False when the connection must end: what output()
-  // still gives (a GOAWAY) goes out first.
+  // The client's bytes. False when the connection must end: nothing more
+  // is read, and what output() still gives (a GOAWAY) goes out first.
   bool receive(std::string_view bytes, Clock::time_point now = Clock::now());
   // Appends what is to be sent to `out`, until it holds about `max` bytes
   // or nothing is left. False when nghttp2 failed (the connection ends).
@@ -146,6 +146,7 @@ class H2Codec {
   int settings_frames_ = 0;
   int pings_ = 0;
   bool counted_ = false;  // the connection's end is reported already
+  bool refused_ = false;  // receive() failed: nothing more is read
   bool going_away_ = false;
 };
 
