@@ -1183,6 +1183,53 @@ class H2ListenerTest(IntegrationTest):
         self.assertEqual(client.streams[sid].status, 404)
         self.assertIsNone(client.goaway)
 
+    # A stream's server connection goes back to the pool when its response
+    # has been read to the end, as an HTTP/1.1 request's does: the server
+    # (nginx, counting the connections it accepts) sees a handful of
+    # connections for hundreds of streams, one after another and at once.
+    def test_server_connections_are_kept_for_the_next_stream(self):
+        www = os.path.join(self.workdir, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "small"), "wb") as f:
+            f.write(b"small\n")
+        files = free_port()
+        Nginx(self.procs, self.workdir, [{
+            "name": "files", "port": files, "root": www,
+            "extra": "keepalive_requests 10000; location = /nginx-status { stub_status; }"}])
+        port = free_port()
+        self.start(pool_yaml("files", [("files", files)],
+                             ["keepalive: {max-idle: 32, idle-timeout: 30s}"]),
+                   listener_yaml("vip", port, ["{pool: files}"]), [port])
+
+        def accepts():
+            with socket.create_connection(("127.0.0.1", files), timeout=5) as s:
+                s.sendall(b"GET /nginx-status HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                text = b""
+                while chunk := s.recv(4096):
+                    text += chunk
+            # "Active connections: 1\nserver accepts handled requests\n N N N"
+            return int(re.search(rb"handled requests\s+(\d+)", text).group(1))
+
+        before = accepts()
+        client = RawH2(port)
+        self.addCleanup(client.close)
+        for i in range(50):
+            sid = client.request("/small")
+            self.assertTrue(client.wait(lambda: client.streams[sid].done, 5), f"stream {i}")
+            self.assertEqual(client.streams[sid].status, 200)
+        opened = accepts() - before - 1  # the status request's own connection
+        self.assertLessEqual(opened, 1, f"{opened} server connections for 50 streams in turn")
+
+        before = accepts()
+        r = subprocess.run(["h2load", "-n", "1000", "-c", "2", "-m", "10",
+                            f"http://127.0.0.1:{port}/small"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertRegex(r.stdout, r"requests: 1000 total, 1000 started, 1000 done, "
+                                   r"1000 succeeded", r.stdout[-2000:] + r.stderr)
+        opened = accepts() - before - 1
+        self.assertLessEqual(opened, 40, f"{opened} server connections for 1000 streams, "
+                                         f"20 at a time")
+
     # An HTTP/1.1 request asking to upgrade to h2c must not open a tunnel
     # to a server that accepts: the tunnel would carry requests past the
     # routes (h2c smuggling).

@@ -133,7 +133,8 @@ class H2Stream final : public ClientSide, public H2Body {
   bool submit_head(unsigned status, const Fields* fields, bool body, H2Fields extra = {});
   // Lets nghttp2 read the body again after it found nothing to send.
   void resume();
-  // Waits until nghttp2 took all of out_ (or the stream ended).
+  // Waits until nghttp2 took all of out_; false when the stream ended
+  // before it did.
   awaitable<bool> drain();
   void finish(HttpPoolCounters& counters);
   // The fields a chunked response's parser added after `head`: its trailers.
@@ -507,7 +508,10 @@ awaitable<bool> H2Stream::drain() {
       co_return false;
     }
   }
-  co_return !closed_;
+  // All of it was taken, even when that closed the stream (the last DATA
+  // ends a stream whose request had ended): what counts for the server
+  // connection is that its response was read to the end.
+  co_return out_size_ == 0;
 }
 
 awaitable<void> H2Stream::answer(const OwnAnswer& a) {
