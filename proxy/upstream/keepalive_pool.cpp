@@ -10,12 +10,11 @@ bool idle_connection_usable(net::Stream& stream) {
   if (!stream.socket().is_open()) return false;
   if (SSL* ssl = stream.ssl(); ssl && SSL_pending(ssl) > 0) return false;
   char byte;
-  const ssize_t n =
-      ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-std::optional<net::Stream> KeepalivePool::take(std::uint64_t server_id) {
+std::optional<net::Stream> KeepalivePool::take(std::uint64_t server_id, bool always_check) {
   auto it = by_server_.find(server_id);
   if (it == by_server_.end()) return std::nullopt;
   auto& idle = it->second;
@@ -28,7 +27,7 @@ std::optional<net::Stream> KeepalivePool::take(std::uint64_t server_id) {
     // per request on a busy pool): the sweep looks at it within a second,
     // and a server that closes a kept connection that fast is rare (it says
     // Connection: close instead, and such a connection is never kept).
-    const bool fresh = now - entry.since < std::chrono::seconds(1);
+    const bool fresh = !always_check && now - entry.since < std::chrono::seconds(1);
     if (entry.expires > now &&
         (fresh ? entry.stream.socket().is_open() : idle_connection_usable(entry.stream))) {
       return std::move(entry.stream);

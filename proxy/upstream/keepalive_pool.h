@@ -31,8 +31,10 @@ class KeepalivePool {
   // host (a connection is only reused for what it was made for).
   //
   // An idle connection under `key` that is still open, newest first;
-  // nullopt when there is none.
-  std::optional<net::Stream> take(std::uint64_t key);
+  // nullopt when there is none. `always_check`: look whether the server
+  // closed it even when it was given back within the last second (for a
+  // request that cannot be sent again if it meets a closed connection).
+  std::optional<net::Stream> take(std::uint64_t key, bool always_check = false);
 
   // Keeps `stream` for reuse, unless `max_idle` under its key are idle
   // already (then it is closed).

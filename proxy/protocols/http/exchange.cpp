@@ -119,7 +119,12 @@ awaitable<Exchanged> Exchange::run(std::optional<ResponseParser>& rparser,
     tls_step.emplace(route_.upstream_tls, std::move(sni), tls.verify == config::TlsVerify::required,
                      pool.config.connect_timeout);
   }
-  PooledReuse reuse(worker_.keepalive(), pool.config.keepalive.max_idle > 0, reuse_salt);
+  // A request that could not go to the next server after meeting a
+  // connection the server closed (a streamed POST) is sent on a kept one
+  // only after a look at whether it is still open.
+  const bool replay_on_reset = replayable && http.retry_on.reset;
+  PooledReuse reuse(worker_.keepalive(), pool.config.keepalive.max_idle > 0, reuse_salt,
+                    !replay_on_reset);
 
   bool answered_503 = false;  // the last server asked answered 503
   for (;;) {

@@ -39,7 +39,7 @@ std::optional<net::Stream> UpstreamTls::take() {
 
 bool PooledReuse::reuse(const balancer::ServerView& view) {
   if (!enabled_) return false;
-  taken_ = pool_.take(key(view.id));
+  taken_ = pool_.take(key(view.id), always_check_);
   return taken_.has_value();
 }
 

@@ -57,8 +57,9 @@ class PooledReuse final : public ConnectionReuse {
   // `salt`: what else a connection was made for besides its server (the
   // SNI and verified name of TLS to servers that follow the request's
   // host): a connection is only reused for the same. 0: nothing else.
-  PooledReuse(KeepalivePool& pool, bool enabled, std::uint64_t salt)
-      : pool_(pool), enabled_(enabled), salt_(salt) {}
+  // `always_check`: KeepalivePool::take's.
+  PooledReuse(KeepalivePool& pool, bool enabled, std::uint64_t salt, bool always_check)
+      : pool_(pool), enabled_(enabled), always_check_(always_check), salt_(salt) {}
 
   bool reuse(const balancer::ServerView& view) override;
   // The keep-alive pool's key of a connection to `server_id` made here.
@@ -71,6 +72,7 @@ class PooledReuse final : public ConnectionReuse {
  private:
   KeepalivePool& pool_;
   bool enabled_;
+  bool always_check_;
   std::uint64_t salt_;
   std::optional<net::Stream> taken_;
 };
