@@ -27,8 +27,9 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 
-// Response body bytes moved per read from a server: one buffer per stream.
-constexpr std::size_t kChunk = 16 * 1024;
+// Response body bytes moved per read from a server: one buffer per stream
+// while its body flows, from the worker's pool.
+constexpr std::size_t kChunk = BufferPool::kBufferSize;
 // Bytes of frames gathered into one write to the client.
 constexpr std::size_t kWriteBatch = 64 * 1024;
 
@@ -157,7 +158,8 @@ class H2Stream final : public ClientSide, public H2Body {
   std::size_t out_size_ = 0;
   bool out_eof_ = false;
   bool deferred_ = false;
-  std::unique_ptr<char[]> chunk_;
+  // The response body's buffer, the worker's, held while the body flows.
+  std::optional<BufferPool::Lease> chunk_;
   std::string own_body_;
   beast::flat_buffer ubuf_;
   tcp::socket no_server_;
@@ -556,7 +558,6 @@ void H2Stream::finish(HttpPoolCounters& counters) {
 }
 
 awaitable<void> H2Stream::run() {
-  chunk_.reset(new char[kChunk]);
   if (too_large_) {
     conn_.count(H2Limit::header_size);
     co_await answer({431, "Request Header Fields Too Large",
@@ -659,9 +660,10 @@ awaitable<bool> H2Stream::respond(ResponseParser& rparser, Upstream& up, const E
   const HeadFields head = rparser.chunked() ? head_fields(res) : HeadFields();
   out_eof_ = false;
   if (!submit_head(status, &res, true)) co_return false;
+  chunk_.emplace(conn_.worker.buffers().acquire());
   const auto idle = conn_.h.listener().idle_timeout;
   while (!rparser.is_done()) {
-    rparser.get().body().data = chunk_.get();
+    rparser.get().body().data = chunk_->data();
     rparser.get().body().size = kChunk;
     up_dog_.arm(idle);
     auto [ec, n] = co_await bhttp::async_read(up.stream, *up.buffer, rparser, use_nothrow);
@@ -674,7 +676,7 @@ awaitable<bool> H2Stream::respond(ResponseParser& rparser, Upstream& up, const E
       co_return false;
     }
     const std::size_t got = kChunk - rparser.get().body().size;
-    out_ = chunk_.get();
+    out_ = chunk_->data();
     out_size_ = got;
     if (rparser.is_done() || (until_close && ended)) {
       if (rparser.chunked()) collect_trailers(res, head);
