@@ -1230,6 +1230,34 @@ class H2ListenerTest(IntegrationTest):
         self.assertLessEqual(opened, 40, f"{opened} server connections for 1000 streams, "
                                          f"20 at a time")
 
+    # Streams share their connection: a small response is not held behind
+    # a large one already flowing on the same connection.
+    def test_a_small_response_is_not_held_behind_a_large_one(self):
+        www = os.path.join(self.workdir, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "big.bin"), "wb") as f:
+            f.write(os.urandom(MiB) * 40)
+        with open(os.path.join(www, "small"), "wb") as f:
+            f.write(b"small\n")
+        files = free_port()
+        Nginx(self.procs, self.workdir, [{"name": "files", "port": files, "root": www}])
+        port = free_port()
+        self.start(pool_yaml("files", [("files", files)]),
+                   listener_yaml("vip", port, ["{pool: files}"]), [port])
+        client = RawH2(port)
+        self.addCleanup(client.close)
+        big = client.request("/big.bin")
+        self.assertTrue(client.wait(lambda: len(client.streams[big].data) > MiB, 10),
+                        "the large response did not start")
+        small = client.request("/small")
+        self.assertTrue(client.wait(lambda: client.streams[small].done, 5))
+        self.assertEqual(bytes(client.streams[small].data), b"small\n")
+        got = len(client.streams[big].data)
+        self.assertFalse(client.streams[big].done,
+                         f"the small response came after all {got} bytes of the large one")
+        self.assertTrue(client.wait(lambda: client.streams[big].done, 30))
+        self.assertEqual(len(client.streams[big].data), 40 * MiB)
+
     # An HTTP/1.1 request asking to upgrade to h2c must not open a tunnel
     # to a server that accepts: the tunnel would carry requests past the
     # routes (h2c smuggling).
