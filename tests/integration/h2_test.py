@@ -27,7 +27,7 @@ from http_test import (ROUTE_CASES, ROUTE_POOLS, ROUTES, NtlmServer, body_counte
 from sbtest import (CertificateAuthority, IntegrationTest, Nginx, ScriptedServer,  # noqa: E402
                     SocketReader, Switchboard, admin_call, can_connect, echo_location, free_port,
                     http_request, http_response_bytes, memory_kib, metric_samples, metric_sum,
-                    parse_echo, read_http_request, wait_for_log, wait_until)
+                    parse_echo, requests_on, wait_for_log, wait_until)
 
 try:
     import h2.config
@@ -105,6 +105,18 @@ def open_socket(port, tls=False, timeout=10, sni="app.example.com", source=None)
         sock.close()
         raise AssertionError(f"ALPN picked {picked!r}, not h2")
     return sock
+
+
+def read_some(sock, timeout):
+    """What arrives on `sock` within `timeout` seconds: the bytes, None when
+    nothing did, b"" once the connection is closed."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1 << 16)
+    except socket.timeout:
+        return None
+    except (OSError, ssl.SSLError):
+        return b""
 
 
 class Stream:
@@ -208,13 +220,9 @@ class RawH2:
         """Reads what arrives within `timeout` seconds; False once closed."""
         if self.eof:
             return False
-        self.sock.settimeout(timeout)
-        try:
-            data = self.sock.recv(1 << 16)
-        except socket.timeout:
+        data = read_some(self.sock, timeout)
+        if data is None:
             return True
-        except (OSError, ssl.SSLError):
-            data = b""
         if not data:
             self.eof = True
             return False
@@ -351,13 +359,9 @@ class H2Client:
     def pump(self, timeout):
         if self.eof:
             return False
-        self.sock.settimeout(timeout)
-        try:
-            data = self.sock.recv(1 << 16)
-        except socket.timeout:
+        data = read_some(self.sock, timeout)
+        if data is None:
             return True
-        except (OSError, ssl.SSLError):
-            data = b""
         if not data:
             self.eof = True
             return False
@@ -418,12 +422,7 @@ def slow_backend(seconds, seen=None):
     """A keep-alive backend that answers each request `seconds` after it
     came (appending its path to `seen` when it arrives)."""
     def serve(conn):
-        reader = SocketReader(conn)
-        while True:
-            try:
-                req = read_http_request(reader)
-            except EOFError:
-                return
+        for req in requests_on(conn):
             if seen is not None:
                 seen.append(req.target)
             time.sleep(seconds)
@@ -436,12 +435,7 @@ def head_echo(heads):
     """A keep-alive backend that answers each request with 200 and keeps
     its head (HttpMessage) in `heads`."""
     def serve(conn):
-        reader = SocketReader(conn)
-        while True:
-            try:
-                req = read_http_request(reader)
-            except EOFError:
-                return
+        for req in requests_on(conn):
             heads.append(req)
             conn.sendall(http_response_bytes(200, "OK", [("Content-Type", "text/plain")],
                                              b"seen\n"))
@@ -453,12 +447,7 @@ def shapes(conn):
     HTTP/2 frames differently, by path: hop-by-hop headers and chunked
     trailers (/hop), a body ended by the close (/close), a body cut short
     by the close (/truncated), 204, and HEAD."""
-    reader = SocketReader(conn)
-    while True:
-        try:
-            req = read_http_request(reader)
-        except EOFError:
-            return
+    for req in requests_on(conn):
         path = req.target
         if path == "/hop":
             conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Private\r\n"
@@ -923,12 +912,7 @@ class H2ListenerTest(IntegrationTest):
     # HTTP_1_1_REQUIRED, and curl falls back to HTTP/1.1 by itself.
     def test_ntlm_needs_http_1_1(self):
         def offers_ntlm(conn):
-            reader = SocketReader(conn)
-            while True:
-                try:
-                    read_http_request(reader)
-                except EOFError:
-                    return
+            for _ in requests_on(conn):
                 conn.sendall(http_response_bytes(401, "Unauthorized",
                                                  [("WWW-Authenticate", "NTLM")], b"no\n"))
         offer = self.scripted(ScriptedServer(offers_ntlm))
@@ -1263,12 +1247,7 @@ class H2ListenerTest(IntegrationTest):
     # routes (h2c smuggling).
     def test_h2c_upgrade_is_not_tunnelled(self):
         def h2c_server(conn):
-            reader = SocketReader(conn)
-            while True:
-                try:
-                    req = read_http_request(reader)
-                except EOFError:
-                    return
+            for req in requests_on(conn):
                 if (req.header("Upgrade") or "").lower() == "h2c":
                     conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                                  b"Upgrade: h2c\r\n\r\n")

@@ -19,7 +19,7 @@ from http_test import curl, listener_yaml, pool_yaml  # noqa: E402
 from sbtest import (CertificateAuthority, HttpClient, IntegrationTest, Nginx,  # noqa: E402
                     ScriptedServer, SocketReader, Switchboard, admin_call, closed_within,
                     echo_location, free_port, http_request, http_response_bytes, metric_sum,
-                    parse_echo, read_http_request, read_http_response, wait_for_log, wait_until)
+                    parse_echo, read_http_response, requests_on, wait_for_log, wait_until)
 
 HOST = [("Host", "app.example.com")]
 
@@ -36,12 +36,7 @@ class SlowServer(ScriptedServer):
         super().__init__(self.serve)
 
     def serve(self, conn):
-        reader = SocketReader(conn)
-        while True:
-            try:
-                read_http_request(reader)
-            except EOFError:
-                return
+        for _ in requests_on(conn):
             self.requests += 1
             self.received.set()
             time.sleep(self.delay)
@@ -60,12 +55,7 @@ class StatusServer(ScriptedServer):
         super().__init__(self.serve)
 
     def serve(self, conn):
-        reader = SocketReader(conn)
-        while True:
-            try:
-                req = read_http_request(reader)
-            except EOFError:
-                return
+        for req in requests_on(conn):
             self.methods.append(req.method)
             reason = "OK" if self.status == 200 else "Service Unavailable"
             conn.sendall(http_response_bytes(self.status, reason, [("Content-Type", "text/plain")],

@@ -22,7 +22,7 @@ from sbtest import (SWITCHBOARD, CertificateAuthority, HttpClient, IntegrationTe
                     Nginx, ScriptedServer, SocketReader, Switchboard, admin_call, can_connect,
                     closed_within, echo_location, free_port, http_request, http_response_bytes,
                     memory_kib, metric_sum, parse_echo, read_http_request, read_http_response,
-                    wait_for_log, wait_until)
+                    requests_on, wait_for_log, wait_until)
 
 MiB = 1 << 20
 
@@ -158,13 +158,8 @@ class NtlmServer(ScriptedServer):
         with self.lock:
             self.connections += 1
             cid = self.connections
-        reader = SocketReader(conn)
         state = "new"
-        while True:
-            try:
-                req = read_http_request(reader)
-            except EOFError:
-                return
+        for req in requests_on(conn):
             auth = req.header("Authorization") or ""
             headers = [("X-Conn", str(cid)), ("Content-Type", "text/plain")]
             kind = 0
@@ -192,12 +187,7 @@ class NtlmServer(ScriptedServer):
 def body_counter(conn):
     """A backend that reads each request's body (Content-Length or chunked)
     and answers what it got: byte count, SHA-256, framing and trailers."""
-    reader = SocketReader(conn)
-    while True:
-        try:
-            req = read_http_request(reader)
-        except EOFError:
-            return
+    for req in requests_on(conn):
         info = "|".join([
             f"method={req.method}", f"bytes={len(req.body)}",
             f"sha256={hashlib.sha256(req.body).hexdigest()}",
@@ -512,12 +502,7 @@ class HttpListenerTest(IntegrationTest):
         heads = []
 
         def head_echo(conn):  # answers each request with its head as received
-            reader = SocketReader(conn)
-            while True:
-                try:
-                    req = read_http_request(reader)
-                except EOFError:
-                    return
+            for req in requests_on(conn):
                 heads.append(req)
                 conn.sendall(http_response_bytes(200, "OK", [("Content-Type", "text/plain")],
                                                  repr(req.headers).encode()))

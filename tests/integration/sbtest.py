@@ -968,6 +968,17 @@ def read_http_request(reader):
     return HttpMessage(start, headers, body, trailers)
 
 
+def requests_on(conn):
+    """The requests a client sends on `conn`, one after another, until it
+    closes the connection (a scripted keep-alive backend's loop)."""
+    reader = SocketReader(conn)
+    while True:
+        try:
+            yield read_http_request(reader)
+        except EOFError:
+            return
+
+
 def read_http_response(reader, method="GET"):
     """One response; interim 1xx responses (but 101) are kept in .interim."""
     interim = []

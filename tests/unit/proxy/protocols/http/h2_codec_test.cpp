@@ -147,6 +147,22 @@ class Client {
   std::vector<std::pair<std::string, std::string>> fields;
 };
 
+// A client's request body from `left` (consumed as it is sent).
+nghttp2_data_provider upload_of(std::string& left) {
+  nghttp2_data_provider provider{};
+  provider.source.ptr = &left;
+  provider.read_callback = [](nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t max,
+                              std::uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
+    auto& rest = *static_cast<std::string*>(src->ptr);
+    const std::size_t n = std::min(max, rest.size());
+    std::memcpy(buf, rest.data(), n);
+    rest.erase(0, n);
+    if (rest.empty()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  };
+  return provider;
+}
+
 TEST_F(H2CodecTest, DeliversARequestWithItsCookiesJoinedAndSendsTheResponse) {
   Client client;
   auto head = h2::get("/owa/");
@@ -182,17 +198,7 @@ TEST_F(H2CodecTest, DeliversARequestWithItsCookiesJoinedAndSendsTheResponse) {
 
 TEST_F(H2CodecTest, RequestBodyAndTrailersArriveAndTheResponseEndsWithTrailers) {
   std::string upload(40000, 'u');
-  nghttp2_data_provider provider{};
-  provider.source.ptr = &upload;
-  provider.read_callback = [](nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t max,
-                              std::uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
-    auto& left = *static_cast<std::string*>(src->ptr);
-    const std::size_t n = std::min(max, left.size());
-    std::memcpy(buf, left.data(), n);
-    left.erase(0, n);
-    if (left.empty()) *flags |= NGHTTP2_DATA_FLAG_EOF;
-    return static_cast<ssize_t>(n);
-  };
+  nghttp2_data_provider provider = upload_of(upload);
   Client client;
   auto head = h2::get("/ews/exchange.asmx");
   head[0].second = "POST";
@@ -222,17 +228,7 @@ TEST_F(H2CodecTest, RequestBodyAndTrailersArriveAndTheResponseEndsWithTrailers) 
 TEST_F(H2CodecTest, TheClientSendsNoMoreThanTheWindowUntilTheBodyIsConsumed) {
   settings.initial_window_size = 16384;
   std::string upload(100000, 'u');
-  nghttp2_data_provider provider{};
-  provider.source.ptr = &upload;
-  provider.read_callback = [](nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t max,
-                              std::uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
-    auto& left = *static_cast<std::string*>(src->ptr);
-    const std::size_t n = std::min(max, left.size());
-    std::memcpy(buf, left.data(), n);
-    left.erase(0, n);
-    if (left.empty()) *flags |= NGHTTP2_DATA_FLAG_EOF;
-    return static_cast<ssize_t>(n);
-  };
+  nghttp2_data_provider provider = upload_of(upload);
   Client client;
   auto head = h2::get("/rpc/rpcproxy.dll");
   head[0].second = "RPC_IN_DATA";
