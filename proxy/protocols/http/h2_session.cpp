@@ -558,6 +558,9 @@ void H2Stream::finish(HttpPoolCounters& counters) {
 }
 
 awaitable<void> H2Stream::run() {
+  // Reset (or its connection gone) before it started, as in a rapid reset
+  // where HEADERS and RST_STREAM come in one read: no server hears of it.
+  if (closed_) co_return;
   if (too_large_) {
     conn_.count(H2Limit::header_size);
     co_await answer({431, "Request Header Fields Too Large",
