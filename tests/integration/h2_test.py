@@ -1196,6 +1196,56 @@ class H2ListenerTest(IntegrationTest):
                                               f"the server")
         self.assertIsNone(client.goaway)
 
+    # Routes match :authority, so the server sees that name as Host even
+    # when the client also sent a Host field naming another (a request
+    # routed for one site must not reach another site's virtual host).
+    def test_host_that_disagrees_with_authority_is_replaced(self):
+        heads = []
+        recorder = self.scripted(head_echo(heads))
+        port = free_port()
+        self.start(pool_yaml("public", [("rec", recorder.port)]),
+                   listener_yaml("vip", port, ["{match: {host: public.example}, pool: public}"]),
+                   [port])
+        client = RawH2(port)
+        self.addCleanup(client.close)
+        sid = client.request("/", authority="public.example",
+                             headers=[("host", "internal.example")])
+        self.assertTrue(client.wait(lambda: client.streams[sid].done, 5))
+        self.assertEqual(client.streams[sid].status, 200)
+        self.assertEqual([h.header("Host") for h in heads], ["public.example"])
+
+    # A stream the client resets after its request went to a server runs
+    # on until the server answers, and counts against max-concurrent-streams
+    # until then: resetting (below the reset rate) does not let a client
+    # have more requests at the servers than that.
+    def test_reset_streams_still_at_a_server_count_against_the_stream_limit(self):
+        seen = []
+        backend = self.scripted(slow_backend(3, seen))
+        port = free_port()
+        self.start(pool_yaml("slow", [("slow", backend.port)]),
+                   listener_yaml("vip", port, ["{pool: slow}"],
+                                 ["h2: {max-concurrent-streams: 2}"]), [port])
+        before = self.limit_hits("vip", "concurrent-streams")
+        client = RawH2(port)
+        self.addCleanup(client.close)
+        sids = []
+        for i in range(4):
+            sid = client.request(f"/held{i}")
+            sids.append(sid)
+            if i < 2:
+                wait_until(lambda: len(seen) == i + 1, timeout=5, what=f"/held{i} at the server")
+                client.send(frame(RST_STREAM, 0, sid, struct.pack(">I", CANCEL)))
+        self.assertTrue(client.wait(lambda: all(client.streams[s].done for s in sids[2:]), 5))
+        self.assertEqual([client.streams[s].reset for s in sids[2:]],
+                         [REFUSED_STREAM, REFUSED_STREAM])
+        self.assertEqual(seen, ["/held0", "/held1"])
+        self.assert_limit_counted("vip", "concurrent-streams", before)
+        # Once the server has answered them, streams are taken again.
+        time.sleep(3.5)
+        sid = client.request("/after")
+        self.assertTrue(client.wait(lambda: client.streams[sid].done, 10))
+        self.assertEqual(client.streams[sid].status, 200)
+
     # A stream's server connection goes back to the pool when its response
     # has been read to the end, as an HTTP/1.1 request's does: the server
     # (nginx, counting the connections it accepts) sees a handful of

@@ -36,11 +36,29 @@ std::vector<nghttp2_nv> make_nvs(const std::string& status, const H2Fields& fiel
 struct H2Callbacks {
   static H2Codec& codec(void* self) { return *static_cast<H2Codec*>(self); }
 
+  // Runs one of the handler's calls. An exception must not unwind through
+  // nghttp2's C frames: it fails the session instead (receive() says so).
+  template <typename F>
+  static int guarded(F&& call) {
+    try {
+      call();
+      return 0;
+    } catch (...) {
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+  }
+
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self) {
     H2Codec& c = codec(self);
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-    // After GOAWAY: refused (nghttp2 answers RST_STREAM).
-    if (c.going_away_) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    // After our GOAWAY (before it went out; after, nghttp2 ignores new
+    // streams itself): refused, and not delivered, so that a client that
+    // takes the GOAWAY's last stream id at its word may send it elsewhere.
+    if (c.going_away_) {
+      nghttp2_submit_rst_stream(c.session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                NGHTTP2_REFUSED_STREAM);
+      return 0;
+    }
     c.streams_.try_emplace(frame->hd.stream_id);
     return 0;
   }
@@ -58,7 +76,13 @@ struct H2Callbacks {
     s->header_bytes += namelen + valuelen + 32;
     const bool too_large = s->header_bytes > c.settings_.max_header_list_size;
     if (s->started) {
-      if (!too_large) s->trailers.emplace_back(name, value);
+      // Trailers over the budget are dropped whole, not cut.
+      if (too_large) {
+        s->trailers.clear();
+        s->trailers_too_large = true;
+      } else if (!s->trailers_too_large) {
+        s->trailers.emplace_back(name, value);
+      }
       return 0;
     }
     H2RequestHead& head = s->head;
@@ -103,15 +127,18 @@ struct H2Callbacks {
             s->head.fields.emplace_back("cookie", std::move(s->cookies));
             s->cookies.clear();
           }
-          c.handler_.on_request(frame->hd.stream_id, std::move(s->head), end_stream);
-        } else if (end_stream) {
-          c.handler_.on_end_stream(frame->hd.stream_id, std::move(s->trailers));
+          return guarded(
+              [&] { c.handler_.on_request(frame->hd.stream_id, std::move(s->head), end_stream); });
+        }
+        if (end_stream) {
+          return guarded(
+              [&] { c.handler_.on_end_stream(frame->hd.stream_id, std::move(s->trailers)); });
         }
         break;
       }
       case NGHTTP2_DATA:
         if (end_stream && c.stream(frame->hd.stream_id)) {
-          c.handler_.on_end_stream(frame->hd.stream_id, {});
+          return guarded([&] { c.handler_.on_end_stream(frame->hd.stream_id, {}); });
         }
         break;
       case NGHTTP2_RST_STREAM:
@@ -144,7 +171,8 @@ struct H2Callbacks {
     H2Codec& c = codec(self);
     H2Codec::Stream* s = c.stream(stream_id);
     if (s && s->started) {
-      c.handler_.on_data(stream_id, view(data, len));
+      s->unconsumed += len;
+      return guarded([&] { c.handler_.on_data(stream_id, view(data, len)); });
     } else {
       // A stream that is gone: its bytes are dropped, and the connection's
       // window opens again for them.
@@ -153,14 +181,20 @@ struct H2Callbacks {
     return 0;
   }
 
-  static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t code,
+  static int on_stream_close(nghttp2_session* session, std::int32_t stream_id, std::uint32_t code,
                              void* self) {
     H2Codec& c = codec(self);
     const auto it = c.streams_.find(stream_id);
     if (it == c.streams_.end()) return 0;
     const bool started = it->second.started;
+    // What the client sent that was never passed on (an early answer, a
+    // reset) goes back to the connection's window: else every such stream
+    // would shrink it for the connection's other streams for good.
+    if (it->second.unconsumed > 0) {
+      nghttp2_session_consume_connection(session, it->second.unconsumed);
+    }
     c.streams_.erase(it);
-    if (started) c.handler_.on_close(stream_id, code);
+    if (started) return guarded([&] { c.handler_.on_close(stream_id, code); });
     return 0;
   }
 
@@ -300,7 +334,7 @@ bool H2Codec::receive(std::string_view bytes, Clock::time_point now) {
       session_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   if (rv >= 0) return true;
   refused_ = true;
-  if (!counted_) {
+  if (!counted_ && rv != NGHTTP2_ERR_CALLBACK_FAILURE) {
     switch (rv) {
       case NGHTTP2_ERR_FLOODED:
         limit(settings_frames_ >= pings_ ? H2Limit::settings_flood : H2Limit::ping_flood);
@@ -369,6 +403,10 @@ void H2Codec::reset(std::int32_t id, std::uint32_t code) {
 }
 
 void H2Codec::consume(std::int32_t id, std::size_t n) {
+  Stream* s = stream(id);
+  if (!s) return;
+  n = std::min(n, s->unconsumed);
+  s->unconsumed -= n;
   if (n > 0) nghttp2_session_consume(session_, id, n);
 }
 

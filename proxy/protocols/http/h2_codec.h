@@ -109,7 +109,7 @@ class H2Codec {
   void resume(std::int32_t id);
   void reset(std::int32_t id, std::uint32_t code);
   // `n` bytes of the stream's body were sent on: the client may send as
-  // many again.
+  // many again. Bytes of a stream that is closed were given back already.
   void consume(std::int32_t id, std::size_t n);
 
   // Graceful: GOAWAY with the last stream started; streams in flight go on,
@@ -125,7 +125,11 @@ class H2Codec {
     std::string cookies;
     H2Fields trailers;
     std::size_t header_bytes = 0;
+    // DATA delivered and not yet consume()d: given back to the connection's
+    // window when the stream closes, whatever the caller did with it.
+    std::size_t unconsumed = 0;
     bool started = false;  // the head was delivered
+    bool trailers_too_large = false;
   };
 
   void limit(H2Limit l);

@@ -118,6 +118,10 @@ class H2Stream final : public ClientSide, public H2Body {
   std::optional<std::size_t> read(std::uint8_t* buf, std::size_t max, bool& end) override;
   H2Fields trailers() override { return trailers_out_; }
 
+  // After an exception: the stream is reset, so that it does not stay
+  // open (holding a stream slot, keeping the connection from closing).
+  void fail();
+
   // ClientSide
   bool body_done() const override { return body_end_ && body_in_.empty(); }
   awaitable<bool> send_continue() override;
@@ -147,7 +151,9 @@ class H2Stream final : public ClientSide, public H2Body {
   bhttp::request<bhttp::empty_body> req_;
   std::string method_, path_, authority_;
   bool too_large_ = false;
-  std::string body_in_;  // DATA received, not yet sent on
+  H2Fields fields_;         // the head's, until run() makes req_ of them
+  bool responded_ = false;  // a response head was submitted
+  std::string body_in_;     // DATA received, not yet sent on
   H2Fields trailers_in_;
   H2Fields trailers_out_;  // lower-case names
   bool body_end_ = false;
@@ -272,8 +278,14 @@ awaitable<void> Connection::run(std::string_view already_read) {
     spdlog::error("listener {}: HTTP/2 session could not be set up", h.listener().name);
     co_return;
   }
-  if (!already_read.empty()) feed(already_read);
-  co_await (read_loop() && write_loop() && tick_loop());
+  try {
+    if (!already_read.empty()) feed(already_read);
+    co_await (read_loop() && write_loop() && tick_loop());
+  } catch (const std::exception& e) {
+    // The streams below must still learn that the connection is over and
+    // end before it is gone.
+    spdlog::error("listener {}: HTTP/2 connection failed: {}", h.listener().name, e.what());
+  }
   // The connection is over: every stream still running learns it and ends.
   closed_ = true;
   for (auto& [id, s] : streams_) s->on_close(NGHTTP2_CANCEL);
@@ -283,6 +295,14 @@ awaitable<void> Connection::run(std::string_view already_read) {
 }
 
 void Connection::on_request(std::int32_t id, H2RequestHead head, bool end_stream) {
+  // Streams the client reset go on until their server answers: they count
+  // against max-concurrent-streams until then, or resetting would let a
+  // client have any number of requests at the servers.
+  if (running_ >= static_cast<int>(h.http().h2.max_concurrent_streams)) {
+    count(H2Limit::concurrent_streams);
+    codec_.reset(id, NGHTTP2_REFUSED_STREAM);
+    return;
+  }
   auto s = std::make_shared<H2Stream>(*this, id, std::move(head), end_stream);
   streams_.emplace(id, s);
   ++running_;
@@ -297,6 +317,7 @@ void Connection::on_request(std::int32_t id, H2RequestHead head, bool end_stream
             co_await s->run();
           } catch (const std::exception& e) {
             spdlog::error("listener {}: HTTP/2 stream failed: {}", h.listener().name, e.what());
+            s->fail();
           }
           stream_ended();
         },
@@ -367,7 +388,7 @@ awaitable<void> Connection::tick_loop() {
       codec_.goaway();
       want_write();
     }
-    if (streams_.empty() && running_ == 0 &&
+    if (!codec_.going_away() && streams_.empty() && running_ == 0 &&
         Clock::now() - last_active_ >= h.http().request_timeout) {
       count(H2Limit::idle_timeout);
       codec_.terminate(NGHTTP2_NO_ERROR);
@@ -386,9 +407,12 @@ H2Stream::H2Stream(Connection& conn, std::int32_t id, H2RequestHead head, bool e
       path_(std::move(head.path)),
       authority_(std::move(head.authority)),
       too_large_(head.too_large),
+      fields_(std::move(head.fields)),
       body_end_(end_stream),
-      no_server_(conn.worker.io()) {
-  for (const auto& [name, value] : head.fields) req_.insert(name, value);
+      no_server_(conn.worker.io()) {}
+
+void H2Stream::fail() {
+  if (!closed_) conn_.reset(id_, NGHTTP2_INTERNAL_ERROR);
 }
 
 awaitable<bool> H2Stream::wait_for_body() {
@@ -460,14 +484,19 @@ awaitable<Relayed> H2Stream::send_body(Upstream& up, Watchdog& up_dog) {
 }
 
 awaitable<bool> H2Stream::send_interim(const ResponseParser::value_type& interim) {
-  co_return !closed_ && conn_.interim(id_, interim.result_int(), h2_fields(interim));
+  if (closed_) co_return false;
+  // Connection-specific fields make an HTTP/2 response malformed.
+  ResponseParser::value_type head = interim;
+  remove_hop_by_hop(head);
+  co_return conn_.interim(id_, head.result_int(), h2_fields(head));
 }
 
 bool H2Stream::submit_head(unsigned status, const Fields* fields, bool body, H2Fields extra) {
   if (closed_) return false;
   H2Fields all = fields ? h2_fields(*fields) : H2Fields();
   for (auto& f : extra) all.push_back(std::move(f));
-  return conn_.respond(id_, status, all, body ? this : nullptr);
+  responded_ = conn_.respond(id_, status, all, body ? this : nullptr);
+  return responded_;
 }
 
 std::optional<std::size_t> H2Stream::read(std::uint8_t* buf, std::size_t max, bool& end) {
@@ -568,10 +597,24 @@ awaitable<void> H2Stream::run() {
                      nullptr});
     co_return;
   }
-  host_ = authority_.empty() ? std::string(req_[bhttp::field::host]) : authority_;
-  if (!authority_.empty() && req_.count(bhttp::field::host) == 0) {
-    req_.set(bhttp::field::host, authority_);
+  bool fields_fit = true;
+  try {
+    for (const auto& [name, value] : fields_) req_.insert(name, value);
+  } catch (const std::length_error&) {  // a field over Beast's 64 KiB
+    fields_fit = false;
   }
+  if (!fields_fit) {
+    conn_.count(H2Limit::header_size);
+    co_await answer({431, "Request Header Fields Too Large",
+                     "switchboard: a request header field over 64 KiB", "header-too-large", true,
+                     nullptr});
+    co_return;
+  }
+  fields_.clear();
+  // Routes match :authority, so the server must see the same name: a Host
+  // field that says otherwise is replaced (RFC 9113 §8.3.1).
+  host_ = authority_.empty() ? std::string(req_[bhttp::field::host]) : authority_;
+  if (!authority_.empty()) req_.set(bhttp::field::host, authority_);
   const bhttp::verb method = bhttp::string_to_verb(method_);
   if (method == bhttp::verb::connect) {
     co_await answer({405, "Method Not Allowed", "switchboard: CONNECT is not served here",
@@ -624,9 +667,11 @@ awaitable<void> H2Stream::run() {
     release_upstream(conn_.worker, *up, reusable);
   }
   co_await up_dog_.stop();
-  // A body the client is still sending is not wanted any more.
+  // A body the client is still sending is not wanted any more: after a
+  // whole response that is no error (RFC 9113 §8.1), without one the
+  // request is cancelled.
   if (!body_end_ && !closed_) {
-    conn_.reset(id_, NGHTTP2_NO_ERROR);
+    conn_.reset(id_, responded_ ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
   }
 }
 

@@ -247,6 +247,34 @@ TEST_F(H2CodecTest, TheClientSendsNoMoreThanTheWindowUntilTheBodyIsConsumed) {
   EXPECT_EQ(rec.requests[id].body.size(), 100000u);
 }
 
+TEST_F(H2CodecTest, BodyNeverPassedOnGoesBackToTheConnectionWindowWhenItsStreamCloses) {
+  settings.initial_window_size = 65535;
+  std::string first(60000, 'a');
+  std::string second(60000, 'b');
+  Client client;
+  auto head = h2::get("/EWS/Exchange.asmx");
+  head[0].second = "POST";
+  auto one_body = upload_of(first);
+  const auto one = client.request(head, &one_body);
+  client.pump(codec(), [] {});
+  ASSERT_EQ(rec.requests[one].body.size(), 60000u);
+  // Answered without its body being read (an early 404, a server that
+  // stopped reading), then reset: none of it was consumed.
+  codec().reset(one, NGHTTP2_CANCEL);
+  client.pump(codec(), [] {});
+  ASSERT_TRUE(rec.requests[one].closed);
+  codec().consume(one, 60000);  // too late: given back already, not twice
+  auto two_body = upload_of(second);
+  const auto two = client.request(head, &two_body);
+  std::size_t consumed = 0;
+  client.pump(codec(), [&] {
+    const std::size_t got = rec.requests[two].body.size();
+    codec().consume(two, got - consumed);
+    consumed = got;
+  });
+  EXPECT_EQ(rec.requests[two].body.size(), 60000u);
+}
+
 TEST_F(H2CodecTest, RapidResetGetsGoawayEnhanceYourCalm) {
   send(h2::client_start());
   std::string attack;
