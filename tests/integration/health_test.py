@@ -20,20 +20,6 @@ from sbtest import (IntegrationTest, Nginx, PostfixInstance, SippUas, SmtpSink, 
                     wait_until)
 
 
-def requests_of(conn):
-    """Each HTTP request head a client sends on `conn`, until it closes (for
-    scripted servers; the checks send no bodies)."""
-    buf = b""
-    while True:
-        while b"\r\n\r\n" not in buf:
-            data = conn.recv(4096)
-            if not data:
-                return
-            buf += data
-        head, buf = buf.split(b"\r\n\r\n", 1)
-        yield head
-
-
 class HealthTest(IntegrationTest):
 
     def start(self, servers_yaml, health=None, pool_extra=""):
@@ -414,7 +400,7 @@ class HealthTest(IntegrationTest):
         served = []
 
         def one_then_close(conn):
-            for i, _ in enumerate(requests_of(conn)):
+            for i, _ in enumerate(sbtest.requests_on(conn)):
                 if i == 1:
                     return  # closed unanswered
                 served.append(1)
@@ -424,7 +410,7 @@ class HealthTest(IntegrationTest):
         timed_out = []
 
         def one_then_408(conn):  # a 408 for the second request, then close
-            for i, _ in enumerate(requests_of(conn)):
+            for i, _ in enumerate(sbtest.requests_on(conn)):
                 if i == 1:
                     timed_out.append(1)
                     conn.sendall(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
@@ -462,7 +448,7 @@ class HealthTest(IntegrationTest):
         nginx = Nginx(self.procs, self.workdir, [big])
 
         def bare_status(conn):
-            for _ in requests_of(conn):
+            for _ in sbtest.requests_on(conn):
                 conn.sendall(b"HTTP/1.1 200\r\nContent-Length: 15\r\n\r\nhealthy-marker\n")
         bare = sbtest.ScriptedServer(bare_status)
         self.addCleanup(bare.close)
@@ -487,18 +473,18 @@ class HealthTest(IntegrationTest):
         smtp = SmtpSink(self.procs)
 
         def noise(conn):
-            for _ in requests_of(conn):
+            for _ in sbtest.requests_on(conn):
                 conn.sendall(bytes(range(256)) * 4)
                 return
 
         def endless_header(conn):
-            for _ in requests_of(conn):
+            for _ in sbtest.requests_on(conn):
                 conn.sendall(b"HTTP/1.1 200 OK\r\nX: " + b"a" * (20 * 1024))
                 time.sleep(2)
                 return
 
         def cut(conn):
-            for _ in requests_of(conn):
+            for _ in sbtest.requests_on(conn):
                 conn.sendall(b"HTTP/1.1 20")
                 return
         peers = {name: sbtest.ScriptedServer(script) for name, script in
