@@ -145,6 +145,13 @@ struct Exporter::Families {
   Family<Counter>& http2_limits =
       counter(registry, "switchboard_http2_limit_hits_total",
               "HTTP/2 clients that ran into a limit (refused stream, GOAWAY, closed), by limit");
+  Family<Counter>& sip_calls =
+      counter(registry, "switchboard_sip_calls_total",
+              "Calls (INVITEs) through a sip listener, by result: answered by the first "
+              "server, answered after failing over, or rejected");
+  Family<Counter>& sip_dropped =
+      counter(registry, "switchboard_sip_messages_dropped_total",
+              "SIP messages a sip listener refused (400 or dropped), by reason");
   // control plane
   Family<Counter>& resolver = counter(registry, "switchboard_resolver_queries_total",
                                       "DNS lookups for server discovery, by result");
@@ -208,6 +215,8 @@ struct Exporter::Families {
     Counter* tls_ok = nullptr;
     Counter* tls_failed = nullptr;
     std::array<Counter*, kHttp2Limits.size()> h2_limits{};
+    std::array<Counter*, kSipCallResults.size()> sip_calls{};
+    std::array<Counter*, kSipDropReasons.size()> sip_dropped{};
   };
   std::map<std::string, Listener> listeners;
   std::array<Counter*, kResolverResults.size()> resolver_series{};
@@ -413,6 +422,24 @@ std::string Exporter::render(const Sample& sample) {
         sync(*it->second.h2_limits[i], static_cast<double>(l.h2_limits[i]));
       }
     }
+    if (l.sip && !it->second.sip_calls[0]) {
+      for (std::size_t i = 0; i < kSipCallResults.size(); ++i) {
+        it->second.sip_calls[i] =
+            &f.sip_calls.Add({{"listener", l.name}, {"result", std::string(kSipCallResults[i])}});
+      }
+      for (std::size_t i = 0; i < kSipDropReasons.size(); ++i) {
+        it->second.sip_dropped[i] =
+            &f.sip_dropped.Add({{"listener", l.name}, {"reason", std::string(kSipDropReasons[i])}});
+      }
+    }
+    if (it->second.sip_calls[0]) {
+      for (std::size_t i = 0; i < kSipCallResults.size(); ++i) {
+        sync(*it->second.sip_calls[i], static_cast<double>(l.sip_calls[i]));
+      }
+      for (std::size_t i = 0; i < kSipDropReasons.size(); ++i) {
+        sync(*it->second.sip_dropped[i], static_cast<double>(l.sip_dropped[i]));
+      }
+    }
     for (const HttpSample& h : l.http) {
       auto [hit, new_pool] = it->second.http.try_emplace(h.pool);
       if (new_pool) {
@@ -458,6 +485,10 @@ std::string Exporter::render(const Sample& sample) {
     if (it->second.tls_ok) remove_all(f.tls_handshakes, {it->second.tls_ok, it->second.tls_failed});
     if (it->second.h2_limits[0]) {
       for (Counter* c : it->second.h2_limits) f.http2_limits.Remove(c);
+    }
+    if (it->second.sip_calls[0]) {
+      for (Counter* c : it->second.sip_calls) f.sip_calls.Remove(c);
+      for (Counter* c : it->second.sip_dropped) f.sip_dropped.Remove(c);
     }
     it = f.listeners.erase(it);
   }

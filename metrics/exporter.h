@@ -40,6 +40,14 @@ inline constexpr std::array<std::string_view, 8> kHttp2Limits = {
     "concurrent-streams", "resets",      "continuation", "settings-flood",
     "ping-flood",         "header-size", "idle-timeout", "protocol"};
 
+// switchboard_sip_calls_total's `result` values and
+// switchboard_sip_messages_dropped_total's `reason` values, in the order of
+// ListenerSample::sip_calls and sip_dropped.
+inline constexpr std::array<std::string_view, 3> kSipCallResults = {"answered", "failed-over",
+                                                                    "rejected"};
+inline constexpr std::array<std::string_view, 3> kSipDropReasons = {"malformed", "too-large",
+                                                                    "unmatched"};
+
 // An http listener's requests to one pool.
 struct HttpSample {
   std::string pool;
@@ -62,6 +70,10 @@ struct ListenerSample {
   std::vector<HttpSample> http;
   bool http_listener = false;
   std::array<std::uint64_t, kHttp2Limits.size()> h2_limits{};
+  // sip listeners
+  bool sip = false;
+  std::array<std::uint64_t, kSipCallResults.size()> sip_calls{};
+  std::array<std::uint64_t, kSipDropReasons.size()> sip_dropped{};
   // listeners with tls:
   bool tls = false;
   std::uint64_t tls_ok = 0;

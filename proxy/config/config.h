@@ -263,6 +263,9 @@ struct SipConfig {
   std::vector<StatusRange> failover_on = {{500, 599}, {408, 408}};
   Duration invite_timeout = std::chrono::seconds(4);
   bool record_route = true;
+  // A call's Call-ID -> server mapping is forgotten after this (sooner: 32 s
+  // after its BYE or a failed INVITE).
+  Duration dialog_timeout = std::chrono::hours(12);
   Mark mark;
   Marks marks;
 };

@@ -45,7 +45,7 @@ constexpr std::string_view kRouteKeys[] = {"match", "pool"};
 constexpr std::string_view kMatchKeys[] = {"path-prefix", "host"};
 constexpr std::string_view kCookieKeys[] = {"name", "max-age"};
 constexpr std::string_view kSipKeys[] = {"transports", "failover-on", "invite-timeout",
-                                         "record-route"};
+                                         "record-route", "dialog-timeout"};
 constexpr std::string_view kDnsKeys[] = {"records", "rotate", "max-answers", "when-all-down"};
 constexpr std::string_view kRecordKeys[] = {"name", "type", "pool", "ttl", "preference"};
 
@@ -383,6 +383,8 @@ void load_sip(YamlReader& r, const std::string& listener_ctx, const Field& field
       set(r.read_duration(f, Min::positive), sip.invite_timeout);
     } else if (f.key == "record-route") {
       set(r.read_bool(f), sip.record_route);
+    } else if (f.key == "dialog-timeout") {
+      set(r.read_duration(f, Min::positive), sip.dialog_timeout);
     }
   });
 }

@@ -211,6 +211,15 @@ metrics::Sample Runtime::metrics_sample() const {
       ls.dns_dropped = d.dropped.load(std::memory_order_relaxed);
       ls.dns_truncated = d.truncated.load(std::memory_order_relaxed);
     }
+    if (l->config.protocol == config::Protocol::sip) {
+      ls.sip = true;
+      for (std::size_t i = 0; i < ls.sip_calls.size(); ++i) {
+        ls.sip_calls[i] = l->stats->sip.calls[i].load(std::memory_order_relaxed);
+      }
+      for (std::size_t i = 0; i < ls.sip_dropped.size(); ++i) {
+        ls.sip_dropped[i] = l->stats->sip.dropped[i].load(std::memory_order_relaxed);
+      }
+    }
     if (l->config.protocol == config::Protocol::http) {
       ls.http_listener = true;
       for (std::size_t i = 0; i < ls.h2_limits.size(); ++i) {

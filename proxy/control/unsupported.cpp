@@ -46,10 +46,6 @@ std::vector<config::ConfigError> find_unsupported(const config::Config& cfg,
       c.add(mark_of(l.marks, "tls", l.mark),
             ctx + "tls on an smtp listener (STARTTLS offered by switchboard)");
     }
-    if (l.protocol == config::Protocol::sip) {
-      c.add(mark_of(l.marks, "protocol", l.mark),
-            fmt::format("{}protocol: {}", ctx, config::to_string(l.protocol)));
-    }
     for (const auto& hp : l.listen) {
       if (hp.kind == config::HostPort::Kind::hostname) {
         c.add(hp.mark, fmt::format("{}listening on a host name ({})", ctx, hp.to_string()),

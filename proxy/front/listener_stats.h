@@ -69,6 +69,24 @@ class HttpCounters {
   std::map<std::string, std::shared_ptr<HttpPoolCounters>> by_pool_;
 };
 
+// A sip listener's calls and the messages it refused
+// (switchboard_sip_calls_total, switchboard_sip_messages_dropped_total, in
+// the metrics module's label order).
+enum class SipCallResult : std::uint8_t { answered, failed_over, rejected };
+enum class SipDrop : std::uint8_t { malformed, too_large, unmatched };
+
+struct SipCounters {
+  std::array<std::atomic<std::uint64_t>, metrics::kSipCallResults.size()> calls{};
+  std::array<std::atomic<std::uint64_t>, metrics::kSipDropReasons.size()> dropped{};
+
+  void count(SipCallResult r) {
+    calls[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+  }
+  void count(SipDrop d) {
+    dropped[static_cast<std::size_t>(d)].fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
 // An https listener's TLS handshakes.
 struct TlsCounters {
   std::atomic<std::uint64_t> ok{0};
@@ -83,6 +101,7 @@ struct ListenerStats {
   DnsCounters dns;    // dns listeners only
   HttpCounters http;  // http listeners only
   TlsCounters tls;    // listeners with tls:
+  SipCounters sip;    // sip listeners
   std::array<std::atomic<std::uint64_t>, metrics::kHttp2Limits.size()> h2_limits{};  // http
 
   void count_h2(H2Limit limit) {

@@ -4,6 +4,7 @@
 
 #include "proxy/protocols/dns/dns_handler.h"
 #include "proxy/protocols/http/http_handler.h"
+#include "proxy/protocols/sip/sip_handler.h"
 #include "proxy/protocols/smtp/smtp_handler.h"
 #include "proxy/protocols/tcp/tcp_handler.h"
 
@@ -25,7 +26,7 @@ std::unique_ptr<ProtocolHandler> make_handler(const config::ListenerConfig& list
     case config::Protocol::http:
       return std::make_unique<http::HttpHandler>(listener, context);
     case config::Protocol::sip:
-      break;
+      return std::make_unique<sip::SipHandler>(listener, context);
   }
   throw std::invalid_argument(std::string("protocol ") +
                               std::string(config::to_string(listener.protocol)) +

@@ -150,30 +150,58 @@ std::optional<balancer::Pick> UpstreamAttempt::preferred(const balancer::PoolSna
   return std::nullopt;
 }
 
+std::optional<PickedServer> UpstreamAttempt::pick_next() {
+  if (tried_count_ >= max_servers_) return std::nullopt;
+  // Looked up for each try: a reload may have replaced the pool meanwhile.
+  balancer::Balancer* b = worker_.balancer_for(pool_);
+  if (!b) {
+    end_ = AttemptEnd::pool_gone;
+    return std::nullopt;
+  }
+  balancer::PickContext ctx;
+  ctx.client_address = client_ip_.span();
+  ctx.hash_key = hash_key_;
+  ctx.tried = tried_in(b->snapshot());
+  if (pool_.options.slow_start.count() > 0) ctx.now = std::chrono::steady_clock::now();
+  std::optional<balancer::Pick> pick;
+  if (prefer_ && tried_count_ == 0) pick = preferred(b->snapshot());
+  if (!pick) pick = b->pick(ctx);
+  if (!pick) return std::nullopt;
+  PickedServer picked{b->snapshot_ptr(), pick->server};
+  if (tried_count_ > 0) pool_.stats->retries.fetch_add(1, std::memory_order_relaxed);
+  tried_ids_[tried_count_++] = picked.view().id;
+  return picked;
+}
+
+std::optional<PickedServer> UpstreamAttempt::pick() {
+  end_ = AttemptEnd::none;
+  auto picked = pick_next();
+  if (!picked) give_up(end_ == AttemptEnd::pool_gone ? end_ : AttemptEnd::exhausted);
+  return picked;
+}
+
+void UpstreamAttempt::failed(const balancer::ServerView& view, ConnectFailure kind) {
+  count_failure(view, kind);
+  spdlog::debug("pool {}: {} ({}) failed the client: {}", pool_.config.name, view.address,
+                view.name, failure_name(kind));
+}
+
 awaitable<std::optional<UpstreamStream>> UpstreamAttempt::next(AcceptStep* accept,
                                                                ConnectionReuse* reuse) {
   const config::PoolConfig& cfg = pool_.config;
   end_ = AttemptEnd::none;
-  while (tried_count_ < max_servers_) {
-    // Looked up for each try: a reload may have replaced the pool meanwhile.
-    balancer::Balancer* b = worker_.balancer_for(pool_);
-    if (!b) co_return give_up(AttemptEnd::pool_gone);
-    balancer::PickContext ctx;
-    ctx.client_address = client_ip_.span();
-    ctx.hash_key = hash_key_;
-    ctx.tried = tried_in(b->snapshot());
-    if (pool_.options.slow_start.count() > 0) ctx.now = std::chrono::steady_clock::now();
-    std::optional<balancer::Pick> pick;
-    if (prefer_ && tried_count_ == 0) pick = preferred(b->snapshot());
-    if (!pick) pick = b->pick(ctx);
-    if (!pick) break;
-    auto snapshot = b->snapshot_ptr();
-    const balancer::ServerView& view = snapshot->servers[pick->server];
-    if (tried_count_ > 0) pool_.stats->retries.fetch_add(1, std::memory_order_relaxed);
-    tried_ids_[tried_count_++] = view.id;
+  for (;;) {
+    auto picked = pick_next();
+    if (!picked) {
+      if (end_ == AttemptEnd::pool_gone) co_return give_up(AttemptEnd::pool_gone);
+      break;
+    }
+    auto snapshot = std::move(picked->snapshot);
+    const balancer::ServerView& view = snapshot->servers[picked->server];
+    const balancer::ServerIndex server = picked->server;
 
     if (reuse && reuse->reuse(view)) {
-      UpstreamStream stream{tcp::socket(worker_.io()), std::move(snapshot), pick->server,
+      UpstreamStream stream{tcp::socket(worker_.io()), std::move(snapshot), server,
                             balancer::ActiveConnection(view.stats.get())};
       stream.reused = true;
       co_return stream;
@@ -203,7 +231,7 @@ awaitable<std::optional<UpstreamStream>> UpstreamAttempt::next(AcceptStep* accep
     }
     if (!failure) {
       view.stats->count_success();
-      co_return UpstreamStream{std::move(socket), std::move(snapshot), pick->server,
+      co_return UpstreamStream{std::move(socket), std::move(snapshot), server,
                                balancer::ActiveConnection(view.stats.get())};
     }
     if (net::is_local_fault(error)) {

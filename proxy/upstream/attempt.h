@@ -49,6 +49,15 @@ struct UpstreamStream {
   const balancer::ServerView& view() const { return snapshot->servers[server]; }
 };
 
+// A server picked without connecting to it (a datagram protocol: SIP over
+// UDP), with the snapshot its view lives in.
+struct PickedServer {
+  std::shared_ptr<const balancer::PoolSnapshot> snapshot;
+  balancer::ServerIndex server = 0;
+
+  const balancer::ServerView& view() const { return snapshot->servers[server]; }
+};
+
 // An idle connection the caller keeps (the HTTP keep-alive pool): asked
 // after each pick, before connecting. True: the caller has taken an open
 // connection to `view`'s server, and next() gives a stream with `reused`.
@@ -82,6 +91,14 @@ class UpstreamAttempt {
   awaitable<std::optional<UpstreamStream>> next(AcceptStep* accept = nullptr,
                                                 ConnectionReuse* reuse = nullptr);
 
+  // The next server to present the client to, picked and counted as tried
+  // but not connected to: for protocols that send without a connection.
+  // nullopt as next() gives it (end() says why).
+  std::optional<PickedServer> pick();
+  // A server given by pick() (or next()) failed the client: counted against
+  // it as `kind`.
+  void failed(const balancer::ServerView& view, balancer::ConnectFailure kind);
+
   // Affinity (the HTTP cookie): the first pick is the server with this id
   // when it is eligible; else the pool's algorithm picks.
   void prefer(std::uint64_t server_id) { prefer_ = server_id; }
@@ -99,6 +116,7 @@ class UpstreamAttempt {
   int retries() const { return tried_count_ > 0 ? static_cast<int>(tried_count_) - 1 : 0; }
 
  private:
+  std::optional<PickedServer> pick_next();
   // Tried servers as indexes into `snapshot` (its current order).
   std::span<const balancer::ServerIndex> tried_in(const balancer::PoolSnapshot& snapshot);
   void count_failure(const balancer::ServerView& view, balancer::ConnectFailure kind);
