@@ -9,8 +9,11 @@ name=${1:?usage: run_codec_fuzz.sh NAME WORKDIR}
 work=${2:?usage: run_codec_fuzz.sh NAME WORKDIR}
 mkdir -p "$work/$name-corpus"
 cp "$src/fuzz/seeds/$name/"* "$work/$name-corpus/"
+# The sip target also checks what the sip listener writes (std only as well).
+extra=()
+[[ "$name" == sip_message ]] && extra=("$src/proxy/protocols/sip/sip_wire.cpp")
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$src" "$src/fuzz/${name}_fuzz.cpp" "$src"/net/codec/*.cpp "$src/net/ip_address.cpp" \
-  -o "$work/${name}_fuzz"
+  "${extra[@]}" -o "$work/${name}_fuzz"
 cd "$work"
 "./${name}_fuzz" -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=1 "$name-corpus" 2>&1 | tail -15
