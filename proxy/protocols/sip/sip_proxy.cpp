@@ -25,6 +25,9 @@ constexpr Clock::duration kTimerC = std::chrono::minutes(3);
 // request and to pass on retransmitted 2xx responses (Kamailio's wait timer).
 constexpr Clock::duration kLinger = std::chrono::seconds(5);
 constexpr Clock::time_point kNever = Clock::time_point::max();
+// How often calls are checked for expiry (the 32 s after a BYE is kept to
+// within this).
+constexpr Clock::duration kSweep = std::chrono::seconds(5);
 constexpr std::string_view kCookie = "z9hG4bK";
 // The proxy's branches: "z9hG4bKsb<id hex>.<try hex>" for its transactions,
 // "z9hG4bKsbx<hash>" for ACKs of 2xx and BYEs it sends without one.
@@ -228,6 +231,7 @@ void SipProxy::new_call(const net::SipMessage& m, std::string_view bytes, const 
 }
 
 void SipProxy::present(Txn& t) {
+  if (t.final_status >= 200) return;
   for (;;) {
     auto picked = t.attempt->pick();
     if (!picked) {
@@ -315,6 +319,7 @@ void SipProxy::respond_to_origin(Txn& t, std::string_view bytes, int status) {
 }
 
 void SipProxy::own_response(Txn& t, int status, std::string_view extra) {
+  if (t.final_status >= 200) return;  // answered already (and its request is gone)
   net::parse_sip_message(t.request, scratch_);
   write_response(scratch_, status, reason_phrase(status), tag_, extra, out_);
   respond_to_origin(t, out_, status);
@@ -323,6 +328,8 @@ void SipProxy::own_response(Txn& t, int status, std::string_view extra) {
 void SipProxy::finish(Txn& t, int status) {
   if (t.final_status >= 200) return;
   t.final_status = status;
+  // Not presented again: what stays is what retransmissions need.
+  std::string().swap(t.request);
   t.retransmit_at = kNever;
   t.timeout_at = kNever;
   const auto now = Clock::now();
@@ -562,16 +569,27 @@ void SipProxy::remember_dialog(const Txn& t, Clock::duration lifetime) {
     return;
   }
   it->second.expires = now + lifetime;
-  dialog_timers_.push({it->second.expires, t.call_id});
-  arm(it->second.expires);
+  want_sweep();
 }
 
 void SipProxy::expire_dialog(std::string_view call_id, Clock::time_point when) {
   const auto it = dialogs_.find(std::string(call_id));
   if (it == dialogs_.end() || it->second.expires <= when) return;
   it->second.expires = when;
-  dialog_timers_.push({when, it->first});
+}
+
+void SipProxy::want_sweep() {
+  if (sweep_pending_) return;
+  sweep_pending_ = true;
+  const auto when = Clock::now() + kSweep;
+  timers_.push({when, 0, 0});
   arm(when);
+}
+
+void SipProxy::sweep_dialogs(Clock::time_point now) {
+  sweep_pending_ = false;
+  std::erase_if(dialogs_, [now](const auto& d) { return d.second.expires <= now; });
+  if (!dialogs_.empty()) want_sweep();
 }
 
 void SipProxy::link_failed(const SipLink* link) {
@@ -622,20 +640,16 @@ void SipProxy::run_timers() {
   while (!timers_.empty() && timers_.top().when <= now) {
     const TimerEntry e = timers_.top();
     timers_.pop();
+    if (e.id == 0) {
+      sweep_dialogs(now);
+      continue;
+    }
     const auto it = txns_.find(e.id);
     if (it == txns_.end() || it->second->seq != e.seq) continue;
     on_timer(*it->second, now);
   }
-  while (!dialog_timers_.empty() && dialog_timers_.top().when <= now) {
-    const auto it = dialogs_.find(dialog_timers_.top().call_id);
-    if (it != dialogs_.end() && it->second.expires <= now) dialogs_.erase(it);
-    dialog_timers_.pop();
-  }
   io_.flush();
-  Clock::time_point next = kNever;
-  if (!timers_.empty()) next = timers_.top().when;
-  if (!dialog_timers_.empty()) next = std::min(next, dialog_timers_.top().when);
-  if (next != kNever) arm(next);
+  if (!timers_.empty()) arm(timers_.top().when);
 }
 
 void SipProxy::on_timer(Txn& t, Clock::time_point now) {

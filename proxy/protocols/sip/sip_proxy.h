@@ -12,7 +12,10 @@
 //   dialogs: Call-ID -> {server, caller}, kept until dialog-timeout, 32 s
 //     after a BYE or a failed INVITE;
 //   timers: one heap per worker (retransmissions over UDP, invite-timeout,
-//     the end of a transaction), one Asio timer armed for its earliest entry.
+//     the end of a transaction), one Asio timer armed for its earliest
+//     entry; calls are swept for expiry every few seconds while there are
+//     any (a heap entry per call would stay for dialog-timeout, hours,
+//     long after most calls ended).
 //
 // Transport-blind: messages come in through receive() with their Peer and go
 // out through SipIo. Worker thread only; nothing is shared with other
@@ -107,6 +110,8 @@ class SipProxy {
   void drop(std::string_view why);
   void remember_dialog(const Txn& t, Clock::duration lifetime);
   void expire_dialog(std::string_view call_id, Clock::time_point when);
+  void sweep_dialogs(Clock::time_point now);
+  void want_sweep();
   void end_dialog(std::string_view call_id, Clock::duration within);
 
   void schedule(Txn& t);
@@ -141,12 +146,7 @@ class SipProxy {
     bool operator>(const TimerEntry& o) const { return when > o.when; }
   };
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
-  struct DialogExpiry {
-    Clock::time_point when;
-    std::string call_id;
-    bool operator>(const DialogExpiry& o) const { return when > o.when; }
-  };
-  std::priority_queue<DialogExpiry, std::vector<DialogExpiry>, std::greater<>> dialog_timers_;
+  bool sweep_pending_ = false;  // a dialog sweep is in timers_
   asio::steady_timer timer_;
   Clock::time_point armed_ = Clock::time_point::max();
 };
