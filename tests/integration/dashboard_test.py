@@ -50,14 +50,28 @@ class DashboardTest(IntegrationTest):
         Nginx(self.procs, self.workdir, [a])
         failing = Nginx(self.procs, self.workdir, [b], tag="nginx-b")
         port, admin, dns, https = free_port(), free_port(), free_port_tcp_udp(), free_port()
+        sip, uas = free_port_tcp_udp(), free_port_tcp_udp()
         cert = sbtest.self_signed_certificate(self.workdir)
-        # The tcp VIP, a DNS responder and an https listener for the same pool.
-        self.sb = Switchboard(self.procs, self.workdir, one_pool_config(
+        # A SIP server (sipp's built-in UAS) for the sip listener's calls.
+        self.procs.start(["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas), "-nostdin",
+                          "-timeout", "120s"], "sipp-uas")
+        # The tcp VIP, a DNS responder and an https listener for the same
+        # pool, and a sip listener for a pool of its own.
+        config = one_pool_config(
             port, admin, f"""\
       - {{address: 127.0.0.1:{a['port']}, name: a}}
       - {{address: 127.0.0.1:{b['port']}, name: b}}""",
             "    health: {check: http, interval: 300ms, timeout: 1s, rise: 1, fall: 1}\n",
-            pool="relay") + f"""\
+            pool="relay").replace("listeners:\n", f"""\
+  um:
+    health: {{check: none}}
+    servers: [{{address: 127.0.0.1:{uas}}}]
+listeners:
+""") + f"""\
+  um-vip:
+    listen: ["127.0.0.1:{sip}"]
+    protocol: sip
+    pool: um
   dns:
     listen: ["127.0.0.1:{dns}"]
     protocol: dns
@@ -68,7 +82,8 @@ class DashboardTest(IntegrationTest):
     protocol: http
     tls: {{certificates: [{{cert: {cert['cert']}, key: {cert['key']}}}]}}
     http: {{routes: [{{match: {{path-prefix: /}}, pool: relay}}]}}
-""", wait_ports=[port, https])
+"""
+        self.sb = Switchboard(self.procs, self.workdir, config, wait_ports=[port, https, sip])
 
         self.prom_port = free_port()
         prom_dir = os.path.join(self.workdir, "prometheus")
@@ -101,6 +116,11 @@ scrape_configs:
 
         t = threading.Thread(target=traffic, daemon=True)
         t.start()
+        # Calls through the sip listener for the whole window: 5 a second,
+        # at most 300 (60 s).
+        self.procs.start(["sipp", "-sn", "uac", "-i", "127.0.0.1", "-p", str(free_port_tcp_udp()),
+                          "-r", "5", "-m", "300", "-nostdin", "-timeout", "90s",
+                          f"127.0.0.1:{sip}"], "sipp-uac")
         try:
             time.sleep(4)
             failing.proc.terminate()
