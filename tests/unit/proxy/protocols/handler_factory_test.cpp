@@ -12,6 +12,7 @@
 #include "dns/wire.h"
 #include "proxy/listen_error.h"
 #include "proxy/protocols/dns/dns_handler.h"
+#include "proxy/protocols/sip/sip_handler.h"
 #include "proxy/protocols/smtp/smtp_handler.h"
 #include "proxy/protocols/tcp/tcp_handler.h"
 #include "proxy/worker/worker.h"
@@ -217,16 +218,19 @@ TEST_F(HandlerFactoryTest, TheDnsHandlerAnswersFromTheRecordPoolOnItsWorker) {
   EXPECT_EQ(stats_->dns.queries[0][0].load(), 1u);  // A, NOERROR
 }
 
-TEST_F(HandlerFactoryTest, SipIsNotSupportedByThisVersion) {
-  const auto& l = listener("voice");
-  try {
-    make_handler(l, context());
-    FAIL() << "made a handler for sip";
-  } catch (const std::invalid_argument& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("not supported by this version"), std::string::npos) << what;
-    EXPECT_NE(what.find("sip"), std::string::npos) << what;
-  }
+TEST_F(HandlerFactoryTest, SipServesDatagramsByItsTransports) {
+  asked_.clear();
+  const auto handler = make("voice");
+  ASSERT_NE(handler, nullptr);
+  EXPECT_NE(dynamic_cast<sip::SipHandler*>(handler.get()), nullptr);
+  // The caller speaks first, and SIP over TCP has its own idle limit.
+  EXPECT_EQ(handler->front_policy().first_byte, FirstByte::none);
+  EXPECT_TRUE(handler->datagrams());  // transports: [udp, tcp] by default
+  EXPECT_EQ(asked_, std::vector<std::string>{"relay"});
+
+  config::ListenerConfig tcp_only = listener("voice");
+  tcp_only.sip.emplace().transports = {config::SipTransport::tcp};
+  EXPECT_FALSE(make_handler(tcp_only, context())->datagrams());
 }
 
 TEST_F(HandlerFactoryTest, HttpAsksForEveryRoutesPool) {
