@@ -563,29 +563,48 @@ class SipProxyTest(IntegrationTest):
             self.assertEqual((s.count("INVITE"), s.count("ACK")), (5, 5), s.describe())
         self.wait_calls(answered=0, failed_over=0, rejected=5)
 
-    # 4. CANCEL.
-
-    def test_cancel_reaches_the_ringing_server(self):
-        """Two servers that ring until cancelled: the caller's CANCEL goes to
-        the one its INVITE rings at (a CANCEL elsewhere leaves that call
-        waiting and failing), the caller gets 200 for the CANCEL and 487
-        for the INVITE."""
-        servers = [SippServer(self, "uas_ring_cancel.xml", name=f"ringing{i}") for i in (1, 2)]
+    def test_every_server_silent_gives_503_with_retry_after(self):
+        """Two servers that never answer: each call waits invite-timeout
+        (1 s) at each, then the caller gets 503 with Retry-After."""
+        servers = [SippServer(self, "uas_silent.xml", name=f"silent{i}") for i in (1, 2)]
         self.start_proxy([(s.name, s.port) for s in servers])
 
-        stats = run_caller(self, "uac_cancel.xml", self.port, calls=6, rate=20)
+        stats = run_caller(self, "uac_rejected.xml", self.port, calls=3, rate=20)
+        self.assert_calls_succeeded(stats, 3, *servers)
+        for s in servers:
+            self.assertEqual(s.stop().successful, 3, s.stop().describe())
+        self.wait_calls(answered=0, failed_over=0, rejected=3)
+
+    # 4. CANCEL.
+
+    def cancel_test(self, transport):
+        servers = [SippServer(self, "uas_ring_cancel.xml", transport, name=f"ringing{i}")
+                   for i in (1, 2)]
+        self.start_proxy([(s.name, s.port) for s in servers])
+
+        stats = run_caller(self, "uac_cancel.xml", self.port, transport, calls=6, rate=20)
         self.assert_calls_succeeded(stats, 6, *servers)
         counts = [(s.stop().count("CANCEL"), s.stop().count("ACK")) for s in servers]
         self.assertEqual(sum(c for c, _ in counts), 6, "\n".join(s.stop().describe()
                                                                   for s in servers))
         self.assertEqual(sum(a for _, a in counts), 6)
 
+    def test_cancel_reaches_the_ringing_server(self):
+        """Two servers that ring until cancelled: the caller's CANCEL goes to
+        the one its INVITE rings at (a CANCEL elsewhere leaves that call
+        waiting and failing), the caller gets 200 for the CANCEL and 487
+        for the INVITE."""
+        self.cancel_test("udp")
+
+    def test_cancel_over_tcp_reaches_the_ringing_server(self):
+        self.cancel_test("tcp")
+
     # 5. In-dialog requests.
 
-    def dialog_test(self, calls, **proxy):
-        servers = [SippServer(self, "uas_dialog.xml", name=f"um{i}") for i in (1, 2)]
+    def dialog_test(self, calls, transport="udp", **proxy):
+        servers = [SippServer(self, "uas_dialog.xml", transport, name=f"um{i}") for i in (1, 2)]
         self.start_proxy([(s.name, s.port) for s in servers], **proxy)
-        stats = run_caller(self, "uac_dialog.xml", self.port, calls=calls, rate=20)
+        stats = run_caller(self, "uac_dialog.xml", self.port, transport, calls=calls, rate=20)
         self.assert_calls_succeeded(stats, calls, *servers)
         answered = [s.stop().successful for s in servers]
         self.assertEqual(sum(answered), calls)
@@ -601,6 +620,11 @@ class SipProxyTest(IntegrationTest):
         Record-Route, reach the server that answered the call (two servers,
         rotation)."""
         trace = self.dialog_test(10)
+        self.assertRegex(trace, rf"\nRoute: <sip:[^>\n]*127\.0\.0\.1:{self.port}[;>]",
+                         "the in-dialog requests carried no Route to the proxy")
+
+    def test_dialog_requests_over_tcp_reach_the_answering_server(self):
+        trace = self.dialog_test(10, "tcp")
         self.assertRegex(trace, rf"\nRoute: <sip:[^>\n]*127\.0\.0\.1:{self.port}[;>]",
                          "the in-dialog requests carried no Route to the proxy")
 
@@ -662,15 +686,17 @@ class SipProxyTest(IntegrationTest):
         self.assertRegex(output, r"SIP/2\.0 200 ")
         self.assertEqual(server.requests(), [])
 
-    def assert_refused(self, client, data, what, allow_silence=False):
-        """Sends `data`; the proxy answers 400 (or, with allow_silence, says
-        nothing within 1 s)."""
-        client.send(data)
-        answer = client.receive(1.0 if allow_silence else 5.0)
-        if answer is None and allow_silence:
-            return
-        self.assertIsNotNone(answer, f"no answer to {what}")
-        self.assertEqual(answer.status, 400, f"answer to {what}: {answer}")
+    def assert_refused(self, data, what, allow_silence=False):
+        """Sends `data` from a new UDP socket: the proxy answers 400 (or,
+        with allow_silence, says nothing within 1 s)."""
+        with self.subTest(what):
+            client = SipUdpClient(self, self.port)
+            client.send(data.replace(b"127.0.0.1:VIA_PORT", f"127.0.0.1:{client.port}".encode()))
+            answer = client.receive(1.0 if allow_silence else 3.0)
+            if answer is None and allow_silence:
+                return
+            self.assertIsNotNone(answer, f"no answer to {what}")
+            self.assertEqual(answer.status, 400, f"answer to {what}: {answer}")
 
     def test_malformed_requests_are_refused_and_calls_go_on(self):
         """Malformed requests over UDP and TCP get 400 (or, without a Via to
@@ -678,39 +704,37 @@ class SipProxyTest(IntegrationTest):
         reaches the server, and a call afterwards succeeds."""
         healthy = SippServer(self, "uas_answer.xml", name="healthy")
         self.start_proxy([("healthy", healthy.port)])
-        client = SipUdpClient(self, self.port)
 
-        whole = sip_request("INVITE", "truncated@127.0.0.1", "z9hG4bK-truncated", client.port)
-        self.assert_refused(client, whole[:whole.index(b"CSeq:") + 9], "truncated headers")
-        self.assert_refused(
-            client, sip_request("INVITE", "short-body@127.0.0.1", "z9hG4bK-short-body",
-                                client.port, body=b"v=0\r\n", content_length=200),
-            "a body shorter than its Content-Length")
-        self.assert_refused(
-            client, sip_request("INVITE", "bad-length@127.0.0.1", "z9hG4bK-bad-length",
-                                client.port, content_length="twelve"),
-            "Content-Length: twelve")
-        self.assert_refused(
-            client, sip_request("INVITE", "no-via@127.0.0.1", "-", client.port, via=False),
-            "no Via", allow_silence=True)
-        self.assert_refused(
-            client, sip_request("INVITE", "no-call-id@127.0.0.1", "z9hG4bK-no-call-id",
-                                client.port).replace(b"Call-ID: no-call-id@127.0.0.1\r\n", b""),
-            "no Call-ID")
-        client.send(b"\x00\xff\xfe not SIP at all\r\n\r\n")
-        # A response that belongs to nothing: dropped, not "forwarded".
-        client.send(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-stray\r\n"
-                    b"From: <sip:a@127.0.0.1>;tag=a\r\nTo: <sip:b@127.0.0.1>;tag=b\r\n"
-                    b"Call-ID: stray@127.0.0.1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
-        self.assertIsNone(client.receive(0.5))
+        def invite(call_id, **kwargs):
+            return sip_request("INVITE", f"{call_id}@127.0.0.1", f"z9hG4bK-{call_id}", "VIA_PORT",
+                               **kwargs)
+
+        whole = invite("truncated")
+        self.assert_refused(whole[:whole.index(b"CSeq:") + 9], "truncated headers")
+        self.assert_refused(invite("short-body", body=b"v=0\r\n", content_length=200),
+                            "a body shorter than its Content-Length")
+        self.assert_refused(invite("bad-length", content_length="twelve"),
+                            "Content-Length: twelve")
+        self.assert_refused(invite("no-call-id").replace(b"Call-ID: no-call-id@127.0.0.1\r\n",
+                                                         b""), "no Call-ID")
+        self.assert_refused(invite("no-via", via=False), "no Via", allow_silence=True)
+        self.assert_refused(b"\x00\xff\xfe not SIP at all\r\n\r\n", "not SIP",
+                            allow_silence=True)
+        with self.subTest("a response that belongs to nothing"):
+            # Dropped, not "forwarded" anywhere.
+            client = SipUdpClient(self, self.port)
+            client.send(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-stray\r\n"
+                        b"From: <sip:a@127.0.0.1>;tag=a\r\nTo: <sip:b@127.0.0.1>;tag=b\r\n"
+                        b"Call-ID: stray@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+                        b"Content-Length: 0\r\n\r\n")
+            self.assertIsNone(client.receive(0.5))
 
         # TCP: a message larger than 64 KiB, a Content-Length that is no number.
-        big = sip_request("INVITE", "big@127.0.0.1", "z9hG4bK-big", client.port,
-                          transport="TCP", body=b"a=x" * (70 * 1024 // 3))
+        big = invite("big", transport="TCP", body=b"a=x" * (70 * 1024 // 3))
         self.assertRefusedOverTcp(big, (400, 413, 513), "a 70 KiB INVITE")
-        bad = sip_request("INVITE", "tcp-bad-length@127.0.0.1", "z9hG4bK-tcp-bad", client.port,
-                          transport="TCP", content_length="twelve")
-        self.assertRefusedOverTcp(bad, (400,), "Content-Length: twelve over TCP")
+        self.assertRefusedOverTcp(invite("tcp-bad-length", transport="TCP",
+                                         content_length="twelve"),
+                                  (400,), "Content-Length: twelve over TCP")
 
         self.assertIsNone(self.sb.proc.poll(), "switchboard exited")
         stats = run_caller(self, "uac", self.port, "udp", calls=1, rate=10)
@@ -720,7 +744,9 @@ class SipProxyTest(IntegrationTest):
     def assertRefusedOverTcp(self, data, statuses, what):
         """Sends `data` on a new TCP connection: the proxy answers one of
         `statuses` or closes the connection, within 5 s."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+        with self.subTest(what), \
+                socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            data = data.replace(b"VIA_PORT", str(s.getsockname()[1]).encode())
             try:
                 s.sendall(data)
             except socket.timeout:
@@ -773,9 +799,12 @@ class SipProxyTest(IntegrationTest):
     def test_forwarded_invite_and_its_responses(self):
         """100 Trying at once (the server rings after 400 ms); the INVITE
         reaches the server with the proxy's Via on top (a z9hG4bK branch)
-        over the caller's, Max-Forwards one less and Record-Route; the
-        responses reach the caller with its own Via only; ACK and BYE reach
-        the server."""
+        over the caller's, Max-Forwards one less and a loose-routing
+        Record-Route; the responses reach the caller with its own Via only,
+        and the 200's Record-Route names the listener (the proxy may name
+        another address of its own to the server and rewrite the value on
+        the way back, RFC 3261 16.7 step 8, but the caller reaches it at the
+        listener's); ACK and BYE reach the server."""
         def answer(server, message, address):
             if message.method == "INVITE" and len(server.requests("INVITE")) == 1:
                 server.later(0.4, sip_response(message, 180, "Ringing"), address)
@@ -809,8 +838,11 @@ class SipProxyTest(IntegrationTest):
         self.assertNotEqual(invite.branch(0), "z9hG4bK-headers")
         self.assertEqual(invite.branch(1), "z9hG4bK-headers", invite)
         self.assertEqual(invite.header("max-forwards"), "69", invite)
-        self.assertRegex(invite.header("record-route") or "",
-                         rf"^<sip:[^>]*127\.0\.0\.1:{self.port}[^>]*;lr[^>]*>", invite)
+        self.assertRegex(invite.header("record-route") or "", r"^<sip:[^>]*;lr[^>]*>$", invite)
+        # The caller's route set is the 200's Record-Route in reverse: the
+        # last value is where its in-dialog requests go first.
+        self.assertRegex((responses[-1].all("record-route") or [""])[-1],
+                         rf"^<sip:[^>]*127\.0\.0\.1:{self.port}[;>]", responses[-1])
 
         client.send(sip_request("ACK", call_id, "z9hG4bK-headers-ack", client.port,
                                 to_tag="sbtest-server"))
