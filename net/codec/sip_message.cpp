@@ -288,8 +288,15 @@ SipParseError parse_sip_message(std::string_view bytes, SipMessage& m) {
   // Leading CRLFs are keep-alives (RFC 5626) or stray line ends: skipped.
   std::size_t pos = 0;
   while (pos + 1 < bytes.size() && bytes[pos] == '\r' && bytes[pos + 1] == '\n') pos += 2;
-  const auto head_end = bytes.find("\r\n\r\n", pos);
-  if (head_end == std::string_view::npos) return SipParseError::header;
+  auto head_end = bytes.find("\r\n\r\n", pos);
+  // A datagram cut short (no blank line): its complete lines are read all
+  // the same, so that a Via among them gets the 400 it is owed.
+  bool truncated = false;
+  if (head_end == std::string_view::npos) {
+    head_end = bytes.rfind("\r\n");
+    if (head_end == std::string_view::npos || head_end < pos) return SipParseError::header;
+    truncated = true;
+  }
   auto eol = bytes.find("\r\n", pos);
   m.start_line = bytes.substr(pos, eol - pos);
   if (!parse_start_line(m.start_line, m)) return SipParseError::start_line;
@@ -363,6 +370,7 @@ SipParseError parse_sip_message(std::string_view bytes, SipMessage& m) {
     }
     m.fields.push_back(f);
   }
+  if (truncated) return SipParseError::header;
   if (m.top_via.empty() || m.call_id.empty() || m.cseq_method.empty() || !from || !to) {
     return SipParseError::missing;
   }
