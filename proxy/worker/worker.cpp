@@ -67,6 +67,25 @@ void Worker::install(WorkerGeneration generation) {
     if (slot->udp) slot->udp->close(ignored);
   }
   acceptors_ = std::move(kept);
+
+  for (auto it = listener_states_.begin(); it != listener_states_.end();) {
+    const bool stays =
+        std::any_of(generation.addresses.begin(), generation.addresses.end(), [&](const auto& a) {
+          return a.listener->config.name == it->first.first &&
+                 a.listener->config.protocol == it->first.second;
+        });
+    if (stays) {
+      ++it;
+      continue;
+    }
+    if (it->second.removed) it->second.removed();
+    it = listener_states_.erase(it);
+  }
+}
+
+Worker::ListenerState& Worker::listener_state(const std::string& listener,
+                                              config::Protocol protocol) {
+  return listener_states_[{listener, protocol}];
 }
 
 void Worker::post_install(WorkerGeneration generation) {

@@ -8,11 +8,13 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "balancer/balancer.h"
@@ -116,6 +118,17 @@ class Worker {
   // Graceful stop has begun: sessions close after what they are doing.
   bool stopping() const { return stopping_; }
 
+  // What a listener's protocol keeps on this worker beyond one
+  // configuration (the sip listener's transactions and calls, which must
+  // outlive a reload), by listener name and protocol. install() removes the
+  // entries of listeners the new configuration no longer has, calling their
+  // `removed` first. Worker thread only.
+  struct ListenerState {
+    std::shared_ptr<void> state;
+    std::function<void()> removed;
+  };
+  ListenerState& listener_state(const std::string& listener, config::Protocol protocol);
+
   // Client connections idle between two requests (HTTP keep-alive),
   // registered while they wait: a graceful stop or a reload that retires
   // their listener cancels the wait and they close. Worker thread only.
@@ -185,6 +198,8 @@ class Worker {
   std::atomic<bool> running_{false};
   bool stopping_ = false;  // worker thread
   std::vector<IdleClient> idle_clients_;
+  // After the io_context: what the states hold closes before it goes.
+  std::map<std::pair<std::string, config::Protocol>, ListenerState> listener_states_;
   void beat();
 };
 

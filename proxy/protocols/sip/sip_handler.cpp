@@ -69,19 +69,25 @@ SipHandler::SipHandler(const config::ListenerConfig& listener,
          sip.transports.end();
 }
 
-SipHandler::~SipHandler() {
-  // Each share is closed on its own worker's thread, where its sockets live.
-  for (auto& w : workers_) {
-    if (!w) continue;
-    asio::post(w->worker().io(), [w = std::move(w)] { w->shutdown(); });
-  }
-}
+SipHandler::~SipHandler() = default;
 
 SipWorker& SipHandler::on(runtime::Worker& worker) {
   auto& w = workers_.at(worker.id());
   if (!w) {
-    w = std::make_shared<SipWorker>(worker, listener_, pool_, settings_, stats_);
-    w->start();
+    // The worker's share outlives this configuration: a reload hands the
+    // same transactions and calls to the listener's next handler, which
+    // gives it its settings (docs/architecture.md, "SIP calls").
+    runtime::Worker::ListenerState& kept =
+        worker.listener_state(listener_.name, config::Protocol::sip);
+    if (kept.state) {
+      w = std::static_pointer_cast<SipWorker>(kept.state);
+      w->reconfigure(listener_, pool_, settings_);
+    } else {
+      w = std::make_shared<SipWorker>(worker, listener_, pool_, settings_, stats_);
+      w->start();
+      kept.state = w;
+      kept.removed = [w = w.get()] { w->shutdown(); };
+    }
   }
   return *w;
 }

@@ -42,13 +42,7 @@ SipWorker::SipWorker(runtime::Worker& worker, const config::ListenerConfig& list
       connect_timeout_(pool->config.connect_timeout),
       idle_timeout_(listener.idle_timeout),
       proxy_(worker, pool, std::move(settings), stats, *this) {
-  for (const config::HostPort& hp : listener.listen) {
-    own_hosts_.push_back(hp.host);
-    own_ports_.push_back(hp.port);
-  }
   const asio::ip::address address = first_address(listener);
-  tcp_sent_by_ = host_port(address, first_port(listener));
-  tcp_record_route_ = record_route(tcp_sent_by_, true);
   // The worker's own port toward the servers: their answers and requests
   // come back to this worker, whatever the kernel's hash of the listening
   // port would choose.
@@ -59,8 +53,31 @@ SipWorker::SipWorker(runtime::Worker& worker, const config::ListenerConfig& list
   const udp::endpoint local = server_socket_.local_endpoint();
   server_sent_by_ = host_port(address, local.port());
   server_record_route_ = record_route(server_sent_by_, false);
-  own_hosts_.push_back(address.to_string());
+  set_addresses(listener);
+}
+
+void SipWorker::set_addresses(const config::ListenerConfig& listener) {
+  own_hosts_.clear();
+  own_ports_.clear();
+  for (const config::HostPort& hp : listener.listen) {
+    own_hosts_.push_back(hp.host);
+    own_ports_.push_back(hp.port);
+  }
+  error_code ec;
+  const udp::endpoint local = server_socket_.local_endpoint(ec);
+  own_hosts_.push_back(local.address().to_string());
   own_ports_.push_back(local.port());
+  tcp_sent_by_ = host_port(first_address(listener), first_port(listener));
+  tcp_record_route_ = record_route(tcp_sent_by_, true);
+}
+
+void SipWorker::reconfigure(const config::ListenerConfig& listener,
+                            std::shared_ptr<const runtime::PoolRuntime> pool,
+                            SipSettings settings) {
+  set_addresses(listener);
+  connect_timeout_ = pool->config.connect_timeout;
+  idle_timeout_ = listener.idle_timeout;
+  proxy_.reconfigure(std::move(pool), std::move(settings));
 }
 
 SipWorker::~SipWorker() = default;

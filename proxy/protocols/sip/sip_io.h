@@ -38,6 +38,10 @@ class SipWorker final : public SipIo, public std::enable_shared_from_this<SipWor
 
   // Starts the loop of the server-side UDP socket (once, on the worker).
   void start();
+  // A reload kept the listener: new settings and pool for what starts from
+  // now; transactions in flight finish on the pool they started with.
+  void reconfigure(const config::ListenerConfig& listener,
+                   std::shared_ptr<const runtime::PoolRuntime> pool, SipSettings settings);
   // Closes every socket and link of this worker's share (the listener is
   // gone). Worker thread.
   void shutdown();
@@ -66,6 +70,8 @@ class SipWorker final : public SipIo, public std::enable_shared_from_this<SipWor
 
   runtime::Worker& worker_;
   std::shared_ptr<runtime::ListenerStats> stats_;
+  void set_addresses(const config::ListenerConfig& listener);
+
   std::vector<std::string> own_hosts_;  // listening hosts and ports, for is_own
   std::vector<std::uint16_t> own_ports_;
   std::string tcp_sent_by_;

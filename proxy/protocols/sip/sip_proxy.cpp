@@ -94,9 +94,12 @@ struct SipProxy::Txn {
   bool invite = false;
   bool initial = false;  // an INVITE that starts a call (counted, logged)
   Peer origin;
-  net::ClientEndpoints endpoints;                   // the origin's address, for the pick
-  std::string request;                              // as received: presented to each server
-  std::optional<runtime::UpstreamAttempt> attempt;  // requests to the pool
+  net::ClientEndpoints endpoints;  // the origin's address, for the pick
+  std::string request;             // as received: presented to each server
+  // Requests to the pool: the pool they started with (a reload may replace
+  // it meanwhile; the attempt reads it) and the servers tried.
+  std::shared_ptr<const runtime::PoolRuntime> pool;
+  std::optional<runtime::UpstreamAttempt> attempt;
   std::uint32_t tries = 0;
   bool has_branch = false;
   Branch current;
@@ -134,6 +137,11 @@ SipProxy::SipProxy(runtime::Worker& worker, std::shared_ptr<const runtime::PoolR
 }
 
 SipProxy::~SipProxy() = default;
+
+void SipProxy::reconfigure(std::shared_ptr<const runtime::PoolRuntime> pool, SipSettings settings) {
+  pool_ = std::move(pool);
+  settings_ = std::move(settings);
+}
 
 void SipProxy::drop(std::string_view why) {
   stats_->sip.count(runtime::SipDrop::unmatched);
@@ -220,7 +228,8 @@ void SipProxy::new_call(const net::SipMessage& m, std::string_view bytes, const 
   }
   Txn& t = open_txn(key_of(m, m.method), m, bytes, from);
   t.initial = invite;
-  t.attempt.emplace(worker_, *pool_, t.endpoints, balancer::hash_string(m.call_id));
+  t.pool = pool_;
+  t.attempt.emplace(worker_, *t.pool, t.endpoints, balancer::hash_string(m.call_id));
   if (invite) {
     // At once, so that the caller stops retransmitting (RFC 3261 §16.2).
     write_response(m, 100, reason_phrase(100), {}, {}, out_);
@@ -358,7 +367,7 @@ void SipProxy::finish(Txn& t, int status) {
     runtime::AccessRecord r;
     r.listener = settings_.listener;
     r.client = client;
-    r.pool = pool_->config.name;
+    r.pool = t.pool ? t.pool->config.name : pool_->config.name;
     const Branch* b = t.has_branch ? &t.current : nullptr;
     if (b && b->server) {
       r.server = b->server->view().name;

@@ -69,6 +69,9 @@ class SipProxy {
   SipProxy(const SipProxy&) = delete;
   SipProxy& operator=(const SipProxy&) = delete;
 
+  // A reload kept the listener (see SipWorker::reconfigure).
+  void reconfigure(std::shared_ptr<const runtime::PoolRuntime> pool, SipSettings settings);
+
   // One message (a datagram, or one framed from a TCP stream) from `from`.
   void receive(std::string_view bytes, const Peer& from);
   // A TCP link to a server failed or closed: the tries in flight on it go
