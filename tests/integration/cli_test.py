@@ -151,11 +151,7 @@ listeners:
     listen: ["127.0.0.1:{free_port()}"]
     protocol: smtp
     pool: relay
-    smtp: {{mode: inspect}}
-  sip-vip:
-    listen: ["127.0.0.1:{free_port()}"]
-    protocol: sip
-    pool: relay
+    smtp: {{mode: inspect, xclient: true}}
 """)
         for command in ("check", "run"):
             with self.subTest(command=command):
@@ -164,7 +160,7 @@ listeners:
                 self.assertRegex(r.stderr, re.escape(path) +
                                  r":11:\d+: .*smtp.mode: inspect is not supported by this version")
                 self.assertRegex(r.stderr, re.escape(path) +
-                                 r":14:\d+: .*protocol: sip is not supported by this version")
+                                 r":11:\d+: .*smtp.xclient is not supported by this version")
                 self.assertNotRegex(r.stderr, r"milestone|issue|implemented")
 
     def test_run_exits_3_when_the_address_is_in_use(self):

@@ -2,7 +2,10 @@
 the commands it prints work (uses the already built binary): L4 round robin,
 the https listener (TLS with the certificate the demo makes, a server per
 request on one connection, the affinity cookie, HTTP/1.1 when HTTP/2 is
-asked for), drain, the SMTP relay, DNS and mx-test."""
+asked for), drain, the SMTP relay, DNS, mx-test, and SIP calls: sipp places
+five calls through the sip listener, and each must be answered although one
+of its two sipp servers turns every call down with 503 (5 successful, 0
+failed, at least one failed over)."""
 
 import os
 import subprocess
@@ -20,6 +23,8 @@ class DemoTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=120, env=env)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("demo check: https saw web1 web2 web3", r.stdout)
+        self.assertRegex(r.stdout,
+                         r"demo check: sip calls 5 successful, 0 failed, [1-9]\d* failed over")
         self.assertIn("demo check: ok", r.stdout)
 
 
