@@ -19,8 +19,16 @@ PORT_HOLD = 20012    # idle-memory backend (accepts and holds)
 PORT_SMTP = (20013, 20014, 20015)  # smtp-relay backends (smtp-sink)
 PORT_WEB = (20016, 20017, 20018)   # http1-keepalive, http1-tls: the pool of three (one nginx)
 PORT_WEB_TLS = 20019               # the same nginx over TLS: http1-tls --contenders direct
+# sip-calls (UDP): the ports of the kamailio anchor's configuration, taken as
+# it is (/work/shared/bench-anchors/sip-calls.cfg): the proxy on 25060, the
+# two sipp UAS on 15061/15062; the sipp UAC sends from 20020, and each sipp's
+# control socket (default 0.0.0.0:8888, shared) gets one of 20021-20023.
+PORT_SIP = 25060
+PORT_SIP_UAS = (15061, 15062)
+PORT_SIP_UAC = 20020
+PORT_SIP_CTRL = (20021, 20022, 20023)
 ALL_PORTS = (PORT_FRONT, PORT_ADMIN, PORT_IPERF, PORT_HTTP, PORT_HOLD, *PORT_SMTP, *PORT_WEB,
-             PORT_WEB_TLS)
+             PORT_WEB_TLS, PORT_SIP, *PORT_SIP_UAS, PORT_SIP_UAC, *PORT_SIP_CTRL)
 
 PROXY_CPU = "1"      # taskset -c for the proxy
 LOAD_CPU = "0"       # taskset -c for load generators and backends

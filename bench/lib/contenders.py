@@ -11,7 +11,7 @@ from .net import listening, udp_bound
 from .procs import wait_until
 
 DEFAULT_CONTENDERS = ["switchboard", "switchboard-splice", "switchboard-copy", "haproxy", "nginx",
-                      "dnsdist"]
+                      "dnsdist", "kamailio"]
 # switchboard = the default relay (auto: copy small exchanges, splice bulk);
 # -splice and -copy force one way (tuning.relay).
 SUBJECTS = ("switchboard", "switchboard-splice", "switchboard-copy", "switchboard-2w-reuseport",
@@ -45,16 +45,20 @@ KNOWN_CONTENDERS = DEFAULT_CONTENDERS + ["direct", *IO_MODEL_CONTENDERS, *CHECKS
                                          HAPROXY_CHECKS, "switchboard-nometrics",
                                          "switchboard-base"]
 
-# dnsdist answers DNS only: it takes part in dns-rr and in no other scenario.
+# dnsdist answers DNS only: it takes part in dns-rr and in no other scenario;
+# kamailio proxies SIP only: sip-calls.
 DNS_ONLY = ("dnsdist",)
+SIP_ONLY = ("kamailio",)
+ONE_SCENARIO_ANCHORS = DNS_ONLY + SIP_ONLY
 
-ANCHORS = ("haproxy", "nginx", HAPROXY_CHECKS, "dnsdist")
+ANCHORS = ("haproxy", "nginx", HAPROXY_CHECKS, "dnsdist", "kamailio")
 
 
 class Contender:
     def __init__(self, bench, name):
         self.bench, self.name = bench, name
         self.proc = None
+        self.files = {}
 
     @property
     def is_proxy(self):
@@ -112,6 +116,21 @@ class Contender:
                     "-e", os.path.join(d, "error.log")]
             check = ["nginx", "-t", "-q", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")]
             shown = " ".join(argv)
+        elif self.name == "kamailio":
+            if not custom:
+                raise BenchError("kamailio needs a scenario that configures it (sip-calls)")
+            conf = self.conf = os.path.join(d, "kamailio.cfg")
+            # @RUN@ in the anchor's configuration: the directory of its
+            # dispatcher.list, and kamailio's runtime directory (-Y).
+            with open(conf, "w") as f:
+                f.write(custom.replace("@RUN@", d))
+            # As the configuration's header says: foreground (-DD) with its
+            # UDP worker and timer processes forked, logs to stderr (-E);
+            # 1 GiB shared memory, TLSF allocators (the reasons are there).
+            opts = ["-m", "1024", "-M", "8", "-x", "tlsf", "-X", "tlsf", "-Y", d]
+            argv = ["taskset", "-c", PROXY_CPU, "kamailio", "-DD", "-E", "-f", conf] + opts
+            check = ["kamailio", "-c", "-f", conf] + opts
+            shown = " ".join(argv)
         elif self.name == "dnsdist":
             if not custom:
                 raise BenchError("dnsdist needs a scenario that configures it (dns-rr)")
@@ -125,6 +144,11 @@ class Contender:
             shown = " ".join(argv)
         else:
             raise BenchError(f"unknown contender {self.name}")
+        self.files = (b.current_scenario.contender_files(self.name)
+                      if b.current_scenario else {})
+        for fname, text in self.files.items():
+            with open(os.path.join(d, fname), "w") as f:
+                f.write(text)
         return argv, env, check, shown
 
     def start(self, backend_port):
@@ -141,22 +165,31 @@ class Contender:
                                  f"{r.stdout}{r.stderr}")
             b.commands[f"{self.name} {backend_port}"] = shown
             with open(self.conf) as f:
-                b.configs[f"{self.name} {backend_port}"] = f.read()
+                b.configs[f"{self.name} {backend_port}"] = f.read() + "".join(
+                    f"\n---- {fname}, beside it:\n{text}" for fname, text in self.files.items())
             b.checked.add(key)
-        udp = b.current_scenario is not None and b.current_scenario.front_udp
-        if listening(PORT_FRONT) or (udp and udp_bound(PORT_FRONT)):
-            raise BenchError(f"port {PORT_FRONT} is already in use before starting {self.name}")
+        port, tcp, udp = self.front()
+        if (tcp and listening(port)) or (udp and udp_bound(port)):
+            raise BenchError(f"port {port} is already in use before starting {self.name}")
         self.proc = b.procs.start(self.name, argv, env=env)
-        wait_until(lambda: listening(PORT_FRONT), 15, f"{self.name} to listen on {PORT_FRONT}",
-                   self.proc)
+        if tcp:
+            wait_until(lambda: listening(port), 15, f"{self.name} to listen on {port}", self.proc)
         if udp:
-            wait_until(lambda: udp_bound(PORT_FRONT), 15,
-                       f"{self.name} to bind UDP port {PORT_FRONT}", self.proc)
-        if self.name == "nginx":  # the worker is a child of the master
-            wait_until(lambda: len(self.proc.tree()) >= 2, 10, "the nginx worker", self.proc)
+            wait_until(lambda: udp_bound(port), 15,
+                       f"{self.name} to bind UDP port {port}", self.proc)
+        if self.name in ("nginx", "kamailio"):  # the workers are children of the first
+            wait_until(lambda: len(self.proc.tree()) >= 2, 10, f"the {self.name} worker",
+                       self.proc)
         time.sleep(0.3)  # let it finish starting (workers, timers) before measuring
         if not self.proc.alive():
             raise BenchError(f"{self.name} exited right after start:\n{self.proc.tail()}")
+
+    def front(self):
+        """(port, TCP?, UDP?): where the current scenario's contenders listen."""
+        sc = self.bench.current_scenario
+        if sc is None:
+            return PORT_FRONT, True, False
+        return sc.front_port, sc.front_tcp, sc.front_udp
 
     def pids(self):
         return self.proc.tree() if self.proc else []
@@ -166,17 +199,17 @@ class Contender:
             self.bench.procs.stop(self.proc)
             tail = self.proc.tail(5)
             self.proc = None
-            wait_until(lambda: not listening(PORT_FRONT), 10,
-                       f"{self.name} to release port {PORT_FRONT}")
-            sc = self.bench.current_scenario
-            if sc is not None and sc.front_udp:
-                wait_until(lambda: not udp_bound(PORT_FRONT), 10,
-                           f"{self.name} to release UDP port {PORT_FRONT}")
+            port, tcp, udp = self.front()
+            if tcp:
+                wait_until(lambda: not listening(port), 10, f"{self.name} to release port {port}")
+            if udp:
+                wait_until(lambda: not udp_bound(port), 10,
+                           f"{self.name} to release UDP port {port}")
             return tail
         return ""
 
     def port(self, backend_port):
-        return PORT_FRONT if self.is_proxy else backend_port
+        return self.front()[0] if self.is_proxy else backend_port
 
 
 # The contenders that differ from the default configuration in tuning: only.

@@ -11,8 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from .common import (ALL_PORTS, BENCH_DIR, DEFAULT_BIN, FOREIGN_LIMIT, PORT_FRONT,
-                     BenchError, log)
+from .common import ALL_PORTS, BENCH_DIR, DEFAULT_BIN, FOREIGN_LIMIT, BenchError, log
 from .contenders import SUBJECTS
 from .net import listening, udp_bound
 from .procs import Procs, read, reap_stale_runs
@@ -44,9 +43,10 @@ class Bench:
             raise BenchError(f"bench ports {ALL_PORTS} reach into the ephemeral range "
                              f"(starts at {lo}); change them in bench/lib/common.py")
         busy = [p for p in ALL_PORTS if listening(p)]
-        if any(SCENARIOS[n].front_udp for n in scenarios) and udp_bound(PORT_FRONT) \
-                and PORT_FRONT not in busy:
-            busy.append(PORT_FRONT)  # UDP
+        for n in scenarios:
+            sc = SCENARIOS[n]
+            udp = ((sc.front_port,) if sc.front_udp else ()) + tuple(sc.udp_ports)
+            busy += [f"{p}/udp" for p in udp if udp_bound(p) and f"{p}/udp" not in busy]
         if busy:
             raise BenchError(f"bench ports already in use: {busy} (a leftover run? "
                              f"check `ss -ltnp`)")
@@ -78,7 +78,8 @@ class Bench:
         for tool, argv in (("haproxy", ["haproxy", "-v"]), ("nginx", ["nginx", "-v"]),
                            ("iperf3", ["iperf3", "--version"]), ("wrk", ["wrk", "--version"]),
                            ("h2load", ["h2load", "--version"]),
-                           ("dnsdist", ["dnsdist", "--version"]), ("dnsperf", ["dnsperf", "-h"])):
+                           ("dnsdist", ["dnsdist", "--version"]), ("dnsperf", ["dnsperf", "-h"]),
+                           ("kamailio", ["kamailio", "-v"]), ("sipp", ["sipp", "-v"])):
             if shutil.which(tool):
                 r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
                 text = (r.stdout + r.stderr).strip()
@@ -88,7 +89,8 @@ class Bench:
                     continue
                 first = text.splitlines()[0] if text else "?"
                 vers.append(first.replace("HAProxy version ", "haproxy ").replace("nginx version: ", "")
-                            .split(" - ")[0].split(" Copyright")[0].split(" (Lua")[0])
+                            .replace("version: kamailio", "kamailio").replace("SIPp v", "sipp ")
+                            .split(" - ")[0].split(" Copyright")[0].split(" (Lua")[0].strip())
         self.versions = "; ".join(vers)
         if any(c in SUBJECTS for c in contenders):
             self.snapshot_switchboard()

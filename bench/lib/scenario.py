@@ -3,7 +3,8 @@ then run(contender) measures one contender in one round and returns a dict of
 figures (its metrics' keys plus the foreign-CPU window's)."""
 import time
 
-from .contenders import DNS_ONLY
+from .common import PORT_FRONT
+from .contenders import ONE_SCENARIO_ANCHORS
 
 
 class Metric:
@@ -16,7 +17,10 @@ class Scenario:
     metrics = []
     backend_port = 0
     load_desc = ""
-    front_udp = False  # the contenders also bind UDP PORT_FRONT (dns-rr)
+    front_port = PORT_FRONT  # where the contenders listen (sip-calls: the anchor's port)
+    front_tcp = True  # the contenders listen on TCP front_port (sip-calls: UDP only)
+    front_udp = False  # the contenders also bind UDP front_port (dns-rr, sip-calls)
+    udp_ports = ()  # other UDP ports the scenario binds (checked free at start)
     note = ""  # shown under the load in the report
     raw_extra = []  # result keys shown raw after the metrics in the per-round table
 
@@ -31,11 +35,16 @@ class Scenario:
         return set()
 
     def supports(self, contender):
-        return contender.name not in DNS_ONLY
+        return contender.name not in ONE_SCENARIO_ANCHORS
 
     def contender_config(self, name):
         """The configuration text for contender `name`, or None for the default."""
         return None
+
+    def contender_files(self, name):
+        """Other files contender `name` reads, {file name: text}, written
+        beside its configuration (kamailio's dispatcher.list)."""
+        return {}
 
     def start_backends(self):
         raise NotImplementedError

@@ -9,6 +9,7 @@ from .health_checks import HealthChecks
 from .http1_keepalive import Http1Keepalive, Http1Tls
 from .idle_memory import IdleMemory
 from .load_bounded import LoadBounded
+from .sip_calls import SipCalls
 from .smtp_relay import SmtpRelay
 from .tcp_bulk import TcpBulk
 from .tcp_connrate import TcpConnrate
@@ -23,6 +24,7 @@ SCENARIOS = {
     "http1-keepalive": Http1Keepalive,
     "http1-tls": Http1Tls,
     "h2-tls": H2Tls,
+    "sip-calls": SipCalls,
     "load-bounded": LoadBounded,
 }
 
