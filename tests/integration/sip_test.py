@@ -26,8 +26,8 @@ import time
 import unittest
 
 import sbtest
-from sbtest import (IntegrationTest, Switchboard, can_connect, free_port, free_port_tcp_udp,
-                    metric_sum, read_log, tcp_listening, wait_until)
+from sbtest import (IntegrationTest, Switchboard, admin_call, can_connect, free_port,
+                    free_port_tcp_udp, metric_sum, read_log, tcp_listening, wait_until)
 
 SCENARIOS = os.path.join(sbtest.SOURCE_DIR, "tests", "integration", "sip")
 LISTENER = "um-vip"
@@ -636,6 +636,39 @@ class SipProxyTest(IntegrationTest):
         trace = self.dialog_test(16, balance="maglev", workers=2, record_route=False)
         self.assertNotIn("\nRoute:", trace)
         self.assertNotIn("\nRecord-Route:", trace)
+
+    def test_calls_in_progress_survive_a_reload(self):
+        """Calls answered before a reload end after it: their re-INVITE,
+        INFO and BYE, without Route headers (record-route off), reach the
+        server that answered, because the reloaded listener keeps its
+        calls. Calls set up while the reload happens complete too."""
+        servers = [SippServer(self, "uas_dialog.xml", name=f"um{i}") for i in (1, 2)]
+        self.start_proxy([(s.name, s.port) for s in servers], record_route=False)
+        # The dialog scenario with 2 s between the answer and the re-INVITE.
+        with open(os.path.join(SCENARIOS, "uac_dialog.xml")) as f:
+            text = f.read()
+        self.assertIn('<pause milliseconds="50"/>', text)
+        slow = os.path.join(self.workdir, "uac_dialog_slow.xml")
+        with open(slow, "w") as f:
+            # Requests within the call name the proxy, not the server's
+            # Contact: only the call's Call-ID -> server mapping routes them.
+            f.write(text.replace('<pause milliseconds="50"/>', '<pause milliseconds="2000"/>')
+                    .replace("[next_url]", "sip:[service]@[remote_ip]:[remote_port]"))
+        result = {}
+        caller = threading.Thread(target=lambda: result.update(
+            stats=run_caller(self, slow, self.port, calls=20, rate=20)))
+        caller.start()
+        time.sleep(0.6)  # a dozen calls answered and waiting, more on their way
+        with open(self.sb.path) as f:
+            config = f.read()
+        with open(self.sb.path, "w") as f:
+            f.write(config.replace("invite-timeout: 1s", "invite-timeout: 2s"))
+        status, _ = admin_call(self.admin, "POST", "/reload")
+        self.assertEqual(status, 200)
+        caller.join(timeout=70)
+        self.assertIn("stats", result, "the caller did not finish")
+        self.assert_calls_succeeded(result["stats"], 20, *servers)
+        self.wait_calls(answered=20, failed_over=0, rejected=0)
 
     # 6. Retransmissions.
 

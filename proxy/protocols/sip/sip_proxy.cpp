@@ -528,21 +528,54 @@ void SipProxy::on_ack(const net::SipMessage& m, std::string_view bytes, const Pe
   }
   // The ACK of a 2xx: its own transaction, end to end, along the dialog.
   const auto d = dialogs_.find(std::string(m.call_id));
-  if (d == dialogs_.end()) return drop("an ACK outside any call");
-  const Peer target = from.same(d->second.server) ? d->second.caller : d->second.server;
-  const LocalAddress local = io_.local_for(target);
+  std::optional<Peer> target;
+  if (d != dialogs_.end()) {
+    target = from.same(d->second.server) ? d->second.caller : d->second.server;
+  } else {
+    target = pool_server_named(m, from.tcp());  // as in_dialog() does
+  }
+  if (!target) return drop("an ACK outside any call");
+  const LocalAddress local = io_.local_for(*target);
   const std::string branch = fmt::format("{}x{:x}", kOwnBranch, balancer::hash_string(m.branch, 3));
   ForwardOptions options;
   options.via = {local.transport, local.sent_by, branch};
   options.is_own_route = own_route;
   options.route_ctx = &io_;
   write_forwarded_request(m, options, out_);
-  io_.send(target, out_);
+  io_.send(*target, out_);
+}
+
+std::optional<Peer> SipProxy::pool_server_named(const net::SipMessage& m, bool tcp) {
+  const auto target = net::sip_uri_host_port(m.uri);
+  if (!target) return std::nullopt;
+  const auto ip = net::IpAddress::parse(target->host);
+  if (!ip) return std::nullopt;
+  const std::uint16_t port = target->port ? target->port : 5060;
+  balancer::Balancer* b = worker_.balancer_for(*pool_);
+  if (!b) return std::nullopt;
+  for (const balancer::ServerView& v : b->snapshot().servers) {
+    if (v.ip == *ip && v.port == port) {
+      Peer p = io_.server_peer(endpoint_of(v), tcp);
+      if (p.kind != Peer::Kind::none) return p;
+    }
+  }
+  return std::nullopt;
 }
 
 void SipProxy::in_dialog(const net::SipMessage& m, std::string_view bytes, const Peer& from) {
   const auto d = dialogs_.find(std::string(m.call_id));
-  if (d == dialogs_.end()) return reply(m, from, 481);
+  if (d == dialogs_.end()) {
+    // A call this worker does not know (its caller moved to another port
+    // or connection): a request whose Request-URI names a server of the
+    // pool (the Contact of its answer) still reaches it.
+    if (txns_.size() < kMaxTransactions) {
+      if (auto target = pool_server_named(m, from.tcp())) {
+        Txn& t = open_txn(key_of(m, m.method), m, bytes, from);
+        return forward(t, *target, std::nullopt);
+      }
+    }
+    return reply(m, from, 481);
+  }
   if (txns_.size() >= kMaxTransactions) return reply(m, from, 503, "Retry-After: 5\r\n");
   const bool toward_caller = from.same(d->second.server);
   Peer target = toward_caller ? d->second.caller : d->second.server;

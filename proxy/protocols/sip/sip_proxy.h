@@ -93,6 +93,8 @@ class SipProxy {
   void on_cancel(const net::SipMessage& m, const Peer& from);
   void on_ack(const net::SipMessage& m, std::string_view bytes, const Peer& from);
   void in_dialog(const net::SipMessage& m, std::string_view bytes, const Peer& from);
+  // The pool's server that the Request-URI of `m` names, as a peer.
+  std::optional<Peer> pool_server_named(const net::SipMessage& m, bool tcp);
   void new_call(const net::SipMessage& m, std::string_view bytes, const Peer& from);
   void on_branch_response(Txn& t, const net::SipMessage& m);
   void on_abandoned_response(Txn& t, Branch& b, const net::SipMessage& m);
