@@ -58,8 +58,8 @@ struct SipSettings {
 class SipProxy {
  public:
   // Bounds per worker: beyond them a new request gets 503 (transactions),
-  // a new call is not remembered (dialogs; its in-dialog requests without
-  // Route headers then get 481).
+  // a new call is not remembered (dialogs; its in-dialog requests then get
+  // 481 unless their Request-URI names a server of the pool).
   static constexpr std::size_t kMaxTransactions = 200000;
   static constexpr std::size_t kMaxDialogs = 1000000;
 
