@@ -1,5 +1,6 @@
 #include "net/codec/sip_message.h"
 
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <utility>
@@ -41,11 +42,14 @@ bool iequals(std::string_view a, std::string_view b) {
 
 bool sip_iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
+  // ASCII only, without the locale's tolower: header names and tokens are
+  // ASCII, and this runs for every header of every message.
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
   }
   return true;
 }
@@ -104,7 +108,8 @@ constexpr Name kNames[] = {
 
 SipHeader kind_of(std::string_view name) {
   if (name.size() == 1) {
-    const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
+    char c = name[0];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
     for (const Name& n : kNames) {
       if (n.compact == c) return n.kind;
     }
@@ -116,9 +121,19 @@ SipHeader kind_of(std::string_view name) {
   return SipHeader::other;
 }
 
+// RFC 3261 §25.1 token characters, as a table: checked for every
+// character of every method and header name.
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (char c : std::string_view("-.!%*_+`'~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
 bool is_token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) ||
-         std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
+  return kTokenChars[static_cast<unsigned char>(c)];
 }
 
 template <typename T>

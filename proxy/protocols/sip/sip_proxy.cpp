@@ -28,6 +28,10 @@ constexpr Clock::time_point kNever = Clock::time_point::max();
 // How often calls are checked for expiry (the 32 s after a BYE is kept to
 // within this).
 constexpr Clock::duration kSweep = std::chrono::seconds(5);
+// A timer may fire this much late: re-arming the Asio timer (a timerfd
+// syscall) for a deadline only a little earlier than the armed one is not
+// worth it at thousands of calls a second; SIP's timers are 500 ms and up.
+constexpr Clock::duration kSlack = std::chrono::milliseconds(20);
 constexpr std::string_view kCookie = "z9hG4bK";
 // The proxy's branches: "z9hG4bKsb<id hex>.<try hex>" for its transactions,
 // "z9hG4bKsbx<hash>" for ACKs of 2xx and BYEs it sends without one.
@@ -667,7 +671,7 @@ void SipProxy::schedule(Txn& t) {
 }
 
 void SipProxy::arm(Clock::time_point when) {
-  if (when >= armed_) return;
+  if (armed_ != kNever && when + kSlack >= armed_) return;
   armed_ = when;
   timer_.expires_at(when);
   timer_.async_wait([this](error_code ec) {
