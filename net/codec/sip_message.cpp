@@ -28,9 +28,13 @@ std::optional<SipStatusLine> status_line(std::string_view response, std::string_
   return SipStatusLine{code, line};
 }
 
+// Blanks around a value; line ends too, which a folded line of blanks
+// leaves at the end of one ("To: <sip:b>\r\n \r\n"): written out with more
+// after it (";tag=..."), the value would break the message.
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && blank(s.back())) s.remove_suffix(1);
   return s;
 }
 
@@ -372,7 +376,7 @@ SipParseError parse_sip_message(std::string_view bytes, SipMessage& m) {
         m.to_tag = tag_of(f.value);
         break;
       case SipHeader::max_forwards:
-        if (!to_number(f.value, m.max_forwards) || m.max_forwards > 255) {
+        if (!to_number(f.value, m.max_forwards) || m.max_forwards < 0 || m.max_forwards > 255) {
           return SipParseError::max_forwards;
         }
         break;

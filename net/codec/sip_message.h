@@ -88,6 +88,10 @@ inline constexpr std::size_t kMaxSipMessage = 64 * 1024;
 // Fields beyond this many make the message malformed (a flood of tiny
 // fields costs the parser, not the sender).
 inline constexpr std::size_t kMaxSipFields = 128;
+// A proxy adds fields (its Via, Record-Route, Max-Forwards): a message it
+// forwards has at most this many, so that what it sends stays within
+// kMaxSipFields for the next hop.
+inline constexpr std::size_t kMaxSipFieldsToForward = kMaxSipFields - 8;
 
 // Parses one whole message: a datagram, or a TCP message framed by
 // sip_message_length. `out` is overwritten (its field vector keeps its

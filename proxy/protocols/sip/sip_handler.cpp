@@ -69,7 +69,15 @@ SipHandler::SipHandler(const config::ListenerConfig& listener,
          sip.transports.end();
 }
 
-SipHandler::~SipHandler() = default;
+SipHandler::~SipHandler() {
+  // The last reference to a worker's share must go on that worker's thread,
+  // where its sockets and timer live (this runs on the control thread).
+  for (auto& w : workers_) {
+    if (!w) continue;
+    runtime::Worker& worker = w->worker();
+    asio::post(worker.io(), [w = std::move(w)] {});
+  }
+}
 
 SipWorker& SipHandler::on(runtime::Worker& worker) {
   auto& w = workers_.at(worker.id());
@@ -114,6 +122,7 @@ awaitable<void> SipHandler::serve(runtime::Worker& worker, runtime::AdmittedClie
       },
       [&w] { w.proxy().too_large(); }, listener_.idle_timeout);
   link->close();
+  w.proxy().origin_closed(link.get());
 }
 
 }  // namespace sb::sip

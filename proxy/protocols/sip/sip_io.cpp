@@ -198,6 +198,9 @@ Peer SipWorker::server_peer(const udp::endpoint& server, bool tcp) {
         return self->server_link_loop(link, timeout);
       },
       asio::detached);
+  // The loop ran until its first wait: a connect that failed at once
+  // (no route, no source address) has closed the link already.
+  if (!link->open()) return Peer{};
   return p;
 }
 

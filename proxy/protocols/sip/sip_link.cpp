@@ -126,6 +126,9 @@ awaitable<void> SipLink::read(OnMessage on_message, std::function<void()> on_too
 void SipLink::close() {
   if (!open_) return;
   open_ = false;
+  // A closed link may stay referenced (a call's caller) for hours: what it
+  // had queued goes now.
+  std::string().swap(queued_);
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

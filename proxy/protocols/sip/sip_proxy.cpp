@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <random>
 
 #include "balancer/hash.h"
 #include "net/endpoint.h"
@@ -95,6 +96,7 @@ struct SipProxy::Txn {
   std::uint64_t id = 0;
   std::string key;
   std::string call_id;
+  std::string from_tag;
   bool invite = false;
   bool initial = false;  // an INVITE that starts a call (counted, logged)
   Peer origin;
@@ -119,9 +121,11 @@ struct SipProxy::Txn {
   Clock::time_point timeout_at = kNever;
   Clock::time_point expire_at = kNever;
   std::uint64_t seq = 0;
+  std::size_t cost = 0;  // counted in held_bytes_
 };
 
 struct SipProxy::Dialog {
+  std::string caller_tag;  // the INVITE's From tag
   Peer caller;
   Peer server;
   Clock::time_point expires{};
@@ -135,6 +139,11 @@ SipProxy::SipProxy(runtime::Worker& worker, std::shared_ptr<const runtime::PoolR
       stats_(std::move(stats)),
       io_(io),
       tag_(fmt::format("sb{:x}", balancer::hash_string(settings_.listener, worker.id() + 1))),
+      // A secret in every branch of ours: a response must carry it to be
+      // taken as the answer to a request this proxy sent (the ids after it
+      // count up and are easy to guess).
+      branch_prefix_(fmt::format("{}{:08x}{:08x}.", kOwnBranch, std::random_device{}(),
+                                 std::random_device{}())),
       timer_(worker.io()) {
   msg_.fields.reserve(32);
   scratch_.fields.reserve(32);
@@ -161,7 +170,10 @@ void SipProxy::receive(std::string_view bytes, const Peer& from) {
     too_large();
     return;
   }
-  const net::SipParseError error = net::parse_sip_message(bytes, msg_);
+  net::SipParseError error = net::parse_sip_message(bytes, msg_);
+  if (error == net::SipParseError::none && msg_.fields.size() > net::kMaxSipFieldsToForward) {
+    error = net::SipParseError::header;  // it could not be passed on
+  }
   if (error != net::SipParseError::none) {
     stats_->sip.count(runtime::SipDrop::malformed);
     // A request that says where its answer goes gets 400; a response, an
@@ -191,15 +203,16 @@ void SipProxy::on_request(const net::SipMessage& m, std::string_view bytes, cons
     if (!it->second->last_response.empty()) io_.send(from, it->second->last_response);
     return;
   }
-  if (m.max_forwards == 0) return reply(m, from, 483);
-  if (!m.to_tag.empty()) return in_dialog(m, bytes, from);
-  if (m.method == "OPTIONS") {
+  if (m.method == "OPTIONS" && m.to_tag.empty()) {
     const auto target = net::sip_uri_host_port(m.uri);
     if (target && io_.is_own(target->host, target->port)) {
-      // A gateway's keep-alive to its next hop (docs/configuration.md, "sip").
+      // A gateway's keep-alive to its next hop (docs/configuration.md,
+      // "sip"), answered even with Max-Forwards 0 (RFC 3261 §11).
       return reply(m, from, 200, kAllow);
     }
   }
+  if (m.max_forwards == 0) return reply(m, from, 483);
+  if (!m.to_tag.empty()) return in_dialog(m, bytes, from);
   new_call(m, bytes, from);
 }
 
@@ -209,6 +222,7 @@ SipProxy::Txn& SipProxy::open_txn(std::string key, const net::SipMessage& m, std
   t->id = next_id_++;
   t->key = std::move(key);
   t->call_id.assign(m.call_id);
+  t->from_tag.assign(m.from_tag);
   t->invite = m.method == "INVITE";
   t->origin = from;
   const asio::ip::address address =
@@ -218,6 +232,11 @@ SipProxy::Txn& SipProxy::open_txn(std::string key, const net::SipMessage& m, std
   t->endpoints.client = tcp::endpoint(address, port);
   t->request.assign(bytes.substr(0, m.size));
   t->started = Clock::now();
+  // What the transaction may hold: the request, a copy per server tried
+  // (headers only once a try is over), responses. Counted against the
+  // worker's budget until it ends.
+  t->cost = 3 * t->request.size() + 1024;
+  held_bytes_ += t->cost;
   Txn& ref = *t;
   by_key_[ref.key] = &ref;
   txns_.emplace(ref.id, std::move(t));
@@ -226,7 +245,7 @@ SipProxy::Txn& SipProxy::open_txn(std::string key, const net::SipMessage& m, std
 
 void SipProxy::new_call(const net::SipMessage& m, std::string_view bytes, const Peer& from) {
   const bool invite = m.method == "INVITE";
-  if (txns_.size() >= kMaxTransactions) {
+  if (full(m.size)) {
     if (invite) stats_->sip.count(runtime::SipCallResult::rejected);
     return reply(m, from, 503, "Retry-After: 5\r\n");
   }
@@ -264,7 +283,7 @@ void SipProxy::present(Txn& t) {
 }
 
 std::string SipProxy::branch_for(const Txn& t, std::uint32_t attempt) const {
-  return fmt::format("{}{:x}.{:x}", kOwnBranch, t.id, attempt);
+  return fmt::format("{}{:x}.{:x}", branch_prefix_, t.id, attempt);
 }
 
 void SipProxy::forward(Txn& t, const Peer& target, std::optional<runtime::PickedServer> server) {
@@ -299,6 +318,15 @@ void SipProxy::forward(Txn& t, const Peer& target, std::optional<runtime::Picked
   schedule(t);
 }
 
+void SipProxy::strip_body(std::string& forwarded) {
+  // write_forwarded_request ends the header block with Content-Length.
+  const auto at = forwarded.rfind("\r\nContent-Length: ");
+  if (at == std::string::npos) return;
+  forwarded.resize(at + 2);
+  forwarded += "Content-Length: 0\r\n\r\n";
+  forwarded.shrink_to_fit();
+}
+
 void SipProxy::abandon_branch(Txn& t) {
   if (!t.has_branch) return;
   t.has_branch = false;
@@ -306,6 +334,7 @@ void SipProxy::abandon_branch(Txn& t) {
   // Kept while the transaction lives: a late answer from it is ACKed,
   // CANCELled or hung up instead of reaching the caller.
   if (t.abandoned.size() < runtime::UpstreamAttempt::kMaxServers) {
+    strip_body(t.current.forwarded);  // an ACK or CANCEL needs its headers only
     t.abandoned.push_back(std::move(t.current));
   }
   t.current = Branch{};
@@ -384,10 +413,16 @@ void SipProxy::finish(Txn& t, int status) {
   }
 }
 
+bool SipProxy::answers_from(const Peer& sent_to, const Peer& from) {
+  // Over TCP the answer comes on the connection; over UDP from the
+  // server's address (any port: a server may answer from another socket).
+  if (sent_to.tcp() || from.tcp()) return sent_to.tcp() && from.tcp() && sent_to.link == from.link;
+  return sent_to.address.address() == from.address.address();
+}
+
 void SipProxy::on_response(const net::SipMessage& m, const Peer& from) {
-  (void)from;
-  if (!m.branch.starts_with(kOwnBranch)) return drop("a response to a branch not ours");
-  const std::string_view rest = m.branch.substr(kOwnBranch.size());
+  if (!m.branch.starts_with(branch_prefix_)) return drop("a response to a branch not ours");
+  const std::string_view rest = m.branch.substr(branch_prefix_.size());
   const auto dot = rest.find('.');
   bool ok_id = false;
   bool ok_try = false;
@@ -396,11 +431,28 @@ void SipProxy::on_response(const net::SipMessage& m, const Peer& from) {
       dot == std::string_view::npos ? 0 : hex_value(rest.substr(dot + 1), ok_try);
   if (!ok_id || !ok_try) return drop("a response to a request sent without a transaction");
   const auto it = txns_.find(id);
-  if (it == txns_.end()) return drop("a response to a finished transaction");
+  if (it == txns_.end()) {
+    // A 2xx the server repeats until the caller's ACK: it goes end to end
+    // even after its transaction (RFC 3261 §16.7), along the call.
+    const auto d = dialogs_.find(std::string(m.call_id));
+    if (m.status >= 200 && m.status < 300 && m.cseq_method == "INVITE" && d != dialogs_.end() &&
+        answers_from(d->second.server, from)) {
+      write_forwarded_response(m, io_.local_for(d->second.server).record_route,
+                               io_.local_for(d->second.caller).record_route, out_);
+      io_.send(d->second.caller, out_);
+      return;
+    }
+    return drop("a response to a finished transaction");
+  }
   Txn& t = *it->second;
-  if (t.has_branch && t.current.number == number) return on_branch_response(t, m);
+  if (t.has_branch && t.current.number == number) {
+    if (!answers_from(t.current.peer, from)) return drop("a response from another address");
+    return on_branch_response(t, m);
+  }
   for (Branch& b : t.abandoned) {
-    if (b.number == number) return on_abandoned_response(t, b, m);
+    if (b.number != number) continue;
+    if (!answers_from(b.peer, from)) return drop("a response from another address");
+    return on_abandoned_response(t, b, m);
   }
   drop("a response to an unknown try");
 }
@@ -413,13 +465,22 @@ void SipProxy::on_branch_response(Txn& t, const net::SipMessage& m) {
   if (m.status < 200) {
     if (!b.provisional) {
       b.provisional = true;
-      t.retransmit_at = kNever;  // Timer A/E stop: the server has it
-      if (t.invite) t.timeout_at = now + kTimerC;
+      if (t.invite) {
+        t.retransmit_at = kNever;  // Timer A stops: the server has it
+        t.timeout_at = now + kTimerC;
+      } else {
+        // Timer E goes on at T2 until the final answer, within Timer F.
+        if (t.retransmit_at != kNever) t.retransmit_at = now + kT2;
+        b.interval = kT2;
+        t.timeout_at = b.started + k64T1;
+      }
       schedule(t);
     }
     if (t.cancelled) cancel_branch(t, b);
     if (m.status == 100) return;  // hop by hop: ours went out already
-    if (!m.to_tag.empty() && t.initial) remember_dialog(t, settings_.dialog_timeout);
+    if (!m.to_tag.empty() && t.initial && t.final_status < 200) {
+      remember_dialog(t, settings_.dialog_timeout);
+    }
     const LocalAddress toward_server = io_.local_for(b.peer);
     const LocalAddress toward_origin = io_.local_for(t.origin);
     write_forwarded_response(m, toward_server.record_route, toward_origin.record_route, out_);
@@ -492,11 +553,11 @@ void SipProxy::on_abandoned_response(Txn& t, Branch& b, const net::SipMessage& m
                b.server ? b.server->view().name : peer_text(b.peer));
   const LocalAddress local = io_.local_for(b.peer);
   const std::string ack_branch =
-      fmt::format("{}x{:x}", kOwnBranch, balancer::hash_string(m.branch, 1));
+      fmt::format("{}x{:x}", branch_prefix_, balancer::hash_string(m.branch, 1));
   write_ack_2xx(scratch_, m, {local.transport, local.sent_by, ack_branch}, out_);
   io_.send(b.peer, out_);
   const std::string bye_branch =
-      fmt::format("{}x{:x}", kOwnBranch, balancer::hash_string(m.branch, 2));
+      fmt::format("{}x{:x}", branch_prefix_, balancer::hash_string(m.branch, 2));
   write_bye(scratch_, m, {local.transport, local.sent_by, bye_branch}, out_);
   io_.send(b.peer, out_);
 }
@@ -516,6 +577,7 @@ void SipProxy::on_cancel(const net::SipMessage& m, const Peer& from) {
 
 void SipProxy::on_ack(const net::SipMessage& m, std::string_view bytes, const Peer& from) {
   (void)bytes;
+  if (m.max_forwards == 0) return drop("an ACK with Max-Forwards 0");  // a loop
   if (auto it = by_key_.find(key_of(m, "INVITE")); it != by_key_.end()) {
     Txn& t = *it->second;
     if (t.final_status >= 300) {
@@ -531,16 +593,12 @@ void SipProxy::on_ack(const net::SipMessage& m, std::string_view bytes, const Pe
     }
   }
   // The ACK of a 2xx: its own transaction, end to end, along the dialog.
-  const auto d = dialogs_.find(std::string(m.call_id));
-  std::optional<Peer> target;
-  if (d != dialogs_.end()) {
-    target = from.same(d->second.server) ? d->second.caller : d->second.server;
-  } else {
-    target = pool_server_named(m, from.tcp());  // as in_dialog() does
-  }
+  bool toward_caller = false;
+  const std::optional<Peer> target = dialog_target(m, from, toward_caller);
   if (!target) return drop("an ACK outside any call");
   const LocalAddress local = io_.local_for(*target);
-  const std::string branch = fmt::format("{}x{:x}", kOwnBranch, balancer::hash_string(m.branch, 3));
+  const std::string branch =
+      fmt::format("{}x{:x}", branch_prefix_, balancer::hash_string(m.branch, 3));
   ForwardOptions options;
   options.via = {local.transport, local.sent_by, branch};
   options.is_own_route = own_route;
@@ -566,28 +624,38 @@ std::optional<Peer> SipProxy::pool_server_named(const net::SipMessage& m, bool t
   return std::nullopt;
 }
 
-void SipProxy::in_dialog(const net::SipMessage& m, std::string_view bytes, const Peer& from) {
+std::optional<Peer> SipProxy::dialog_target(const net::SipMessage& m, const Peer& from,
+                                            bool& toward_caller) {
   const auto d = dialogs_.find(std::string(m.call_id));
   if (d == dialogs_.end()) {
     // A call this worker does not know (its caller moved to another port
     // or connection): a request whose Request-URI names a server of the
     // pool (the Contact of its answer) still reaches it.
-    if (txns_.size() < kMaxTransactions) {
-      if (auto target = pool_server_named(m, from.tcp())) {
-        Txn& t = open_txn(key_of(m, m.method), m, bytes, from);
-        return forward(t, *target, std::nullopt);
-      }
-    }
-    return reply(m, from, 481);
+    toward_caller = false;
+    return pool_server_named(m, from.tcp());
   }
-  if (txns_.size() >= kMaxTransactions) return reply(m, from, 503, "Retry-After: 5\r\n");
-  const bool toward_caller = from.same(d->second.server);
-  Peer target = toward_caller ? d->second.caller : d->second.server;
+  Dialog& call = d->second;
+  // Which end sent it, by the From tag (RFC 3261 §12.2): the caller's
+  // requests carry the INVITE's From tag, the server's carry its own. A
+  // server's request may come from any port or over a new connection.
+  toward_caller = m.from_tag != call.caller_tag;
+  if (!toward_caller && !from.same(call.caller)) call.caller = from;  // the caller moved
+  return toward_caller ? call.caller : call.server;
+}
+
+void SipProxy::in_dialog(const net::SipMessage& m, std::string_view bytes, const Peer& from) {
+  if (full(m.size)) return reply(m, from, 503, "Retry-After: 5\r\n");
+  bool toward_caller = false;
+  std::optional<Peer> found = dialog_target(m, from, toward_caller);
+  if (!found) return reply(m, from, 481);
+  Peer target = *found;
   if (target.tcp() && (!target.link || !target.link->open())) {
     if (toward_caller) return reply(m, from, 408);   // the caller's connection is gone
     target = io_.server_peer(target.address, true);  // a new connection to the server
     if (target.kind == Peer::Kind::none) return reply(m, from, 503, "Retry-After: 5\r\n");
-    d->second.server = target;
+    if (const auto d = dialogs_.find(std::string(m.call_id)); d != dialogs_.end()) {
+      d->second.server = target;
+    }
   }
   if (m.method == "BYE") expire_dialog(m.call_id, Clock::now() + k64T1);
   Txn& t = open_txn(key_of(m, m.method), m, bytes, from);
@@ -608,6 +676,7 @@ void SipProxy::remember_dialog(const Txn& t, Clock::duration lifetime) {
     it = dialogs_.emplace(t.call_id, Dialog{}).first;
   }
   it->second.caller = t.origin;
+  it->second.caller_tag = t.from_tag;
   if (t.has_branch) it->second.server = t.current.peer;
   if (lifetime == Clock::duration(0)) {
     // A failed INVITE: its ACK and stray requests still find it a while.
@@ -656,6 +725,20 @@ void SipProxy::link_failed(const SipLink* link) {
   io_.flush();
 }
 
+void SipProxy::origin_closed(const SipLink* link) {
+  // A caller whose connection ended cannot take an answer: its calls being
+  // set up are cancelled instead of ringing on (RFC 3261 §16.10 as if it
+  // had sent CANCEL).
+  for (auto& [id, t] : txns_) {
+    if (!t->invite || t->final_status >= 200 || t->cancelled || t->origin.link.get() != link) {
+      continue;
+    }
+    t->cancelled = true;
+    if (t->has_branch && t->current.provisional) cancel_branch(*t, t->current);
+  }
+  io_.flush();
+}
+
 bool SipProxy::is_failover_status(int status) const {
   return std::any_of(
       settings_.failover_on.begin(), settings_.failover_on.end(),
@@ -674,8 +757,10 @@ void SipProxy::arm(Clock::time_point when) {
   if (armed_ != kNever && when + kSlack >= armed_) return;
   armed_ = when;
   timer_.expires_at(when);
-  timer_.async_wait([this](error_code ec) {
-    if (ec) return;  // re-armed (or the proxy is gone)
+  // A wait that completed just as the proxy went (its handler queued, not
+  // cancelled) must not touch it: the token says whether it is still there.
+  timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](error_code ec) {
+    if (ec || alive.expired()) return;  // re-armed, or the proxy is gone
     armed_ = kNever;
     run_timers();
   });
@@ -736,7 +821,12 @@ void SipProxy::on_timer(Txn& t, Clock::time_point now) {
   schedule(t);
 }
 
+bool SipProxy::full(std::size_t incoming) const {
+  return txns_.size() >= kMaxTransactions || held_bytes_ + 3 * incoming > kMaxHeldBytes;
+}
+
 void SipProxy::erase(Txn& t) {
+  held_bytes_ -= t.cost;
   if (auto it = by_key_.find(t.key); it != by_key_.end() && it->second == &t) by_key_.erase(it);
   txns_.erase(t.id);
 }

@@ -62,6 +62,8 @@ class SipProxy {
   // 481 unless their Request-URI names a server of the pool).
   static constexpr std::size_t kMaxTransactions = 200000;
   static constexpr std::size_t kMaxDialogs = 1000000;
+  // And the bytes the transactions hold (requests and their copies).
+  static constexpr std::size_t kMaxHeldBytes = std::size_t{256} << 20;
 
   SipProxy(runtime::Worker& worker, std::shared_ptr<const runtime::PoolRuntime> pool,
            SipSettings settings, std::shared_ptr<runtime::ListenerStats> stats, SipIo& io);
@@ -79,6 +81,8 @@ class SipProxy {
   void link_failed(const SipLink* link);
   // A message over the size limit arrived from `from` (counted).
   void too_large();
+  // A caller's TCP connection ended: its calls being set up are cancelled.
+  void origin_closed(const SipLink* link);
 
   std::size_t transactions() const { return txns_.size(); }
   std::size_t dialogs() const { return dialogs_.size(); }
@@ -93,6 +97,13 @@ class SipProxy {
   void on_cancel(const net::SipMessage& m, const Peer& from);
   void on_ack(const net::SipMessage& m, std::string_view bytes, const Peer& from);
   void in_dialog(const net::SipMessage& m, std::string_view bytes, const Peer& from);
+  // Where a request within a call goes (the server or the caller), and
+  // which way; nullopt when the call is unknown and the Request-URI names
+  // no server of the pool.
+  std::optional<Peer> dialog_target(const net::SipMessage& m, const Peer& from,
+                                    bool& toward_caller);
+  // Whether `from` may answer a request sent to `sent_to`.
+  static bool answers_from(const Peer& sent_to, const Peer& from);
   // The pool's server that the Request-URI of `m` names, as a peer.
   std::optional<Peer> pool_server_named(const net::SipMessage& m, bool tcp);
   void new_call(const net::SipMessage& m, std::string_view bytes, const Peer& from);
@@ -124,6 +135,8 @@ class SipProxy {
   void run_timers();
   void on_timer(Txn& t, Clock::time_point now);
   void erase(Txn& t);
+  bool full(std::size_t incoming) const;
+  static void strip_body(std::string& forwarded);
 
   std::string branch_for(const Txn& t, std::uint32_t attempt) const;
   bool is_failover_status(int status) const;
@@ -133,7 +146,8 @@ class SipProxy {
   SipSettings settings_;
   std::shared_ptr<runtime::ListenerStats> stats_;
   SipIo& io_;
-  std::string tag_;  // the To tag of the proxy's own final responses
+  std::string tag_;            // the To tag of the proxy's own final responses
+  std::string branch_prefix_;  // "z9hG4bKsb<secret>." of every branch it sends
 
   net::SipMessage msg_;      // the message being handled (reused)
   net::SipMessage scratch_;  // a stored message parsed again (reused)
@@ -154,6 +168,8 @@ class SipProxy {
   bool sweep_pending_ = false;  // a dialog sweep is in timers_
   asio::steady_timer timer_;
   Clock::time_point armed_ = Clock::time_point::max();
+  std::size_t held_bytes_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace sb::sip
