@@ -49,3 +49,14 @@ class Interrupted(BaseException):
 
 def _on_signal(signum, _frame):
     raise Interrupted(signal.Signals(signum).name)
+
+
+def switchboard_head(scenario):
+    """The first lines of every scenario's switchboard configuration: one
+    worker, quiet logs, the admin port (the pools and listeners follow)."""
+    return (f"# written by bench/run ({scenario})\n"
+            "workers: 1\n"
+            "shutdown-grace: 1s\n"
+            "log: {level: warn, access: false}\n"
+            "admin:\n"
+            f"  listen: 127.0.0.1:{PORT_ADMIN}\n")

@@ -263,36 +263,6 @@ std::optional<SipHostPort> sip_uri_host_port(std::string_view uri) {
   return hp;
 }
 
-std::optional<SipSentBy> sip_via_sent_by(std::string_view via) {
-  // "SIP/2.0/UDP host:port;params"
-  via = trim(via);
-  const auto slash = via.rfind('/', via.find_first_of(" \t"));
-  const auto space = via.find_first_of(" \t");
-  if (slash == std::string_view::npos || space == std::string_view::npos || slash > space) {
-    return std::nullopt;
-  }
-  SipSentBy s;
-  s.transport = via.substr(slash + 1, space - slash - 1);
-  std::string_view rest = trim(via.substr(space));
-  rest = rest.substr(0, rest.find(';'));
-  rest = trim(rest);
-  std::string_view port;
-  if (rest.starts_with('[')) {
-    const auto close = rest.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    s.host = rest.substr(1, close - 1);
-    rest.remove_prefix(close + 1);
-    if (rest.starts_with(':')) port = rest.substr(1);
-  } else {
-    const auto colon = rest.find(':');
-    s.host = trim(rest.substr(0, colon));
-    if (colon != std::string_view::npos) port = trim(rest.substr(colon + 1));
-  }
-  if (s.host.empty() || s.transport.empty()) return std::nullopt;
-  if (!port.empty() && !to_number(port, s.port)) return std::nullopt;
-  return s;
-}
-
 SipParseError parse_sip_message(std::string_view bytes, SipMessage& m) {
   m.fields.clear();
   m.request = false;

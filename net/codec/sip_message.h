@@ -116,15 +116,6 @@ struct SipHostPort {
 };
 std::optional<SipHostPort> sip_uri_host_port(std::string_view uri);
 
-// The sent-by of a Via value ("SIP/2.0/UDP host:port;branch=..."), and its
-// transport token ("UDP", "TCP").
-struct SipSentBy {
-  std::string_view transport;
-  std::string_view host;
-  std::uint16_t port = 0;
-};
-std::optional<SipSentBy> sip_via_sent_by(std::string_view via);
-
 bool sip_iequals(std::string_view a, std::string_view b);
 
 }  // namespace sb::net

@@ -3,7 +3,7 @@ A records by itself; queries/s and the proxy's CPU per query."""
 import os
 import re
 
-from ..common import BenchError, LOAD_CPU, PORT_ADMIN, PORT_FRONT
+from ..common import BenchError, LOAD_CPU, PORT_FRONT, switchboard_head
 from ..net import dns_query_a
 from ..procs import Window, cpu_ns
 from ..scenario import Metric, Scenario
@@ -66,13 +66,7 @@ class DnsRr(Scenario):
         if name == "switchboard":
             servers = "".join(f"      - {{address: {a}:25, name: a{i}}}\n"
                               for i, a in enumerate(DNS_ADDRS, 1))
-            return f"""\
-# written by bench/run (dns-rr)
-workers: 1
-shutdown-grace: 1s
-log: {{level: warn, access: false}}
-admin:
-  listen: 127.0.0.1:{PORT_ADMIN}
+            return switchboard_head("dns-rr") + f"""\
 pools:
   rr:
     health: {{check: none}}

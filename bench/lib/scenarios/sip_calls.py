@@ -32,8 +32,8 @@ bursts of a few thousand calls/s otherwise overflow the socket buffers).
 import os
 import time
 
-from ..common import (BenchError, LOAD_CPU, PORT_ADMIN, PORT_SIP, PORT_SIP_CTRL, PORT_SIP_UAC,
-                      PORT_SIP_UAS, log)
+from ..common import (BenchError, LOAD_CPU, PORT_SIP, PORT_SIP_CTRL, PORT_SIP_UAC, PORT_SIP_UAS,
+                     log, switchboard_head)
 from ..net import udp_bound
 from ..procs import Window, cpu_ns, wait_until
 from ..scenario import Metric, Scenario
@@ -131,13 +131,7 @@ class SipCalls(Scenario):
         if name in SWITCHBOARDS:
             servers = "".join(f"      - {{address: 127.0.0.1:{p}, name: uas{i}}}\n"
                               for i, p in enumerate(PORT_SIP_UAS, 1))
-            return f"""\
-# written by bench/run (sip-calls)
-workers: 1
-shutdown-grace: 1s
-log: {{level: warn, access: false}}
-admin:
-  listen: 127.0.0.1:{PORT_ADMIN}
+            return switchboard_head("sip-calls") + f"""\
 pools:
   uas:
     balance: round-robin

@@ -2,7 +2,7 @@
 and the proxy's CPU per message."""
 import time
 
-from ..common import BenchError, LOAD_CPU, PORT_ADMIN, PORT_FRONT, PORT_SMTP
+from ..common import BenchError, LOAD_CPU, PORT_FRONT, PORT_SMTP, switchboard_head
 from ..contenders import HAPROXY_CONF
 from ..net import listening
 from ..procs import Window, cpu_ns, wait_until
@@ -38,13 +38,7 @@ class SmtpRelay(Scenario):
         if name in ("switchboard", "switchboard-base"):
             lines = "".join(f"      - {{address: 127.0.0.1:{p}, name: sink{i}}}\n"
                             for i, p in servers)
-            return f"""\
-# written by bench/run (smtp-relay)
-workers: 1
-shutdown-grace: 1s
-log: {{level: warn, access: false}}
-admin:
-  listen: 127.0.0.1:{PORT_ADMIN}
+            return switchboard_head("smtp-relay") + f"""\
 pools:
   relay:
     balance: round-robin
