@@ -26,12 +26,24 @@ import time
 import unittest
 
 import sbtest
-from sbtest import (IntegrationTest, Switchboard, admin_call, can_connect, free_port,
-                    free_port_tcp_udp, metric_sum, read_log, tcp_listening, wait_until)
+from sbtest import (IntegrationTest, NamedServer, Switchboard, admin_call, can_connect,
+                    free_port, free_port_tcp_udp, metric_sum, read_log, tcp_listening,
+                    wait_until)
 
 SCENARIOS = os.path.join(sbtest.SOURCE_DIR, "tests", "integration", "sip")
 LISTENER = "um-vip"
 CALLS = "switchboard_sip_calls_total"
+# Two SIP servers of equal priority and weight, both on 127.0.0.1.
+SRV_ZONE = """\
+$TTL 60
+@        IN SOA ns.um.test. hostmaster.um.test. (1 60 60 600 60)
+         IN NS  ns.um.test.
+ns       IN A   127.0.0.1
+_sip._udp IN SRV 10 50 {port1} um1.um.test.
+_sip._udp IN SRV 10 50 {port2} um2.um.test.
+um1      IN A   127.0.0.1
+um2      IN A   127.0.0.1
+"""
 
 
 def free_port_4_digits():
@@ -394,14 +406,17 @@ class SipUdpClient:
 # --- the tests -----------------------------------------------------------------
 
 def sip_config(port, admin, servers, balance="round-robin", workers=1, retries=3,
-               record_route=True, invite_timeout="1s"):
+               record_route=True, invite_timeout="1s", server_lines=None, top_lines=""):
     """One sip listener (udp and tcp on `port`) in front of pool `um` of
-    `servers` [(name, port)], unchecked."""
-    server_lines = "\n".join(f"      - {{address: 127.0.0.1:{p}, name: {n}}}" for n, p in servers)
+    `servers` [(name, port)], unchecked; `server_lines` (YAML list items)
+    replace `servers`, `top_lines` add top-level keys."""
+    if server_lines is None:
+        server_lines = "\n".join(f"      - {{address: 127.0.0.1:{p}, name: {n}}}"
+                                 for n, p in servers)
     return f"""\
 workers: {workers}
 admin: {{listen: 127.0.0.1:{admin}}}
-pools:
+{top_lines}pools:
   um:
     balance: {balance}
     retries: {retries}
@@ -903,6 +918,36 @@ class SipProxyTest(IntegrationTest):
                                 .partition(";tag=")[2]))
         time.sleep(0.2)
         self.assertEqual(server.requests(), [])
+
+    # 9. Servers from DNS.
+
+    def test_calls_reach_servers_discovered_from_srv_records(self):
+        """Pool `um` is `srv: _sip._udp.um.test`, asked of a real named on
+        loopback: two SRV records of equal priority name two targets, each
+        with an A record, on the ports of two sipp servers. Both are in the
+        pool before calls come, and round-robin gives each its share."""
+        servers = [SippServer(self, "uas_answer.xml", name=f"um{i}") for i in (1, 2)]
+        named = NamedServer(self.procs, self.workdir, {"um.test.": SRV_ZONE.format(
+            port1=servers[0].port, port2=servers[1].port)})
+        self.start_proxy([], server_lines="      - {srv: _sip._udp.um.test}", top_lines=(
+            f'resolver: {{servers: ["127.0.0.1:{named.port}"], timeout: 500ms, attempts: 2}}\n'))
+        expected = {f"um{i}.um.test:{s.port}@127.0.0.1": f"127.0.0.1:{s.port}"
+                    for i, s in enumerate(servers, 1)}
+
+        def pool():
+            return {s["name"]: s["address"]
+                    for p in admin_call(self.admin, "GET", "/status")[1]["pools"]
+                    if p["name"] == "um" for s in p["servers"]}
+        try:
+            wait_until(lambda: pool() == expected, timeout=10, what="both SRV targets")
+        except AssertionError:
+            self.fail(f"pool um: expected {expected}, have {pool()}\n" + self.sb.log())
+
+        stats = run_caller(self, "uac", self.port, "udp", calls=10, rate=20)
+        self.assert_calls_succeeded(stats, 10, *servers)
+        answered = [s.stop().successful for s in servers]
+        self.assertEqual(answered, [5, 5], "calls per server")
+        self.wait_calls(answered=10, failed_over=0, rejected=0)
 
 
 if __name__ == "__main__":
