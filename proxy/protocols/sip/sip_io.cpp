@@ -104,10 +104,14 @@ void SipWorker::shutdown() {
 
 std::size_t SipWorker::listening(const std::shared_ptr<runtime::AcceptorSlot>& slot) {
   for (std::size_t i = 0; i < listening_.size(); ++i) {
-    if (listening_[i].slot == slot) return i;
+    if (listening_[i].key != slot.get()) continue;
+    if (!listening_[i].slot.expired()) return i;
+    listening_[i].slot = slot;  // a new slot where a closed one was
+    return i;
   }
   Listening l;
   l.slot = slot;
+  l.key = slot.get();
   error_code ec;
   const udp::endpoint local = slot->udp ? slot->udp->local_endpoint(ec) : udp::endpoint{};
   l.sent_by = host_port(local.address(), local.port());
@@ -116,16 +120,12 @@ std::size_t SipWorker::listening(const std::shared_ptr<runtime::AcceptorSlot>& s
   return listening_.size() - 1;
 }
 
-void SipWorker::caller_link(const std::shared_ptr<SipLink>& link) {
-  (void)link;
-}
-
 void SipWorker::send(const Peer& to, std::string_view bytes) {
   switch (to.kind) {
     case Peer::Kind::udp_caller: {
       if (to.socket >= listening_.size()) return;
-      const auto& slot = listening_[to.socket].slot;
-      if (!slot->udp || !slot->udp->is_open()) return;
+      const auto slot = listening_[to.socket].slot.lock();
+      if (!slot || !slot->udp || !slot->udp->is_open()) return;
       queue_.add(slot->udp->native_handle(), to.address, bytes);
       return;
     }

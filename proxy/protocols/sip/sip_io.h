@@ -50,7 +50,6 @@ class SipWorker final : public SipIo, public std::enable_shared_from_this<SipWor
   runtime::Worker& worker() { return worker_; }
   // The listening UDP socket of `slot` as a caller's way back: its index.
   std::size_t listening(const std::shared_ptr<runtime::AcceptorSlot>& slot);
-  void caller_link(const std::shared_ptr<SipLink>& link);
 
   void send(const Peer& to, std::string_view bytes) override;
   void flush() override;
@@ -60,7 +59,10 @@ class SipWorker final : public SipIo, public std::enable_shared_from_this<SipWor
 
  private:
   struct Listening {
-    std::shared_ptr<runtime::AcceptorSlot> slot;
+    // Weak: the slot holds its listener, whose handler holds this worker's
+    // share; a strong reference here would make a cycle that outlives both.
+    std::weak_ptr<runtime::AcceptorSlot> slot;
+    const runtime::AcceptorSlot* key = nullptr;  // identity, for listening()
     std::string sent_by;
     std::string record_route;
   };
