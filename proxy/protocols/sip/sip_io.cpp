@@ -37,7 +37,6 @@ SipWorker::SipWorker(runtime::Worker& worker, const config::ListenerConfig& list
                      std::shared_ptr<const runtime::PoolRuntime> pool, SipSettings settings,
                      std::shared_ptr<runtime::ListenerStats> stats)
     : worker_(worker),
-      stats_(stats),
       server_socket_(worker.io()),
       connect_timeout_(pool->config.connect_timeout),
       idle_timeout_(listener.idle_timeout),

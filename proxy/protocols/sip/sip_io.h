@@ -71,7 +71,6 @@ class SipWorker final : public SipIo, public std::enable_shared_from_this<SipWor
                                    std::chrono::milliseconds timeout);
 
   runtime::Worker& worker_;
-  std::shared_ptr<runtime::ListenerStats> stats_;
   void set_addresses(const config::ListenerConfig& listener);
 
   std::vector<std::string> own_hosts_;  // listening hosts and ports, for is_own
