@@ -69,15 +69,12 @@ SipHandler::SipHandler(const config::ListenerConfig& listener,
          sip.transports.end();
 }
 
-SipHandler::~SipHandler() {
-  // The last reference to a worker's share must go on that worker's thread,
-  // where its sockets and timer live (this runs on the control thread).
-  for (auto& w : workers_) {
-    if (!w) continue;
-    runtime::Worker& worker = w->worker();
-    asio::post(worker.io(), [w = std::move(w)] {});
-  }
-}
+// The workers' shares are owned by each worker's state (Worker::
+// listener_state) as well, released on the worker's thread when a
+// configuration drops the listener (closing its sockets and timer first);
+// dropping this handler's references touches nothing live. Posting the
+// release instead read a destroyed io_context at exit.
+SipHandler::~SipHandler() = default;
 
 SipWorker& SipHandler::on(runtime::Worker& worker) {
   auto& w = workers_.at(worker.id());

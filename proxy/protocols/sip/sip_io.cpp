@@ -99,6 +99,7 @@ void SipWorker::shutdown() {
   server_socket_.close(ignored);
   for (auto& [key, link] : server_links_) link->close();
   server_links_.clear();
+  proxy_.stop();
 }
 
 std::size_t SipWorker::listening(const std::shared_ptr<runtime::AcceptorSlot>& slot) {

@@ -151,6 +151,11 @@ SipProxy::SipProxy(runtime::Worker& worker, std::shared_ptr<const runtime::PoolR
 
 SipProxy::~SipProxy() = default;
 
+void SipProxy::stop() {
+  timer_.cancel();
+  armed_ = Clock::time_point::min();  // never armed again: arm() sees an earlier deadline
+}
+
 void SipProxy::reconfigure(std::shared_ptr<const runtime::PoolRuntime> pool, SipSettings settings) {
   pool_ = std::move(pool);
   settings_ = std::move(settings);

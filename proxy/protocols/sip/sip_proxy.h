@@ -71,6 +71,8 @@ class SipProxy {
   SipProxy(const SipProxy&) = delete;
   SipProxy& operator=(const SipProxy&) = delete;
 
+  // The listener is gone: no timer stays armed.
+  void stop();
   // A reload kept the listener (see SipWorker::reconfigure).
   void reconfigure(std::shared_ptr<const runtime::PoolRuntime> pool, SipSettings settings);
 
