@@ -34,7 +34,9 @@ awaitable<void> udp_loop(runtime::Worker& worker, std::shared_ptr<runtime::Accep
       runtime::ListenerRuntime& l = *slot->listener;
       auto* handler = dynamic_cast<SipHandler*>(l.handler.get());
       if (!handler) co_return;
-      SipWorker& w = handler->on(worker);
+      const std::shared_ptr<SipWorker> share = handler->on(worker);
+      if (!share) co_return;
+      SipWorker& w = *share;
       const std::size_t index = w.listening(slot);
       for (std::size_t i = 0; i < n; ++i) {
         const udp::endpoint source = batch->source(i);
@@ -70,15 +72,18 @@ SipHandler::SipHandler(const config::ListenerConfig& listener,
 }
 
 // The workers' shares are owned by each worker's state (Worker::
-// listener_state) as well, released on the worker's thread when a
-// configuration drops the listener (closing its sockets and timer first);
-// dropping this handler's references touches nothing live. Posting the
-// release instead read a destroyed io_context at exit.
+// listener_state), released on the worker's thread when a configuration
+// drops the listener (closing its sockets and timer first) or with the
+// worker itself, before its io_context.
 SipHandler::~SipHandler() = default;
 
-SipWorker& SipHandler::on(runtime::Worker& worker) {
-  auto& w = workers_.at(worker.id());
-  if (!w) {
+std::shared_ptr<SipWorker> SipHandler::on(runtime::Worker& worker) {
+  std::weak_ptr<SipWorker>& known = workers_.at(worker.id());
+  std::shared_ptr<SipWorker> w = known.lock();
+  // Made once and gone since: a reload dropped the listener and its share
+  // was shut down; this handler serves nothing more on this worker.
+  if (!w && !known.owner_before(std::weak_ptr<SipWorker>{}) &&
+      !std::weak_ptr<SipWorker>{}.owner_before(known)) {
     // The worker's share outlives this configuration: a reload hands the
     // same transactions and calls to the listener's next handler, which
     // gives it its settings (docs/architecture.md, "SIP calls").
@@ -93,8 +98,9 @@ SipWorker& SipHandler::on(runtime::Worker& worker) {
       kept.state = w;
       kept.removed = [w = w.get()] { w->shutdown(); };
     }
+    known = w;
   }
-  return *w;
+  return w;
 }
 
 void SipHandler::start_datagrams(runtime::Worker& worker,
@@ -107,11 +113,14 @@ void SipHandler::start_datagrams(runtime::Worker& worker,
 
 awaitable<void> SipHandler::serve(runtime::Worker& worker, runtime::AdmittedClient client) {
   if (!tcp_) co_return;  // transports: [udp]: the connection closes
-  SipWorker& w = on(worker);
+  // Held for the connection's life: a reload dropping the listener shuts
+  // the share down but cannot free it under this call.
+  const std::shared_ptr<SipWorker> share = on(worker);
+  if (!share) co_return;
+  SipWorker& w = *share;
   const tcp::endpoint remote = client.endpoints.client;
   auto link = std::make_shared<SipLink>(std::move(client.socket), remote, true);
   const Peer from{Peer::Kind::tcp, udp::endpoint(remote.address(), remote.port()), link, 0};
-  // `w` stays alive: this handler (held by client.listener) holds it.
   co_await link->read(
       [&w, &from](std::string_view m) {
         w.proxy().receive(m, from);

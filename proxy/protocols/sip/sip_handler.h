@@ -27,8 +27,9 @@ class SipHandler final : public runtime::ProtocolHandler {
   void start_datagrams(runtime::Worker& worker,
                        std::shared_ptr<runtime::AcceptorSlot> slot) override;
 
-  // This worker's share, made on its first use (worker thread).
-  SipWorker& on(runtime::Worker& worker);
+  // This worker's share, made on its first use (worker thread); null once
+  // a reload has dropped the listener and shut the share down.
+  std::shared_ptr<SipWorker> on(runtime::Worker& worker);
 
  private:
   config::ListenerConfig listener_;
@@ -37,8 +38,11 @@ class SipHandler final : public runtime::ProtocolHandler {
   SipSettings settings_;
   bool udp_ = false;
   bool tcp_ = false;
-  // By worker id; each touched by its worker's thread only.
-  std::vector<std::shared_ptr<SipWorker>> workers_;
+  // By worker id; each touched by its worker's thread only. Held weakly:
+  // the worker's state owns its share, so that the share goes with that
+  // worker's io_context (at exit the last reference to this handler may
+  // drop on another worker's thread, after this one's io_context is gone).
+  std::vector<std::weak_ptr<SipWorker>> workers_;
 };
 
 }  // namespace sb::sip
