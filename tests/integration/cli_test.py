@@ -151,16 +151,18 @@ listeners:
     listen: ["127.0.0.1:{free_port()}"]
     protocol: smtp
     pool: relay
-    smtp: {{mode: inspect, xclient: true}}
+    smtp: {{mode: passthrough, xclient: true}}
+    tls: {{certificates: [{{cert: /c.pem, key: /k.pem}}]}}
 """)
         for command in ("check", "run"):
             with self.subTest(command=command):
                 r = sb(command, "-c", path)
                 self.assertEqual(r.returncode, 1)
-                self.assertRegex(r.stderr, re.escape(path) +
-                                 r":11:\d+: .*smtp.mode: inspect is not supported by this version")
-                self.assertRegex(r.stderr, re.escape(path) +
-                                 r":11:\d+: .*smtp.xclient is not supported by this version")
+                self.assertRegex(r.stderr, re.escape(path) + r":11:\d+: .*smtp.xclient in "
+                                 r"passthrough is not supported by this version: set smtp.mode: "
+                                 r"inspect")
+                self.assertRegex(r.stderr, re.escape(path) + r":12:\d+: .*tls on an smtp "
+                                 r"listener .*is not supported by this version")
                 self.assertNotRegex(r.stderr, r"milestone|issue|implemented")
 
     def test_run_exits_3_when_the_address_is_in_use(self):

@@ -309,6 +309,8 @@ listeners:
       xclient: true
       hostname: relay.example.com
       max-message-size: 64MiB
+      spool-dir: /var/spool/switchboard
+      max-recipients: 50
 pools:
   hub: {servers: [{address: 10.0.0.1:25}]}
 )");
@@ -328,6 +330,8 @@ pools:
   EXPECT_TRUE(l.smtp->xclient);
   EXPECT_EQ(l.smtp->hostname, "relay.example.com");
   EXPECT_EQ(l.smtp->max_message_size, 64u * 1024 * 1024);
+  EXPECT_EQ(l.smtp->spool_dir, "/var/spool/switchboard");
+  EXPECT_EQ(l.smtp->max_recipients, 50u);
   EXPECT_EQ(l.smtp->mark.line, 12);
   EXPECT_EQ(l.smtp->marks.at("xclient").line, 15);
 }

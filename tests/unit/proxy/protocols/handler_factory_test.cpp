@@ -14,6 +14,7 @@
 #include "proxy/protocols/dns/dns_handler.h"
 #include "proxy/protocols/sip/sip_handler.h"
 #include "proxy/protocols/smtp/smtp_handler.h"
+#include "proxy/protocols/smtp/smtp_inspect_handler.h"
 #include "proxy/protocols/tcp/tcp_handler.h"
 #include "proxy/worker/worker.h"
 #include "tests/unit/proxy/config/config_test_util.h"
@@ -156,17 +157,17 @@ TEST_F(HandlerFactoryTest, SmtpWithoutAnSmtpSectionIsPassthrough) {
   EXPECT_NE(dynamic_cast<SmtpPassthroughHandler*>(handler.get()), nullptr);
 }
 
-TEST_F(HandlerFactoryTest, SmtpInspectIsNotSupported) {
+TEST_F(HandlerFactoryTest, SmtpInspectSpeaksFirstItself) {
   config::ListenerConfig l = listener("smtp");
   l.smtp->mode = config::SmtpMode::inspect;
-  try {
-    make_handler(l, context());
-    FAIL() << "smtp inspect made a handler";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("smtp"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("not supported by this version"), std::string::npos)
-        << e.what();
-  }
+  const auto handler = make_handler(l, context());
+  ASSERT_NE(handler, nullptr);
+  EXPECT_NE(dynamic_cast<smtp::SmtpInspectHandler*>(handler.get()), nullptr);
+  EXPECT_EQ(dynamic_cast<SmtpPassthroughHandler*>(handler.get()), nullptr);
+  // Its own greeting comes first: no deadline for the client's first byte.
+  EXPECT_EQ(handler->front_policy().first_byte, FirstByte::none);
+  EXPECT_FALSE(handler->datagrams());
+  EXPECT_EQ(asked_, std::vector<std::string>{"relay"});
 }
 
 TEST_F(HandlerFactoryTest, DnsServesDatagramsAndResolvesEveryRecordPool) {
