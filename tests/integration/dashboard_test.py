@@ -15,8 +15,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import sbtest  # noqa: E402
-from sbtest import (IntegrationTest, Nginx, Switchboard, free_port, free_port_tcp_udp,  # noqa: E402
-                    http_get, one_pool_config, wait_until)
+from sbtest import (IntegrationTest, Nginx, SmtpSink, Switchboard, free_port,  # noqa: E402
+                    free_port_tcp_udp, http_get, one_pool_config, wait_until)
 
 DASHBOARD = os.path.join(sbtest.SOURCE_DIR, "configs", "grafana", "switchboard.json")
 # Grafana's variables as a query sees them with "All" chosen.
@@ -51,6 +51,8 @@ class DashboardTest(IntegrationTest):
         failing = Nginx(self.procs, self.workdir, [b], tag="nginx-b")
         port, admin, dns, https = free_port(), free_port(), free_port_tcp_udp(), free_port()
         sip, uas = free_port_tcp_udp(), free_port_tcp_udp()
+        smtp = free_port()
+        sink = SmtpSink(self.procs)
         cert = sbtest.self_signed_certificate(self.workdir)
         # A SIP server (sipp's built-in UAS) for the sip listener's calls.
         self.procs.start(["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas), "-nostdin",
@@ -66,8 +68,16 @@ class DashboardTest(IntegrationTest):
   um:
     health: {{check: none}}
     servers: [{{address: 127.0.0.1:{uas}}}]
+  mail:
+    health: {{check: none}}
+    servers: [{{address: 127.0.0.1:{sink.port}}}]
 listeners:
 """) + f"""\
+  relay-inspect:
+    listen: ["127.0.0.1:{smtp}"]
+    protocol: smtp
+    pool: mail
+    smtp: {{mode: inspect, hostname: relay.test}}
   um-vip:
     listen: ["127.0.0.1:{sip}"]
     protocol: sip
@@ -83,7 +93,7 @@ listeners:
     tls: {{certificates: [{{cert: {cert['cert']}, key: {cert['key']}}}]}}
     http: {{routes: [{{match: {{path-prefix: /}}, pool: relay}}]}}
 """
-        self.sb = Switchboard(self.procs, self.workdir, config, wait_ports=[port, https, sip])
+        self.sb = Switchboard(self.procs, self.workdir, config, wait_ports=[port, https, sip, smtp])
 
         self.prom_port = free_port()
         prom_dir = os.path.join(self.workdir, "prometheus")
@@ -109,6 +119,9 @@ scrape_configs:
                 http_get(port, timeout=2)
                 subprocess.run(["curl", "-sk", "--max-time", "2", "-o", "/dev/null",
                                 f"https://127.0.0.1:{https}/", f"https://127.0.0.1:{https}/x"],
+                               capture_output=True, timeout=5)
+                subprocess.run(["smtp-source", "-m", "2", "-f", "a@example.com", "-t",
+                                "b@example.com", f"127.0.0.1:{smtp}"],
                                capture_output=True, timeout=5)
                 subprocess.run(["dig", "@127.0.0.1", "-p", str(dns), "relay.test", "+short",
                                 "+time=1", "+tries=1"], capture_output=True, timeout=5)
