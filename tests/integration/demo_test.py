@@ -2,7 +2,8 @@
 the commands it prints work (uses the already built binary): L4 round robin,
 the https listener (TLS with the certificate the demo makes, a server per
 request on one connection, the affinity cookie, HTTP/1.1 when HTTP/2 is
-asked for), drain, the SMTP relay, DNS, mx-test, and SIP calls: sipp places
+asked for), drain, the SMTP relay, inspect mode replaying on hub1 the
+messages hub4 drops at DATA, DNS, mx-test, and SIP calls: sipp places
 five calls through the sip listener, and each must be answered although one
 of its two sipp servers turns every call down with 503 (5 successful, 0
 failed, at least one failed over)."""
@@ -25,6 +26,8 @@ class DemoTest(unittest.TestCase):
         self.assertIn("demo check: https saw web1 web2 web3", r.stdout)
         self.assertRegex(r.stdout,
                          r"demo check: sip calls 5 successful, 0 failed, [1-9]\d* failed over")
+        # The inspect listener: hub4 drops every message at DATA, none is lost.
+        self.assertRegex(r.stdout, r"demo check: inspect: 4 messages accepted, [1-9]\d* replayed")
         self.assertIn("demo check: ok", r.stdout)
 
 
