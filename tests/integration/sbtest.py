@@ -503,7 +503,9 @@ class SinkDump:
     """One smtp-sink dump file: `envelope` [(name, value)] of the headers it
     adds (X-Mail-Args, X-Rcpt-Args, ...), `message` the message as it got it,
     after undoing dot-stuffing, with each CRLF turned into LF. smtp-sink ends
-    a complete dump with an empty line (`complete`); a cut one lacks it."""
+    a complete dump with an empty line (`complete`); a cut one lacks it unless
+    cut right after an empty line of the message: compare `message` to be
+    sure."""
 
     def __init__(self, data):
         self.data = data
