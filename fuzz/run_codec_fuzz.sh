@@ -2,7 +2,7 @@
 # Builds one codec fuzz target with clang (the codecs are std only, so one
 # command does) and runs it for ${FUZZ_SECONDS:-20} seconds from its seed
 # corpus in fuzz/seeds/NAME. Used by CTest (fuzz.NAME) when clang++ exists.
-#   fuzz/run_codec_fuzz.sh NAME WORKDIR     (NAME: proxy_protocol, smtp_reply, sip_message)
+#   fuzz/run_codec_fuzz.sh NAME WORKDIR     (NAME: proxy_protocol, smtp_reply, smtp_command, sip_message)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 name=${1:?usage: run_codec_fuzz.sh NAME WORKDIR}

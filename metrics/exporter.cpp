@@ -152,6 +152,11 @@ struct Exporter::Families {
   Family<Counter>& sip_dropped =
       counter(registry, "switchboard_sip_messages_dropped_total",
               "SIP messages a sip listener refused (400 or dropped), by reason");
+  Family<Counter>& smtp_transactions =
+      counter(registry, "switchboard_smtp_transactions_total",
+              "SMTP transactions an smtp listener in inspect mode finished, by result: accepted "
+              "by the first server, accepted after a replay, tempfail (4xx to the client) or "
+              "rejected (5xx)");
   // control plane
   Family<Counter>& resolver = counter(registry, "switchboard_resolver_queries_total",
                                       "DNS lookups for server discovery, by result");
@@ -217,6 +222,7 @@ struct Exporter::Families {
     std::array<Counter*, kHttp2Limits.size()> h2_limits{};
     std::array<Counter*, kSipCallResults.size()> sip_calls{};
     std::array<Counter*, kSipDropReasons.size()> sip_dropped{};
+    std::array<Counter*, kSmtpResults.size()> smtp_transactions{};
   };
   std::map<std::string, Listener> listeners;
   std::array<Counter*, kResolverResults.size()> resolver_series{};
@@ -440,6 +446,17 @@ std::string Exporter::render(const Sample& sample) {
         sync(*it->second.sip_dropped[i], static_cast<double>(l.sip_dropped[i]));
       }
     }
+    if (l.smtp_inspect && !it->second.smtp_transactions[0]) {
+      for (std::size_t i = 0; i < kSmtpResults.size(); ++i) {
+        it->second.smtp_transactions[i] = &f.smtp_transactions.Add(
+            {{"listener", l.name}, {"result", std::string(kSmtpResults[i])}});
+      }
+    }
+    if (it->second.smtp_transactions[0]) {
+      for (std::size_t i = 0; i < kSmtpResults.size(); ++i) {
+        sync(*it->second.smtp_transactions[i], static_cast<double>(l.smtp_transactions[i]));
+      }
+    }
     for (const HttpSample& h : l.http) {
       auto [hit, new_pool] = it->second.http.try_emplace(h.pool);
       if (new_pool) {
@@ -489,6 +506,9 @@ std::string Exporter::render(const Sample& sample) {
     if (it->second.sip_calls[0]) {
       for (Counter* c : it->second.sip_calls) f.sip_calls.Remove(c);
       for (Counter* c : it->second.sip_dropped) f.sip_dropped.Remove(c);
+    }
+    if (it->second.smtp_transactions[0]) {
+      for (Counter* c : it->second.smtp_transactions) f.smtp_transactions.Remove(c);
     }
     it = f.listeners.erase(it);
   }

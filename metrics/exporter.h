@@ -47,6 +47,10 @@ inline constexpr std::array<std::string_view, 3> kSipCallResults = {"answered", 
                                                                     "rejected"};
 inline constexpr std::array<std::string_view, 3> kSipDropReasons = {"malformed", "too-large",
                                                                     "unmatched"};
+// switchboard_smtp_transactions_total's `result` values, in the order of
+// ListenerSample::smtp_transactions.
+inline constexpr std::array<std::string_view, 4> kSmtpResults = {"accepted", "replayed",
+                                                                 "tempfail", "rejected"};
 
 // An http listener's requests to one pool.
 struct HttpSample {
@@ -74,6 +78,9 @@ struct ListenerSample {
   bool sip = false;
   std::array<std::uint64_t, kSipCallResults.size()> sip_calls{};
   std::array<std::uint64_t, kSipDropReasons.size()> sip_dropped{};
+  // smtp listeners in inspect mode
+  bool smtp_inspect = false;
+  std::array<std::uint64_t, kSmtpResults.size()> smtp_transactions{};
   // listeners with tls:
   bool tls = false;
   std::uint64_t tls_ok = 0;

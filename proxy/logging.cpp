@@ -154,6 +154,16 @@ void write_access_log(const AccessRecord& r) {
       r.upstream.empty() ? "-" : r.upstream, r.bytes_in, r.bytes_out, ms, r.outcome, r.retries);
 }
 
+void write_access_log(const SmtpAccessRecord& r) {
+  if (!access_log_enabled()) return;
+  const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
+  g_access_logger->info(
+      "access listener={} client={} from=<{}> rcpts={} size={} duration_ms={:.3f} pool={} "
+      "server={} tries={} result={} reply={}",
+      r.listener, r.client, r.sender, r.recipients, r.size, ms, r.pool,
+      r.server.empty() ? "-" : r.server, r.tries, r.result, r.reply);
+}
+
 void write_access_log(const HttpAccessRecord& r) {
   if (!access_log_enabled()) return;
   const double ms = std::chrono::duration<double, std::milli>(r.duration).count();

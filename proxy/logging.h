@@ -55,8 +55,25 @@ struct HttpAccessRecord {
   std::string_view reason;  // why switchboard answered itself; empty when a server did
 };
 
+// What one SMTP transaction did (smtp listeners in inspect mode log a line
+// per transaction).
+struct SmtpAccessRecord {
+  std::string_view listener;
+  std::string_view client;
+  std::string_view sender;  // the MAIL FROM path, "" for the null sender
+  std::size_t recipients = 0;
+  std::uint64_t size = 0;  // message bytes as received
+  std::chrono::steady_clock::duration duration{};  // MAIL to the final reply
+  std::string_view pool;
+  std::string_view server;  // the last server tried, empty when none
+  int tries = 0;            // servers the transaction was presented to
+  std::string_view result;  // accepted | replayed | tempfail | rejected
+  int reply = 0;            // the final reply's code, as the client got it
+};
+
 bool access_log_enabled();
 void write_access_log(const AccessRecord& r);
 void write_access_log(const HttpAccessRecord& r);
+void write_access_log(const SmtpAccessRecord& r);
 
 }  // namespace sb::runtime

@@ -212,6 +212,8 @@ struct SmtpConfig {
   bool xclient = false;
   std::string hostname;
   std::uint64_t max_message_size = 50ull * 1000 * 1000;
+  std::string spool_dir;  // empty: $TMPDIR, else /tmp
+  std::size_t max_recipients = 1000;
   Mark mark;
   Marks marks;
 };

@@ -34,8 +34,9 @@ constexpr std::string_view kListenerKeys[] = {
 constexpr std::string_view kTlsKeys[] = {"certificates",  "min-version",      "alpn",
                                          "client-ca",     "verify-client",    "handshake-timeout"};
 constexpr std::string_view kCertificateKeys[] = {"cert", "key"};
-constexpr std::string_view kSmtpKeys[] = {"mode", "banner-timeout", "xclient", "hostname",
-                                          "max-message-size"};
+constexpr std::string_view kSmtpKeys[] = {"mode",          "banner-timeout", "xclient",
+                                          "hostname",      "max-message-size", "spool-dir",
+                                          "max-recipients"};
 constexpr std::string_view kHttpKeys[] = {
     "routes",          "affinity",         "cookie",   "forwarded-headers", "request-timeout",
     "response-timeout", "retry-on",        "max-header-size", "h2"};
@@ -215,6 +216,15 @@ void load_smtp(YamlReader& r, const std::string& listener_ctx, const Field& fiel
       set(r.read_hostname(f), smtp.hostname);
     } else if (f.key == "max-message-size") {
       set(r.read_size(f, Min::positive), smtp.max_message_size);
+    } else if (f.key == "spool-dir") {
+      auto dir = r.read_string(f);
+      if (dir && dir->front() != '/') {
+        r.error(f, fmt::format("{}: spool-dir \"{}\" must be an absolute path", ctx, *dir));
+      } else if (dir) {
+        smtp.spool_dir = *dir;
+      }
+    } else if (f.key == "max-recipients") {
+      if (auto n = r.read_int(f, 1, 100000)) smtp.max_recipients = static_cast<std::size_t>(*n);
     }
   });
 }

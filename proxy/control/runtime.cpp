@@ -220,6 +220,13 @@ metrics::Sample Runtime::metrics_sample() const {
         ls.sip_dropped[i] = l->stats->sip.dropped[i].load(std::memory_order_relaxed);
       }
     }
+    if (l->config.protocol == config::Protocol::smtp && l->config.smtp &&
+        l->config.smtp->mode == config::SmtpMode::inspect) {
+      ls.smtp_inspect = true;
+      for (std::size_t i = 0; i < ls.smtp_transactions.size(); ++i) {
+        ls.smtp_transactions[i] = l->stats->smtp.transactions[i].load(std::memory_order_relaxed);
+      }
+    }
     if (l->config.protocol == config::Protocol::http) {
       ls.http_listener = true;
       for (std::size_t i = 0; i < ls.h2_limits.size(); ++i) {

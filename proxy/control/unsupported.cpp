@@ -33,14 +33,12 @@ std::vector<config::ConfigError> find_unsupported(const config::Config& cfg,
   Collector c(file);
   for (const auto& l : cfg.listeners) {
     const std::string ctx = fmt::format("listener \"{}\": ", l.name);
-    if (l.protocol == config::Protocol::smtp && l.smtp) {
-      // passthrough runs; what inspects or terminates the dialogue waits.
-      if (l.smtp->mode == config::SmtpMode::inspect) {
-        c.add(mark_of(l.smtp->marks, "mode", l.smtp->mark), ctx + "smtp.mode: inspect");
-      }
-      if (l.smtp->xclient) {
-        c.add(mark_of(l.smtp->marks, "xclient", l.smtp->mark), ctx + "smtp.xclient");
-      }
+    if (l.protocol == config::Protocol::smtp && l.smtp && l.smtp->xclient &&
+        l.smtp->mode != config::SmtpMode::inspect) {
+      // Passthrough relays the client's own dialogue: there is no session
+      // of switchboard's in which to send XCLIENT.
+      c.add(mark_of(l.smtp->marks, "xclient", l.smtp->mark), ctx + "smtp.xclient in passthrough",
+            "set smtp.mode: inspect, or use the pool's proxy-protocol");
     }
     if (l.protocol == config::Protocol::smtp && l.tls) {
       c.add(mark_of(l.marks, "tls", l.mark),

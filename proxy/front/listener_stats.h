@@ -87,6 +87,18 @@ struct SipCounters {
   }
 };
 
+// An smtp listener's transactions in inspect mode
+// (switchboard_smtp_transactions_total, in the metrics module's label order).
+enum class SmtpResult : std::uint8_t { accepted, replayed, tempfail, rejected };
+
+struct SmtpCounters {
+  std::array<std::atomic<std::uint64_t>, metrics::kSmtpResults.size()> transactions{};
+
+  void count(SmtpResult r) {
+    transactions[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
 // An https listener's TLS handshakes.
 struct TlsCounters {
   std::atomic<std::uint64_t> ok{0};
@@ -102,6 +114,7 @@ struct ListenerStats {
   HttpCounters http;  // http listeners only
   TlsCounters tls;    // listeners with tls:
   SipCounters sip;    // sip listeners
+  SmtpCounters smtp;  // smtp listeners in inspect mode
   std::array<std::atomic<std::uint64_t>, metrics::kHttp2Limits.size()> h2_limits{};  // http
 
   void count_h2(H2Limit limit) {

@@ -6,6 +6,7 @@
 #include "proxy/protocols/http/http_handler.h"
 #include "proxy/protocols/sip/sip_handler.h"
 #include "proxy/protocols/smtp/smtp_handler.h"
+#include "proxy/protocols/smtp/smtp_inspect_handler.h"
 #include "proxy/protocols/tcp/tcp_handler.h"
 
 namespace sb::runtime {
@@ -17,7 +18,9 @@ std::unique_ptr<ProtocolHandler> make_handler(const config::ListenerConfig& list
       return std::make_unique<TcpHandler>(context.pool_named(listener.pool));
     case config::Protocol::smtp: {
       const config::SmtpConfig smtp = listener.smtp.value_or(config::SmtpConfig{});
-      if (smtp.mode != config::SmtpMode::passthrough) break;
+      if (smtp.mode == config::SmtpMode::inspect) {
+        return std::make_unique<smtp::SmtpInspectHandler>(listener, context);
+      }
       return std::make_unique<SmtpPassthroughHandler>(context.pool_named(listener.pool),
                                                       smtp.banner_timeout);
     }

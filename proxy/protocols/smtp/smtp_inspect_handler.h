@@ -1,0 +1,43 @@
+#pragma once
+// `protocol: smtp`, inspect mode (docs/configuration.md, "smtp"): switchboard
+// speaks SMTP to the client itself and relays each transaction to a server,
+// telling the client 250 only after a server did; a server that fails before
+// that gets the transaction replayed on the next one. One SmtpInspectSession
+// per client connection.
+
+#include <memory>
+#include <string>
+
+#include "proxy/control/pool_registry.h"
+#include "proxy/front/listener_stats.h"
+#include "proxy/protocols/handler_factory.h"
+#include "proxy/protocols/protocol_handler.h"
+
+namespace sb::runtime::smtp {
+
+// What a session needs of its listener's configuration.
+struct InspectSettings {
+  std::string listener;
+  std::string hostname;  // in our greeting, EHLO reply and EHLO to servers
+  std::uint64_t max_message_size = 0;
+  std::size_t max_recipients = 0;
+  std::string spool_dir;
+  bool xclient = false;
+  std::chrono::milliseconds banner_timeout{0};
+  std::chrono::milliseconds idle_timeout{0};  // a client's silence; a server's reply
+};
+
+class SmtpInspectHandler final : public ProtocolHandler {
+ public:
+  SmtpInspectHandler(const config::ListenerConfig& listener, const HandlerContext& context);
+
+  FrontPolicy front_policy() const override;
+  awaitable<void> serve(Worker& worker, AdmittedClient client) override;
+
+ private:
+  std::shared_ptr<const PoolRuntime> pool_;
+  std::shared_ptr<ListenerStats> stats_;
+  InspectSettings settings_;
+};
+
+}  // namespace sb::runtime::smtp
