@@ -4,9 +4,9 @@ transaction on a server at MAIL, passes the server's answers to MAIL and RCPT
 on, and answers the end of DATA only once a server said 250. A server that
 fails before that (421, 4xx, a dropped connection, a closed port) gets the
 whole transaction replayed on the next one, and the client sees only a
-delay: smtp-source's sessions through servers failing at MAIL, RCPT and the
-end of DATA, and through a sink killed every 2 s, lose no message and see no
-error. A 5xx is final; a replay that would lose an accepted recipient, or no
+delay: smtp-source's sessions through servers failing at MAIL, RCPT and
+the end of DATA, and through a sink killed every second, lose no message and
+see no error. A 5xx is final; a replay that would lose an accepted recipient, or no
 server at all, is a 4xx the sender retries on. The message passes byte for
 byte (dot-stuffing, 8-bit), a 30 MiB one through the spool file with little
 memory, the size and recipient limits hold, and swaks gets its mail through."""
@@ -178,7 +178,8 @@ class SmtpInspectTest(IntegrationTest):
         self.assertEqual(c.command("VRFY b@example.test")[0], 252)
         code, text = c.command("XYZZY")
         self.assertIn(code, (500, 502), text)
-        self.assertEqual(text[4:9], "5.5.1", text)
+        with self.subTest("an unknown command's enhanced code"):  # the rest goes on
+            self.assertEqual(text[4:9], "5.5.1", text)  # RFC 3463: invalid command
         # A line over RFC 5321's 1000 bytes (CRLF included) is refused, and
         # the session goes on.
         long_line = b"NOOP " + b"x" * 994
@@ -252,7 +253,7 @@ class SmtpInspectTest(IntegrationTest):
         for result in ("accepted", "tempfail", "rejected"):
             self.assertEqual(self.transactions(result), 0, result)
 
-    def test_a_sink_killed_every_2s_under_load_loses_no_message_and_shows_no_error(self):
+    def test_a_sink_killed_every_second_under_load_loses_no_message_and_shows_no_error(self):
         # What passthrough cannot hide (smtp_relay_test's sessions in flight
         # on a killed sink fail): here every transaction is replayed, and
         # smtp-source sees no error at all. smtp-sink writes its dump while
@@ -271,7 +272,9 @@ class SmtpInspectTest(IntegrationTest):
 
         def killer():
             try:
-                while not stop.wait(0.5 if not kills else 2.0):
+                # Every second: the 5000 messages take about 5s on a quiet
+                # machine, and each kill must meet transactions in flight.
+                while not stop.wait(0.5 if not kills else 1.0):
                     i = len(kills) % 3
                     sinks[i].proc.kill()  # by PID, SIGKILL: a crash, nothing said
                     sinks[i].proc.wait(timeout=10)
@@ -303,7 +306,7 @@ class SmtpInspectTest(IntegrationTest):
         print(f"\n{count} messages in {took:.1f}s, {len(kills)} kills: {len(dumps)} complete "
               f"dumps ({len(numbers) - len(set(numbers))} written twice), {files - len(dumps)} "
               f"cut short; {self.transactions('replayed'):.0f} replayed", file=sys.stderr)
-        self.assertGreaterEqual(len(kills), 2, "the run ended before the sinks were killed")
+        self.assertGreaterEqual(len(kills), 3, "the run ended before the sinks were killed")
         self.assertEqual(set(numbers), set(range(1, count + 1)))
         # Each message was acknowledged to smtp-source once, and counted once.
         wait_until(lambda: self.transactions("accepted") + self.transactions("replayed") >= count,
