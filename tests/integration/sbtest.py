@@ -456,11 +456,27 @@ def self_signed_certificate(workdir, name="localhost"):
 
 class SmtpSink:
     """Postfix's smtp-sink on a loopback port. `args` such as ["-Q", "CONNECT"]
-    (a 421 greeting) make it a failing server."""
+    (a 421 greeting) make it a failing server.
 
-    def __init__(self, procs, port=None, args=(), name="smtp-sink", host="127.0.0.1"):
+    dump_dir: smtp-sink writes each transaction to a file of its own there
+    (-d); dumps() reads them back. It writes one for every DATA it got,
+    whatever it answered (also with -q . or -f .), and a dump of a sink killed
+    mid-message is cut short. Given again to a new SmtpSink on the same port
+    (a restart), the files stay."""
+
+    def __init__(self, procs, port=None, args=(), name="smtp-sink", host="127.0.0.1",
+                 dump_dir=None):
         self.port = port or free_port(host)
         self.host = host
+        self.dump_dir = dump_dir
+        if dump_dir:
+            # smtp-sink runs as nobody: it must reach and write the folder
+            # (mkdtemp made the test's workdir 0700).
+            parent = os.path.dirname(os.path.abspath(dump_dir))
+            os.chmod(parent, os.stat(parent).st_mode | 0o011)
+            os.makedirs(dump_dir, exist_ok=True)
+            os.chmod(dump_dir, 0o777)
+            args = [*args, "-d", os.path.join(dump_dir, "%H%M%S.")]
         self.proc = procs.start(["smtp-sink", "-u", "nobody", *args, f"{host}:{self.port}",
                                  "100"], f"{name}-{self.port}")
         wait_until(lambda: can_connect(self.port, host) or self.proc.poll() is not None,
@@ -471,6 +487,86 @@ class SmtpSink:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+    def dumps(self):
+        """[SinkDump] of the files in dump_dir, oldest first."""
+        paths = sorted((os.path.join(self.dump_dir, n) for n in os.listdir(self.dump_dir)),
+                       key=os.path.getmtime)
+        out = []
+        for path in paths:
+            with open(path, "rb") as f:
+                out.append(SinkDump(f.read()))
+        return out
+
+
+class SinkDump:
+    """One smtp-sink dump file: `envelope` [(name, value)] of the headers it
+    adds (X-Mail-Args, X-Rcpt-Args, ...), `message` the message as it got it,
+    after undoing dot-stuffing, with each CRLF turned into LF. smtp-sink ends
+    a complete dump with an empty line (`complete`); a cut one lacks it unless
+    cut right after an empty line of the message: compare `message` to be
+    sure."""
+
+    def __init__(self, data):
+        self.data = data
+        self.envelope = []
+        rest = data
+        # The added headers end with a three-line Received header.
+        while rest.startswith(b"X-"):
+            line, _, rest = rest.partition(b"\n")
+            name, _, value = line.decode("latin-1").partition(": ")
+            self.envelope.append((name, value))
+        if rest.startswith(b"Received: "):
+            rest = rest.split(b"\n", 3)[3] if rest.count(b"\n") >= 3 else b""
+        self.complete = rest.endswith(b"\n\n") or rest == b"\n"
+        self.message = rest[:-1] if self.complete else rest
+
+    def all(self, name):
+        return [v for n, v in self.envelope if n == name]
+
+
+def dot_stuff(message):
+    """A message (CRLF lines) as DATA carries it: a line that starts with "."
+    gets another one, and the ".\r\n" that ends it follows (RFC 5321 4.5.2)."""
+    if message and not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    stuffed = b"\r\n".join(b"." + line if line.startswith(b".") else line
+                            for line in message.split(b"\r\n"))
+    return stuffed + b".\r\n"
+
+
+class SmtpClient:
+    """A raw SMTP client: sends lines exactly as given and reads replies
+    (multi-line ones whole), for dialogues smtplib would not hold (commands
+    out of order, over-long lines, pipelined commands, bytes it would alter)."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=30):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.reader = SocketReader(self.sock)
+
+    def reply(self):
+        """The next reply: (code, text), text all its lines joined by "\n"."""
+        lines = []
+        while True:
+            line = self.reader.until(b"\r\n", limit=64 * 1024)[:-2].decode("latin-1")
+            lines.append(line)
+            if line[3:4] != "-":
+                break
+        return int(lines[-1][:3]), "\n".join(lines)
+
+    def command(self, line):
+        """Sends `line` (str or bytes) with CRLF; returns its reply."""
+        self.send((line.encode("latin-1") if isinstance(line, str) else line) + b"\r\n")
+        return self.reply()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def closed(self, seconds=2):
+        return closed_within(self.sock, seconds)
+
+    def close(self):
+        self.sock.close()
 
 
 class PostfixInstance:
