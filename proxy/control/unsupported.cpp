@@ -40,9 +40,11 @@ std::vector<config::ConfigError> find_unsupported(const config::Config& cfg,
       c.add(mark_of(l.smtp->marks, "xclient", l.smtp->mark), ctx + "smtp.xclient in passthrough",
             "set smtp.mode: inspect, or use the pool's proxy-protocol");
     }
-    if (l.protocol == config::Protocol::smtp && l.tls) {
-      c.add(mark_of(l.marks, "tls", l.mark),
-            ctx + "tls on an smtp listener (STARTTLS offered by switchboard)");
+    if (l.protocol == config::Protocol::smtp && l.tls &&
+        (!l.smtp || l.smtp->mode != config::SmtpMode::inspect)) {
+      // Passthrough relays the server's own STARTTLS, end to end.
+      c.add(mark_of(l.marks, "tls", l.mark), ctx + "tls on an smtp listener in passthrough",
+            "STARTTLS is the servers' own there; switchboard offers it in smtp.mode: inspect");
     }
     for (const auto& hp : l.listen) {
       if (hp.kind == config::HostPort::Kind::hostname) {

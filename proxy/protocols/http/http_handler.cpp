@@ -11,6 +11,7 @@
 #include "proxy/protocols/http/h1_session.h"
 #include "proxy/protocols/http/h2_session.h"
 #include "proxy/protocols/http/watchdog.h"
+#include "proxy/protocols/listener_tls.h"
 #include "proxy/worker/worker.h"
 
 namespace sb::runtime::http {
@@ -22,39 +23,13 @@ std::vector<RouteRule> rules_of(const config::HttpConfig& http) {
   return rules;
 }
 
-std::shared_ptr<net::ServerTls> load_server_tls(const config::ListenerConfig& listener) {
-  if (!listener.tls) return nullptr;
-  const config::TlsConfig& tls = *listener.tls;
-  net::TlsServerSettings s;
-  for (const auto& c : tls.certificates) s.certificates.push_back({c.cert, c.key});
-  s.min_version = tls.min_version;
-  s.alpn = tls.alpn;
-  s.client_ca = tls.client_ca;
-  switch (tls.verify_client) {
-    case config::VerifyClient::none:
-      s.verify_client = net::TlsServerSettings::VerifyClient::none;
-      break;
-    case config::VerifyClient::optional:
-      s.verify_client = net::TlsServerSettings::VerifyClient::optional;
-      break;
-    case config::VerifyClient::required:
-      s.verify_client = net::TlsServerSettings::VerifyClient::required;
-      break;
-  }
-  s.session_context = listener.name;
-  std::string why;
-  auto loaded = net::ServerTls::load(s, why);
-  if (!loaded) throw ListenError("listener \"" + listener.name + "\" " + why);
-  return loaded;
-}
-
 }  // namespace
 
 HttpHandler::HttpHandler(const config::ListenerConfig& listener, const HandlerContext& context)
     : listener_(listener),
       http_(listener.http.value_or(config::HttpConfig{})),
       routes_(rules_of(http_)),
-      tls_(load_server_tls(listener)),
+      tls_(load_listener_tls(listener)),
       stats_(context.stats) {
   unrouted_ = stats_->http.for_pool("-");
   for (const auto& r : http_.routes) {

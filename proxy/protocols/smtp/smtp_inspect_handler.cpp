@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "proxy/front/listener.h"
+#include "proxy/protocols/listener_tls.h"
 #include "proxy/protocols/smtp/smtp_inspect_session.h"
 
 namespace sb::runtime::smtp {
@@ -31,6 +32,11 @@ SmtpInspectHandler::SmtpInspectHandler(const config::ListenerConfig& listener,
       std::chrono::duration_cast<std::chrono::milliseconds>(smtp.banner_timeout);
   settings_.idle_timeout =
       std::chrono::duration_cast<std::chrono::milliseconds>(listener.idle_timeout);
+  settings_.tls = load_listener_tls(listener);
+  if (listener.tls) {
+    settings_.handshake_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(listener.tls->handshake_timeout);
+  }
 }
 
 FrontPolicy SmtpInspectHandler::front_policy() const {

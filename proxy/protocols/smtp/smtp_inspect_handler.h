@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "net/tls_server.h"
 #include "proxy/control/pool_registry.h"
 #include "proxy/front/listener_stats.h"
 #include "proxy/protocols/handler_factory.h"
@@ -25,6 +26,10 @@ struct InspectSettings {
   bool xclient = false;
   std::chrono::milliseconds banner_timeout{0};
   std::chrono::milliseconds idle_timeout{0};  // a client's silence; a server's reply
+  // `tls:`: STARTTLS offered, with this context (and client certificates
+  // when it asks for them); null: not offered.
+  std::shared_ptr<net::ServerTls> tls;
+  std::chrono::milliseconds handshake_timeout{0};
 };
 
 class SmtpInspectHandler final : public ProtocolHandler {

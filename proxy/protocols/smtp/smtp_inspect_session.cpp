@@ -170,9 +170,10 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::handle(const net::SmtpCo
         reply(fmt::format("250 {}\r\n", settings_.hostname));
       } else {
         reply(
-            fmt::format("250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n250 "
+            fmt::format("250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n{}250 "
                         "ENHANCEDSTATUSCODES\r\n",
-                        settings_.hostname, settings_.max_message_size));
+                        settings_.hostname, settings_.max_message_size,
+                        settings_.tls && !stream_.is_tls() ? "250-STARTTLS\r\n" : ""));
       }
       co_return Next::go_on;
     case SmtpVerb::mail:
@@ -201,14 +202,15 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::handle(const net::SmtpCo
       co_return Next::go_on;
     case SmtpVerb::auth:
       co_return error("503 5.5.1 Error: authentication not enabled\r\n");
-    case SmtpVerb::expn:
     case SmtpVerb::starttls:
+      co_return co_await on_starttls();
+    case SmtpVerb::expn:
     case SmtpVerb::bdat:
       co_return error("502 5.5.1 Error: command not implemented\r\n");
     case SmtpVerb::unknown:
       break;
   }
-  co_return error("500 5.5.2 Error: command not recognized\r\n");
+  co_return error("500 5.5.1 Error: command not recognized\r\n");
 }
 
 awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_mail(const net::SmtpCommand& c,
@@ -220,7 +222,6 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_mail(const net::SmtpC
     co_return Next::go_on;
   }
   started_ = std::chrono::steady_clock::now();
-  tries_ = 0;
   attempt_.emplace(worker_, pool_, client_.endpoints);
   // The session's server first: one connection carries the session's
   // transactions while that server takes them.
@@ -305,7 +306,7 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_data() {
   const Relayed r = co_await relay(Step::data, {});
   reply(r.reply);
   if (positive(r.code)) {
-    finish(r.code, tries_ > 1 ? "replayed" : "accepted");
+    finish(r.code, tries() > 1 ? "replayed" : "accepted");
   } else {
     finish(r.code, r.code >= 500 ? "rejected" : "tempfail");
   }
@@ -319,6 +320,33 @@ awaitable<void> SmtpInspectSession::on_rset() {
     if (!r || r->code != 250) co_await drop_link();
   }
   reset_transaction();
+}
+
+awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_starttls() {
+  if (!settings_.tls) co_return error("502 5.5.1 Error: command not implemented\r\n");
+  if (stream_.is_tls()) co_return error("554 5.5.1 Error: TLS already active\r\n");
+  if (in_mail_) co_return error("503 5.5.1 Error: MAIL transaction in progress\r\n");
+  reply("220 2.0.0 Ready to start TLS\r\n");
+  if (!co_await flush()) co_return Next::close;
+  // What came after STARTTLS in cleartext is not the TLS client's: dropped,
+  // or an attacker on the path could inject commands into the protected
+  // session (the STARTTLS command injection Postfix fixed in 2011).
+  in_.clear();
+  stream_ = net::Stream(std::move(stream_.socket()), settings_.tls->context());
+  net::SocketDeadline deadline(stream_.socket(), settings_.handshake_timeout);
+  const error_code ec = co_await stream_.handshake_server({});
+  co_await deadline.disarm();
+  if (ec) {
+    stats_.tls.failed.fetch_add(1, std::memory_order_relaxed);
+    spdlog::debug("listener {}: TLS handshake with {} failed: {}", settings_.listener, client_text_,
+                  deadline.expired() ? "handshake-timeout" : ec.message());
+    co_return Next::close;
+  }
+  stats_.tls.ok.fetch_add(1, std::memory_order_relaxed);
+  // The session starts over (RFC 3207 §4.2): the client greets again.
+  helo_.clear();
+  esmtp_ = false;
+  co_return Next::go_on;
 }
 
 // --- the servers -----------------------------------------------------------
@@ -345,7 +373,6 @@ awaitable<bool> SmtpInspectSession::connect_next() {
   for (;;) {
     auto stream = co_await attempt_->next(greeting_.get(), reuse_.get());
     if (!stream) co_return false;
-    ++tries_;
     if (stream->reused) {
       last_server_ = link_->stream().view().name;
       co_return true;
@@ -459,7 +486,7 @@ void SmtpInspectSession::finish(int code, std::string_view result) {
   a.duration = std::chrono::steady_clock::now() - started_;
   a.pool = pool_.config.name;
   a.server = last_server_;
-  a.tries = tries_;
+  a.tries = tries();
   a.result = result;
   a.reply = code;
   write_access_log(a);
@@ -472,7 +499,6 @@ void SmtpInspectSession::reset_transaction() {
   rcpt_lines_.clear();
   record_.clear();
   attempt_.reset();
-  tries_ = 0;
   last_server_.clear();
 }
 

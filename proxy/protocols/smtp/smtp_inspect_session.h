@@ -66,6 +66,7 @@ class SmtpInspectSession {
   awaitable<void> on_rcpt(std::string_view line);
   awaitable<Next> on_data();
   awaitable<void> on_rset();
+  awaitable<Next> on_starttls();
   Next error(std::string_view lines);
 
   // Servers.
@@ -80,6 +81,9 @@ class SmtpInspectSession {
   // The end of a transaction: counters, access log, state reset.
   void finish(int code, std::string_view result);
   void reset_transaction();
+  // Servers the transaction was presented to, those that refused the
+  // connection or the greeting included: more than one is a replay.
+  int tries() const { return attempt_ ? attempt_->tried() : 0; }
 
   Worker& worker_;
   AdmittedClient client_;
@@ -105,7 +109,6 @@ class SmtpInspectSession {
   MessageRecord record_;
   bool have_message_ = false;
   std::chrono::steady_clock::time_point started_;
-  int tries_ = 0;
   std::string last_server_;
   std::optional<UpstreamAttempt> attempt_;
 
