@@ -454,6 +454,20 @@ def self_signed_certificate(workdir, name="localhost"):
     return {"cert": cert, "key": key}
 
 
+def client_certificate(workdir, name="client"):
+    """A throwaway CA and a client certificate it signed: {ca, cert, key}."""
+    ca = self_signed_certificate(workdir, f"{name}-ca")
+    key = os.path.join(workdir, f"{name}.key")
+    csr = os.path.join(workdir, f"{name}.csr")
+    cert = os.path.join(workdir, f"{name}.crt")
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+                    "-keyout", key, "-out", csr], check=True, capture_output=True, timeout=60)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca["cert"], "-CAkey", ca["key"],
+                    "-CAcreateserial", "-days", "2", "-out", cert],
+                   check=True, capture_output=True, timeout=60)
+    return {"ca": ca["cert"], "cert": cert, "key": key}
+
+
 class SmtpSink:
     """Postfix's smtp-sink on a loopback port. `args` such as ["-Q", "CONNECT"]
     (a 421 greeting) make it a failing server.
@@ -579,6 +593,7 @@ class PostfixInstance:
 
     tls: {cert, key} (from self_signed_certificate) offers STARTTLS.
     upstream_proxy="haproxy": smtpd expects a PROXY header (v1 or v2) first.
+    main_cf: further main.cf lines ("smtpd_authorized_xclient_hosts = ...").
     Postfix daemonizes, so it is no child of `procs`: stop() is registered
     with procs.on_stop, and may be called any number of times."""
 
@@ -604,7 +619,7 @@ class PostfixInstance:
         """
 
     def __init__(self, procs, workdir, port=None, tls=None, upstream_proxy=None,
-                 name="postfix"):
+                 name="postfix", main_cf=()):
         if upstream_proxy not in (None, "haproxy"):
             raise ValueError(f"upstream_proxy {upstream_proxy!r}")
         self.port = port or free_port()
@@ -640,6 +655,7 @@ class PostfixInstance:
                      f"smtpd_tls_key_file = {tls['key']}"]
         if upstream_proxy:
             main.append(f"smtpd_upstream_proxy_protocol = {upstream_proxy}")
+        main += list(main_cf)
         with open(os.path.join(self.config, "main.cf"), "w") as f:
             f.write("\n".join(main) + "\n")
         with open(os.path.join(self.config, "master.cf"), "w") as f:

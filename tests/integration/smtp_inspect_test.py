@@ -9,7 +9,9 @@ the end of DATA, and through a sink killed every second, lose no message and
 see no error. A 5xx is final; a replay that would lose an accepted recipient, or no
 server at all, is a 4xx the sender retries on. The message passes byte for
 byte (dot-stuffing, 8-bit), a 30 MiB one through the spool file with little
-memory, the size and recipient limits hold, and swaks gets its mail through."""
+memory, the size and recipient limits hold, and swaks gets its mail through,
+also over STARTTLS with a client certificate (and is refused without one);
+a real Postfix sees the real client through XCLIENT."""
 
 import hashlib
 import os
@@ -21,12 +23,14 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sbtest import (IntegrationTest, SmtpClient, SmtpSink, Switchboard,  # noqa: E402
-                    dot_stuff, free_port, memory_kib, metric_sum, read_log, wait_until)
+import sbtest  # noqa: E402
+from sbtest import (IntegrationTest, PostfixInstance, SmtpClient, SmtpSink,  # noqa: E402
+                    Switchboard, dot_stuff, free_port, memory_kib, metric_sum, read_log,
+                    wait_until)
 
 
 def inspect_config(port, admin, servers, spool, retries=2, balance="first-available",
-                   max_size="1MB"):
+                   max_size="1MB", listener_lines="", smtp_lines=""):
     """One listener "relay" in inspect mode on `port` and its pool "relay" of
     `servers` [(name, port)]. No health checks and no passive ejection: every
     transaction meets the failing servers, so what keeps mail flowing is the
@@ -57,7 +61,7 @@ listeners:
       max-message-size: {max_size}
       spool-dir: {spool}
       max-recipients: 5
-"""
+{smtp_lines}{listener_lines}"""
 
 
 def simple_message(subject="test", body=b"Hello.\r\n"):
@@ -527,6 +531,80 @@ class SmtpInspectTest(IntegrationTest):
                  if "listener=relay" in line and "a@example.test" in line]
         self.assertEqual(len(lines), 2, lines)
         self.assertTrue(all("access" in line for line in lines), lines)
+
+
+    def test_starttls_with_a_client_certificate_required(self):
+        """tls: with client-ca and verify-client: required (Domain Security):
+        STARTTLS is offered; swaks with a certificate the CA signed gets its
+        message through over TLS, swaks without one is refused at the
+        handshake and nothing reaches the sink."""
+        server = sbtest.self_signed_certificate(self.workdir, "relay.test")
+        client = sbtest.client_certificate(self.workdir)
+        sink = SmtpSink(self.procs, dump_dir=os.path.join(self.workdir, "dump"))
+        port = self.relay([("sink", sink.port)], listener_lines=f"""\
+    tls:
+      certificates: [{{cert: {server['cert']}, key: {server['key']}}}]
+      client-ca: {client['ca']}
+      verify-client: required
+""")
+        c = self.session(port)
+        self.assertIn("STARTTLS", ehlo_keywords(c.command("EHLO client.test")[1]))
+        c.close()
+
+        def swaks(*extra):
+            return subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", "--tls", "--from",
+                                   "a@example.test", "--to", "b@example.test", "--timeout", "20",
+                                   *extra], capture_output=True, text=True, timeout=60)
+        r = swaks("--tls-cert", client["cert"], "--tls-key", client["key"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("TLS started", r.stdout)
+        wait_until(lambda: len(sink.dumps()) >= 1, what="the TLS client's message at the sink")
+        r = swaks()
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("<~  250 2.0.0", r.stdout)
+        self.wait_transactions("accepted", 1)
+        wait_until(lambda: metric_sum(self.admin, "switchboard_tls_handshakes_total",
+                                      listener="relay", result="failed") >= 1,
+                   what="the refused handshake counted")
+        self.assertEqual(metric_sum(self.admin, "switchboard_tls_handshakes_total",
+                                    listener="relay", result="ok"), 1)
+        self.assertEqual(len(sink.dumps()), 1)
+
+    def test_postfix_sees_the_real_client_through_xclient(self):
+        """xclient: true in front of a real Postfix that lets switchboard's
+        address use XCLIENT (smtpd_authorized_xclient_hosts): the message
+        from 127.0.0.7 is logged by Postfix as that client's, and its session
+        as one that used XCLIENT."""
+        postfix = PostfixInstance(self.procs, self.workdir,
+                                  main_cf=["smtpd_authorized_xclient_hosts = 127.0.0.1"])
+        port = self.relay([("postfix", postfix.port)], smtp_lines="      xclient: true\n")
+        r = subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", "--local-interface",
+                            "127.0.0.7", "--helo", "client7.test", "--from", "a@example.test",
+                            "--to", "b@example.test", "--timeout", "20"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        wait_until(lambda: "client=unknown[127.0.0.7]" in postfix.maillog(), timeout=15,
+                   what="Postfix logging the message as 127.0.0.7's")
+        wait_until(lambda: "disconnect from unknown[127.0.0.7]" in postfix.maillog(), timeout=15,
+                   what="Postfix's session ending as 127.0.0.7's")
+        self.assertRegex(postfix.maillog(), r"connect from unknown\[127\.0\.0\.1\]")
+        self.assertRegex(postfix.maillog(), r"xclient=")
+        self.wait_transactions("accepted", 1)
+
+    def test_a_refused_connect_before_the_server_that_took_it_counts_as_replayed(self):
+        """The first server's port is closed: the transaction goes to the
+        second, and the counter and the access line say it was replayed (two
+        servers tried)."""
+        sink = SmtpSink(self.procs)
+        port = self.relay([("closed", free_port()), ("sink", sink.port)])
+        r = subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", "--from", "a@example.test",
+                            "--to", "b@example.test", "--timeout", "20"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.wait_transactions("replayed", 1)
+        self.assertEqual(self.transactions("accepted"), 0)
+        wait_until(lambda: "tries=2 result=replayed" in self.sb.log(settle=0.05),
+                   what="the access line with two tries")
 
 
 if __name__ == "__main__":
