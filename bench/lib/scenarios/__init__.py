@@ -10,6 +10,7 @@ from .http1_keepalive import Http1Keepalive, Http1Tls
 from .idle_memory import IdleMemory
 from .load_bounded import LoadBounded
 from .sip_calls import SipCalls
+from .smtp_inspect import SmtpInspect
 from .smtp_relay import SmtpRelay
 from .tcp_bulk import TcpBulk
 from .tcp_connrate import TcpConnrate
@@ -20,6 +21,7 @@ SCENARIOS = {
     "idle-memory": IdleMemory,
     "health-checks": HealthChecks,
     "smtp-relay": SmtpRelay,
+    "smtp-inspect": SmtpInspect,
     "dns-rr": DnsRr,
     "http1-keepalive": Http1Keepalive,
     "http1-tls": Http1Tls,
