@@ -10,7 +10,7 @@ std::vector<config::ConfigError> find_tls_problems(const config::Config& cfg,
                                                    const std::string& file) {
   std::vector<config::ConfigError> errors;
   for (const auto& l : cfg.listeners) {
-    if (!l.tls || l.protocol != config::Protocol::http) continue;
+    if (!l.tls) continue;
     net::TlsServerSettings s;
     for (const auto& c : l.tls->certificates) s.certificates.push_back({c.cert, c.key});
     s.min_version = l.tls->min_version;

@@ -607,5 +607,69 @@ class SmtpInspectTest(IntegrationTest):
                    what="the access line with two tries")
 
 
+    def test_a_recipient_every_server_defers_gets_their_4xx_and_the_rest_go_through(self):
+        """Two real Postfix servers that both greylist one recipient (450):
+        the first one's 450 sends the transaction to the second once; the
+        second says 450 too, so the client gets that for the recipient while
+        its transaction goes on there, and the other two recipients are
+        delivered. XCLIENT's HELO stands after switchboard's second EHLO
+        (Postfix logs the client's name in its reject line)."""
+        grey = ["smtpd_recipient_restrictions = check_recipient_access "
+                "inline:{ { grey@example.test = 450 4.7.1 greylisted } }, permit_mynetworks, "
+                "reject_unauth_destination",
+                "smtpd_authorized_xclient_hosts = 127.0.0.1"]
+        first = PostfixInstance(self.procs, self.workdir, name="postfix-a", main_cf=grey)
+        second = PostfixInstance(self.procs, self.workdir, name="postfix-b", main_cf=grey)
+        port = self.relay([("a", first.port), ("b", second.port)],
+                          smtp_lines="      xclient: true\n")
+        c = self.session(port)
+        self.assertEqual(c.command("MAIL FROM:<a@example.test>")[0], 250)
+        self.assertEqual(c.command("RCPT TO:<one@example.test>")[0], 250)
+        code, text = c.command("RCPT TO:<grey@example.test>")
+        self.assertEqual(code, 450, text)
+        self.assertIn("greylisted", text)
+        self.assertEqual(c.command("RCPT TO:<two@example.test>")[0], 250)
+        self.assertEqual(c.command("DATA")[0], 354)
+        c.send(simple_message() + b".\r\n")
+        code, text = c.reply()
+        self.assertEqual(code, 250, text)
+        wait_until(lambda: "nrcpt=2" in second.maillog(), timeout=15,
+                   what="the second Postfix taking the message for two recipients")
+        self.assertNotIn("nrcpt=", first.maillog())
+        self.assertRegex(second.maillog(), r"reject: RCPT from unknown\[127\.0\.0\.1\]: 450 "
+                         r".*helo=<client\.test>")
+        self.wait_transactions("replayed", 1)
+        # The deferral was an answer, not a failure of the server.
+        self.assertEqual(metric_sum(self.admin, "switchboard_server_connect_failures_total",
+                                    pool="relay"), 0)
+
+    def test_a_refused_data_command_leaves_the_server_ready_for_the_next_message(self):
+        """Postfix refuses DATA for a bounce to two recipients
+        (reject_multi_recipient_bounce) and keeps MAIL and RCPT open: the
+        client gets the 550 after its message, and its next message on the same session goes
+        through the same connection, not into a "nested MAIL" refusal."""
+        postfix = PostfixInstance(self.procs, self.workdir, main_cf=[
+            "smtpd_data_restrictions = reject_multi_recipient_bounce"])
+        port = self.relay([("postfix", postfix.port)])
+        c = self.session(port)
+        self.assertEqual(c.command("MAIL FROM:<>")[0], 250)
+        self.assertEqual(c.command("RCPT TO:<one@example.test>")[0], 250)
+        self.assertEqual(c.command("RCPT TO:<two@example.test>")[0], 250)
+        self.assertEqual(c.command("DATA")[0], 354)  # switchboard's own: it records first
+        c.send(simple_message() + b".\r\n")
+        code, text = c.reply()
+        self.assertEqual(code, 550, text)
+        self.assertEqual(c.command("MAIL FROM:<a@example.test>")[0], 250)
+        self.assertEqual(c.command("RCPT TO:<one@example.test>")[0], 250)
+        self.assertEqual(c.command("DATA")[0], 354)
+        c.send(simple_message() + b".\r\n")
+        code, text = c.reply()
+        self.assertEqual(code, 250, text)
+        wait_until(lambda: "from=<a@example.test>" in postfix.maillog(), timeout=15,
+                   what="the second message at Postfix")
+        self.wait_transactions("rejected", 1)
+        self.wait_transactions("accepted", 1)
+
+
 if __name__ == "__main__":
     unittest.main()

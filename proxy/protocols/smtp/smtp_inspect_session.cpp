@@ -19,6 +19,10 @@ using net::SmtpVerb;
 // Postfix's smtpd_hard_error_limit: a client that keeps sending what we
 // refuse is talking to the wrong kind of server, or probing.
 constexpr int kMaxErrors = 20;
+constexpr int kMaxJunk = 100;
+// What a transaction no server holds any more gets for its further RCPTs
+// and its DATA: a 4xx, so that the client retries them all later.
+constexpr std::string_view kLost = "451 4.3.0 Error: transaction lost, try again later\r\n";
 constexpr std::size_t kReadSize = 16 * 1024;
 
 bool positive(int code) {
@@ -28,16 +32,19 @@ bool positive(int code) {
 }  // namespace
 
 // The session's current server, offered to the attempt for the next
-// transaction: picked again (its server preferred), it is used as it is.
+// transaction: picked again (its server preferred), it is used as it is,
+// unless the server has closed it meanwhile (Postfix sends 421 and closes
+// an idle session after smtpd_timeout): then the attempt connects to that
+// server afresh, and no failure is counted.
 class SmtpInspectSession::KeptLink final : public ConnectionReuse {
  public:
-  explicit KeptLink(const std::optional<SmtpServerLink>& link) : link_(link) {}
+  explicit KeptLink(std::optional<SmtpServerLink>& link) : link_(link) {}
   bool reuse(const balancer::ServerView& view) override {
-    return link_ && link_->stream().socket.is_open() && link_->stream().view().id == view.id;
+    return link_ && link_->stream().view().id == view.id && link_->idle_usable();
   }
 
  private:
-  const std::optional<SmtpServerLink>& link_;
+  std::optional<SmtpServerLink>& link_;
 };
 
 SmtpInspectSession::SmtpInspectSession(Worker& worker, AdmittedClient client,
@@ -101,8 +108,9 @@ awaitable<bool> SmtpInspectSession::read_more() {
   auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer_), use_nothrow);
   co_await deadline.disarm();
   if (ec) {
-    if (deadline.expired()) {
-      // As Postfix does: say why before closing.
+    if (deadline.expired() && !stream_.is_tls()) {
+      // As Postfix does: say why before closing (in cleartext only: a
+      // TLS record would need a write through the stream).
       out_ = fmt::format("421 4.4.2 {} Error: timeout exceeded\r\n", settings_.hostname);
       co_await net::write_within(stream_.socket(), asio::buffer(out_), std::chrono::seconds(1));
       out_.clear();
@@ -111,6 +119,16 @@ awaitable<bool> SmtpInspectSession::read_more() {
   }
   in_.append(buffer_.data(), n);
   co_return true;
+}
+
+SmtpInspectSession::Next SmtpInspectSession::junk(std::string_view lines) {
+  // Postfix's smtpd_junk_command_limit: past it, each one is an error, so
+  // that a client cannot hold the session (and its server) open with NOOPs.
+  if (++junk_ <= kMaxJunk) {
+    reply(lines);
+    return Next::go_on;
+  }
+  return error(lines);
 }
 
 SmtpInspectSession::Next SmtpInspectSession::error(std::string_view lines) {
@@ -164,6 +182,8 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::handle(const net::SmtpCo
     case SmtpVerb::ehlo:
       // A new greeting ends any transaction (RFC 5321 §4.1.4).
       if (in_mail_) co_await on_rset();
+      // A kept server link told the server the old name (XCLIENT HELO=).
+      if (link_ && settings_.xclient) co_await drop_link();
       helo_ = c.argument;
       esmtp_ = c.verb == SmtpVerb::ehlo;
       if (!esmtp_) {
@@ -186,20 +206,17 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::handle(const net::SmtpCo
       co_return co_await on_data();
     case SmtpVerb::rset:
       co_await on_rset();
-      reply("250 2.0.0 Ok\r\n");
-      co_return Next::go_on;
+      co_return junk("250 2.0.0 Ok\r\n");
     case SmtpVerb::noop:
-      reply("250 2.0.0 Ok\r\n");
-      co_return Next::go_on;
+      co_return junk("250 2.0.0 Ok\r\n");
     case SmtpVerb::quit:
       reply("221 2.0.0 Bye\r\n");
       co_return Next::close;
     case SmtpVerb::vrfy:
-      reply("252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery\r\n");
-      co_return Next::go_on;
+      co_return junk(
+          "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery\r\n");
     case SmtpVerb::help:
-      reply("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY\r\n");
-      co_return Next::go_on;
+      co_return junk("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY\r\n");
     case SmtpVerb::auth:
       co_return error("503 5.5.1 Error: authentication not enabled\r\n");
     case SmtpVerb::starttls:
@@ -216,6 +233,7 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::handle(const net::SmtpCo
 awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_mail(const net::SmtpCommand& c,
                                                                 std::string_view line) {
   if (helo_.empty()) co_return error("503 5.5.1 Error: send HELO/EHLO first\r\n");
+  if (in_mail_ && lost_) reset_transaction();  // the client moves on from it
   if (in_mail_) co_return error("503 5.5.1 Error: nested MAIL command\r\n");
   if (c.size && *c.size > settings_.max_message_size) {
     reply("552 5.3.4 Message size exceeds fixed maximum message size\r\n");
@@ -240,6 +258,10 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_mail(const net::SmtpC
 }
 
 awaitable<void> SmtpInspectSession::on_rcpt(std::string_view line) {
+  if (lost_) {
+    reply(kLost);
+    co_return;
+  }
   if (rcpt_lines_.size() >= settings_.max_recipients) {
     reply("452 4.5.3 Error: too many recipients\r\n");
     co_return;
@@ -248,16 +270,22 @@ awaitable<void> SmtpInspectSession::on_rcpt(std::string_view line) {
   reply(r.reply);
   if (positive(r.code)) {
     rcpt_lines_.emplace_back(line);
-  } else if (r.code < 500) {
+  } else if (r.lost) {
     // No server holds the transaction any more (or a replay server refused
-    // a recipient already acknowledged): it ends here.
+    // a recipient already acknowledged): it ends here, and what the client
+    // sends for it until RSET or MAIL gets 451 too, never a 5xx that would
+    // bounce the recipients it was told about.
     finish(r.code, "tempfail");
-    reset_transaction();
+    lost_ = true;
   }
 }
 
 awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_data() {
   if (!in_mail_) co_return error("503 5.5.1 Error: need RCPT command\r\n");
+  if (lost_) {
+    reply(kLost);
+    co_return Next::go_on;
+  }
   if (rcpt_lines_.empty()) co_return error("554 5.5.1 Error: no valid recipients\r\n");
   reply("354 End data with <CR><LF>.<CR><LF>\r\n");
   if (!co_await flush()) co_return Next::close;
@@ -307,10 +335,14 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_data() {
   reply(r.reply);
   if (positive(r.code)) {
     finish(r.code, tries() > 1 ? "replayed" : "accepted");
+    reset_transaction();
   } else {
     finish(r.code, r.code >= 500 ? "rejected" : "tempfail");
+    // A refusal of the DATA command itself (a milter, data restrictions)
+    // leaves MAIL and the recipients open on the server: RSET before the
+    // link carries another transaction.
+    co_await on_rset();
   }
-  reset_transaction();
   co_return Next::go_on;
 }
 
@@ -394,6 +426,7 @@ awaitable<SmtpInspectSession::Prefix> SmtpInspectSession::replay_prefix() {
   if (!positive(r->code)) {
     // The client was told its sender was accepted.
     if (r->code >= 500) co_return Prefix::refused;
+    link_->refused(*r);
     co_return Prefix::server_failed;
   }
   for (const std::string& rcpt : rcpt_lines_) {
@@ -411,18 +444,22 @@ awaitable<SmtpInspectSession::Relayed> SmtpInspectSession::relay(Step step, std:
   // The line is the client's and lives in run()'s frame; the message in
   // record_.
   bool pick = step == Step::mail;  // each transaction picks its server
+  bool moved = false;              // a 4xx to this RCPT sent it to the next server once
+  bool fresh = false;              // a server new to the transaction: replay it there first
   for (;;) {
-    bool fresh = false;
     if (!link_ || pick) {
       pick = false;
       if (!co_await connect_next()) {
         spdlog::warn("listener {}: no server of pool {} took a transaction of {} ({} tried)",
                      settings_.listener, pool_.config.name, client_text_, attempt_->tried());
-        co_return Relayed{"451 4.3.0 Error: no server available, try again later\r\n", 451};
+        Relayed out{"451 4.3.0 Error: no server available, try again later\r\n", 451};
+        out.lost = step != Step::mail;
+        co_return out;
       }
       fresh = step != Step::mail;
     }
     if (fresh) {
+      fresh = false;
       const Prefix p = co_await replay_prefix();
       if (p == Prefix::server_failed) {
         link_failed();
@@ -433,12 +470,24 @@ awaitable<SmtpInspectSession::Relayed> SmtpInspectSession::relay(Step step, std:
                      settings_.listener, link_->stream().view().name, client_text_);
         const auto r = co_await link_->command("RSET");
         if (!r || r->code != 250) co_await drop_link();
-        co_return Relayed{
-            "451 4.4.0 Error: the transaction could not be completed, try again later\r\n", 451};
+        Relayed out{"451 4.4.0 Error: the transaction could not be completed, try again later\r\n",
+                    451};
+        out.lost = true;
+        co_return out;
       }
     }
     std::optional<net::SmtpReply> r;
     if (step == Step::data) {
+      // The link sat idle while the client sent the message: a server
+      // that timed the session out meanwhile is no failure of its own.
+      if (!fresh && !link_->idle_usable()) {
+        spdlog::info(
+            "listener {}: pool server {} closed the session of {} while its message "
+            "came in; replaying it",
+            settings_.listener, link_->stream().view().name, client_text_);
+        link_.reset();
+        continue;
+      }
       r = co_await link_->command("DATA");
       if (r && r->code == 354) {
         r = co_await link_->message(record_);
@@ -454,9 +503,31 @@ awaitable<SmtpInspectSession::Relayed> SmtpInspectSession::relay(Step step, std:
       link_failed();
       continue;
     }
-    // 4xx: this server cannot take it now; the next one may. 1xx and 3xx
-    // answer nothing that was asked.
-    if (r->code < 200 || (r->code >= 300 && r->code < 500)) {
+    if (step == Step::rcpt && r->code >= 400 && r->code < 500 && r->code != 421) {
+      // A recipient the server cannot take now (greylisting, a recipient
+      // limit): the next server may, once. If it refuses too, the servers
+      // agree and the client gets that answer with its transaction intact.
+      // Not a failure of the server: it answered.
+      if (!moved) {
+        moved = true;
+        spdlog::debug(
+            "listener {}: pool server {} answered \"{}\" to a recipient of {}; "
+            "trying the next server",
+            settings_.listener, link_->stream().view().name, net::printable(r->lines.front()),
+            client_text_);
+        // This server keeps the transaction until another has taken it.
+        SmtpServerLink kept = std::move(*link_);
+        link_.reset();
+        if (co_await connect_next()) {
+          co_await kept.quit();
+          fresh = true;
+          continue;
+        }
+        link_.emplace(std::move(kept));
+      }
+    } else if (r->code < 200 || (r->code >= 300 && r->code < 500)) {
+      // 4xx: this server cannot take it now; the next one may. 1xx and 3xx
+      // answer nothing that was asked.
       link_refused(*r);
       continue;
     }
@@ -494,6 +565,7 @@ void SmtpInspectSession::finish(int code, std::string_view result) {
 
 void SmtpInspectSession::reset_transaction() {
   in_mail_ = false;
+  lost_ = false;
   mail_line_.clear();
   sender_.clear();
   rcpt_lines_.clear();

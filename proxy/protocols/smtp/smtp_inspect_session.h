@@ -52,6 +52,7 @@ class SmtpInspectSession {
   struct Relayed {
     std::string reply;  // for the client, CRLF-terminated lines
     int code = 0;
+    bool lost = false;  // no server holds the transaction any more
   };
   enum class Step { mail, rcpt, data };
 
@@ -68,6 +69,7 @@ class SmtpInspectSession {
   awaitable<void> on_rset();
   awaitable<Next> on_starttls();
   Next error(std::string_view lines);
+  Next junk(std::string_view lines);
 
   // Servers.
   awaitable<Relayed> relay(Step step, std::string_view line);
@@ -97,17 +99,18 @@ class SmtpInspectSession {
   std::string out_;  // replies not yet written
   std::vector<char> buffer_;
   int errors_ = 0;
+  int junk_ = 0;
 
   std::string helo_;
   bool esmtp_ = false;
 
   // The transaction.
   bool in_mail_ = false;
+  bool lost_ = false;  // no server holds it: RCPT and DATA get 451 until RSET or MAIL
   std::string mail_line_;
   std::string sender_;
   std::vector<std::string> rcpt_lines_;  // the recipients the client was told were accepted
   MessageRecord record_;
-  bool have_message_ = false;
   std::chrono::steady_clock::time_point started_;
   std::string last_server_;
   std::optional<UpstreamAttempt> attempt_;

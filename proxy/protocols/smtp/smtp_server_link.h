@@ -49,6 +49,10 @@ class SmtpServerLink {
   // transaction goes on elsewhere): the link is closed as broken.
   void refused(const net::SmtpReply& r);
 
+  // Whether a link left idle can still be used: nothing waiting to be read
+  // (a server that timed the session out sent 421 and closed).
+  bool idle_usable();
+
   const UpstreamStream& stream() const { return stream_; }
   const std::string& failure() const { return failure_; }
   // How the server failed, for passive health: a timeout, or a dropped or
