@@ -155,6 +155,14 @@ class SmtpInspectTest(IntegrationTest):
         code, text = c.command("DATA")
         self.assertEqual(code, 354, text)
 
+    def data(self, c):
+        """DATA (switchboard's own 354), a short message and its end; the
+        final reply's code."""
+        code, text = c.command("DATA")
+        self.assertEqual(code, 354, text)
+        c.send(simple_message() + b".\r\n")
+        return c.reply()[0]
+
     def sink_log_lines(self, sink):
         """The commands an smtp-sink -v saw, in order ("MAIL FROM:<...>")."""
         return [line[len("smtp-sink: "):] for line in read_log(sink.proc).splitlines()
@@ -629,10 +637,7 @@ class SmtpInspectTest(IntegrationTest):
         self.assertEqual(code, 450, text)
         self.assertIn("greylisted", text)
         self.assertEqual(c.command("RCPT TO:<two@example.test>")[0], 250)
-        self.assertEqual(c.command("DATA")[0], 354)
-        c.send(simple_message() + b".\r\n")
-        code, text = c.reply()
-        self.assertEqual(code, 250, text)
+        self.assertEqual(self.data(c), 250)
         wait_until(lambda: "nrcpt=2" in second.maillog(), timeout=15,
                    what="the second Postfix taking the message for two recipients")
         self.assertNotIn("nrcpt=", first.maillog())
@@ -655,16 +660,10 @@ class SmtpInspectTest(IntegrationTest):
         self.assertEqual(c.command("MAIL FROM:<>")[0], 250)
         self.assertEqual(c.command("RCPT TO:<one@example.test>")[0], 250)
         self.assertEqual(c.command("RCPT TO:<two@example.test>")[0], 250)
-        self.assertEqual(c.command("DATA")[0], 354)  # switchboard's own: it records first
-        c.send(simple_message() + b".\r\n")
-        code, text = c.reply()
-        self.assertEqual(code, 550, text)
+        self.assertEqual(self.data(c), 550)  # after the message: switchboard records first
         self.assertEqual(c.command("MAIL FROM:<a@example.test>")[0], 250)
         self.assertEqual(c.command("RCPT TO:<one@example.test>")[0], 250)
-        self.assertEqual(c.command("DATA")[0], 354)
-        c.send(simple_message() + b".\r\n")
-        code, text = c.reply()
-        self.assertEqual(code, 250, text)
+        self.assertEqual(self.data(c), 250)
         wait_until(lambda: "from=<a@example.test>" in postfix.maillog(), timeout=15,
                    what="the second message at Postfix")
         self.wait_transactions("rejected", 1)
