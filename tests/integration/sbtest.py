@@ -454,6 +454,62 @@ def self_signed_certificate(workdir, name="localhost"):
     return {"cert": cert, "key": key}
 
 
+class Dovecot:
+    """A private Dovecot that only authenticates (no mail protocols): its
+    auth socket `socket` serves a Postfix's SASL (smtpd_sasl_type =
+    dovecot), with PLAIN and LOGIN against `users` {name: password}."""
+
+    def __init__(self, procs, workdir, users, name="dovecot"):
+        self.dir = tempfile.mkdtemp(prefix=f"{name}-", dir=workdir)
+        os.chmod(workdir, os.stat(workdir).st_mode | 0o011)
+        os.chmod(self.dir, 0o755)
+        for sub in ("run", "state"):
+            os.makedirs(os.path.join(self.dir, sub))
+        self.socket = os.path.join(self.dir, "auth")
+        passwd = os.path.join(self.dir, "users")
+        with open(passwd, "w") as f:
+            f.writelines(f"{u}:{{PLAIN}}{p}\n" for u, p in users.items())
+        conf = os.path.join(self.dir, "dovecot.conf")
+        with open(conf, "w") as f:
+            f.write(textwrap.dedent(f"""\
+                base_dir = {self.dir}/run
+                state_dir = {self.dir}/state
+                log_path = {self.dir}/dovecot.log
+                protocols =
+                ssl = no
+                disable_plaintext_auth = no
+                auth_mechanisms = plain login
+                passdb {{
+                  driver = passwd-file
+                  args = scheme=PLAIN username_format=%u {passwd}
+                }}
+                userdb {{
+                  driver = static
+                  args = uid=nobody gid=nogroup home={self.dir}
+                }}
+                service auth {{
+                  unix_listener auth-postfix {{
+                    path = {self.socket}
+                    mode = 0666
+                  }}
+                }}
+                service anvil {{
+                  chroot =
+                }}
+                """))
+        # -F: in the foreground, a child of procs (killed by PID).
+        self.proc = procs.start(["dovecot", "-c", conf, "-F"], name)
+        wait_until(lambda: os.path.exists(self.socket) or self.proc.poll() is not None,
+                   what="dovecot's auth socket")
+        if self.proc.poll() is not None:
+            raise AssertionError("dovecot exited:\n" + read_log(self.proc))
+
+    def postfix_main_cf(self):
+        """main.cf lines for a PostfixInstance that authenticates with it."""
+        return ["smtpd_sasl_auth_enable = yes", "smtpd_sasl_type = dovecot",
+                f"smtpd_sasl_path = {self.socket}"]
+
+
 def client_certificate(workdir, name="client"):
     """A throwaway CA and a client certificate it signed: {ca, cert, key}."""
     ca = self_signed_certificate(workdir, f"{name}-ca")

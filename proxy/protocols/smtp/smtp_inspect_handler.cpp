@@ -20,7 +20,7 @@ std::string local_hostname() {
 
 SmtpInspectHandler::SmtpInspectHandler(const config::ListenerConfig& listener,
                                        const HandlerContext& context)
-    : pool_(context.pool_named(listener.pool)), stats_(context.stats) {
+    : pool_(context.pool_named(listener.pool)), stats_(context.stats), auth_(context.workers) {
   const config::SmtpConfig smtp = listener.smtp.value_or(config::SmtpConfig{});
   settings_.listener = listener.name;
   settings_.hostname = smtp.hostname.empty() ? local_hostname() : smtp.hostname;
@@ -46,7 +46,8 @@ FrontPolicy SmtpInspectHandler::front_policy() const {
 
 awaitable<void> SmtpInspectHandler::serve(Worker& worker, AdmittedClient client) {
   // The session holds the client's listener, and with it this handler.
-  SmtpInspectSession session(worker, std::move(client), *pool_, *stats_, settings_);
+  SmtpInspectSession session(worker, std::move(client), *pool_, *stats_, settings_,
+                             auth_.at(worker.id()));
   co_await session.run();
 }
 

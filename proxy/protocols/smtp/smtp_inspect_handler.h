@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "net/tls_server.h"
 #include "proxy/control/pool_registry.h"
@@ -32,6 +33,13 @@ struct InspectSettings {
   std::chrono::milliseconds handshake_timeout{0};
 };
 
+// What the servers offer with AUTH, as last seen by one worker's sessions
+// (each worker's own: no lock).
+struct AuthOffer {
+  bool known = false;      // a server's EHLO reply was seen
+  std::string mechanisms;  // "PLAIN LOGIN"; empty: the servers offer no AUTH
+};
+
 class SmtpInspectHandler final : public ProtocolHandler {
  public:
   SmtpInspectHandler(const config::ListenerConfig& listener, const HandlerContext& context);
@@ -43,6 +51,7 @@ class SmtpInspectHandler final : public ProtocolHandler {
   std::shared_ptr<const PoolRuntime> pool_;
   std::shared_ptr<ListenerStats> stats_;
   InspectSettings settings_;
+  std::vector<AuthOffer> auth_;  // by worker id
 };
 
 }  // namespace sb::runtime::smtp

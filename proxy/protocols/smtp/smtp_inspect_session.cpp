@@ -49,7 +49,7 @@ class SmtpInspectSession::KeptLink final : public ConnectionReuse {
 
 SmtpInspectSession::SmtpInspectSession(Worker& worker, AdmittedClient client,
                                        const PoolRuntime& pool, ListenerStats& stats,
-                                       const InspectSettings& settings)
+                                       const InspectSettings& settings, AuthOffer& auth)
     : worker_(worker),
       client_(std::move(client)),
       stream_(std::move(client_.socket)),
@@ -57,6 +57,7 @@ SmtpInspectSession::SmtpInspectSession(Worker& worker, AdmittedClient client,
       stats_(stats),
       settings_(settings),
       client_text_(net::to_string(client_.endpoints.client)),
+      auth_(auth),
       record_(settings.spool_dir),
       reuse_(std::make_unique<KeptLink>(link_)),
       greeting_(std::make_unique<SmtpGreeting>(settings.banner_timeout)) {}
@@ -183,25 +184,31 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::handle(const net::SmtpCo
       // A new greeting ends any transaction (RFC 5321 §4.1.4).
       if (in_mail_) co_await on_rset();
       // A kept server link told the server the old name (XCLIENT HELO=).
-      if (link_ && settings_.xclient) co_await drop_link();
+      if (link_ && settings_.xclient && !pinned_) co_await drop_link();
       helo_ = c.argument;
       esmtp_ = c.verb == SmtpVerb::ehlo;
+      // What the servers offer with AUTH is learnt from the first server
+      // this worker meets; until then the EHLO waits for one.
+      if (esmtp_ && !auth_.known && !link_) co_await session_link();
       if (!esmtp_) {
         reply(fmt::format("250 {}\r\n", settings_.hostname));
       } else {
-        reply(
-            fmt::format("250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n{}250 "
-                        "ENHANCEDSTATUSCODES\r\n",
-                        settings_.hostname, settings_.max_message_size,
-                        settings_.tls && !stream_.is_tls() ? "250-STARTTLS\r\n" : ""));
+        std::string ehlo =
+            fmt::format("250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n",
+                        settings_.hostname, settings_.max_message_size);
+        if (settings_.tls && !stream_.is_tls()) ehlo += "250-STARTTLS\r\n";
+        if (!auth_.mechanisms.empty() && !pinned_) {
+          ehlo += "250-AUTH " + auth_.mechanisms + "\r\n";
+        }
+        ehlo += "250 ENHANCEDSTATUSCODES\r\n";
+        reply(ehlo);
       }
       co_return Next::go_on;
     case SmtpVerb::mail:
       co_return co_await on_mail(c, line);
     case SmtpVerb::rcpt:
       if (!in_mail_) co_return error("503 5.5.1 Error: need MAIL command\r\n");
-      co_await on_rcpt(line);
-      co_return Next::go_on;
+      co_return co_await on_rcpt(line);
     case SmtpVerb::data:
       co_return co_await on_data();
     case SmtpVerb::rset:
@@ -218,7 +225,7 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::handle(const net::SmtpCo
     case SmtpVerb::help:
       co_return junk("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY\r\n");
     case SmtpVerb::auth:
-      co_return error("503 5.5.1 Error: authentication not enabled\r\n");
+      co_return co_await on_auth(line);
     case SmtpVerb::starttls:
       co_return co_await on_starttls();
     case SmtpVerb::expn:
@@ -250,6 +257,10 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_mail(const net::SmtpC
   reply(r.reply);
   if (positive(r.code)) {
     in_mail_ = true;
+  } else if (r.close) {
+    finish(r.code, "tempfail");
+    reset_transaction();
+    co_return Next::close;
   } else {
     finish(r.code, r.code >= 500 ? "rejected" : "tempfail");
     reset_transaction();
@@ -257,14 +268,14 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_mail(const net::SmtpC
   co_return Next::go_on;
 }
 
-awaitable<void> SmtpInspectSession::on_rcpt(std::string_view line) {
+awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_rcpt(std::string_view line) {
   if (lost_) {
     reply(kLost);
-    co_return;
+    co_return Next::go_on;
   }
   if (rcpt_lines_.size() >= settings_.max_recipients) {
     reply("452 4.5.3 Error: too many recipients\r\n");
-    co_return;
+    co_return Next::go_on;
   }
   const Relayed r = co_await relay(Step::rcpt, line);
   reply(r.reply);
@@ -277,7 +288,9 @@ awaitable<void> SmtpInspectSession::on_rcpt(std::string_view line) {
     // bounce the recipients it was told about.
     finish(r.code, "tempfail");
     lost_ = true;
+    if (r.close) co_return Next::close;
   }
+  co_return Next::go_on;
 }
 
 awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_data() {
@@ -336,6 +349,10 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_data() {
   if (positive(r.code)) {
     finish(r.code, tries() > 1 ? "replayed" : "accepted");
     reset_transaction();
+  } else if (r.close) {
+    finish(r.code, "tempfail");
+    reset_transaction();
+    co_return Next::close;
   } else {
     finish(r.code, r.code >= 500 ? "rejected" : "tempfail");
     // A refusal of the DATA command itself (a milter, data restrictions)
@@ -375,9 +392,77 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_starttls() {
     co_return Next::close;
   }
   stats_.tls.ok.fetch_add(1, std::memory_order_relaxed);
-  // The session starts over (RFC 3207 §4.2): the client greets again.
+  // The session starts over (RFC 3207 §4.2): the client greets again,
+  // and authenticates again if it wants to.
   helo_.clear();
   esmtp_ = false;
+  if (pinned_) {
+    pinned_ = false;
+    co_await drop_link();
+  }
+  co_return Next::go_on;
+}
+
+awaitable<std::optional<std::string>> SmtpInspectSession::read_line(std::size_t max) {
+  for (;;) {
+    const net::SmtpLine l = net::next_smtp_line(in_, max);
+    if (l.status == net::SmtpLine::Status::line) {
+      std::string line(l.text);
+      in_.erase(0, l.consumed);
+      co_return line;
+    }
+    if (l.status == net::SmtpLine::Status::too_long) co_return std::nullopt;
+    if (!co_await flush() || !co_await read_more()) co_return std::nullopt;
+  }
+}
+
+awaitable<bool> SmtpInspectSession::session_link() {
+  attempt_.emplace(worker_, pool_, client_.endpoints);
+  const bool ok = co_await connect_next();
+  attempt_.reset();
+  co_return ok;
+}
+
+// AUTH (RFC 4954) is the server's: the client's lines go to the session's
+// server and its answers come back, as long as it asks for more (334). The
+// exchange is not kept (credentials are never stored), so a session that
+// authenticated stays on that server and what it fails is not replayed.
+awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_auth(std::string_view line) {
+  if (auth_.mechanisms.empty()) {
+    co_return error("503 5.5.1 Error: authentication not enabled\r\n");
+  }
+  if (!esmtp_) co_return error("503 5.5.1 Error: send EHLO first\r\n");
+  if (pinned_) co_return error("503 5.5.1 Error: already authenticated\r\n");
+  if (in_mail_) co_return error("503 5.5.1 Error: MAIL transaction in progress\r\n");
+  constexpr std::string_view kTempFail = "454 4.7.0 Temporary authentication failure\r\n";
+  if (link_ && !link_->idle_usable()) link_.reset();
+  if (!link_ && !co_await session_link()) {
+    reply(kTempFail);
+    co_return Next::go_on;
+  }
+  auto r = co_await link_->command(line);
+  // SASL lines: Postfix reads up to 12 KiB (line_length_limit does not
+  // bound them).
+  constexpr std::size_t kMaxSaslLine = 12 * 1024;
+  while (r && r->code == 334) {
+    reply_from(*r);
+    auto answer = co_await read_line(kMaxSaslLine);
+    if (!answer) {
+      // Gone, or a line too long: the server is told the exchange ended.
+      co_await link_->command("*");
+      co_return Next::close;
+    }
+    r = co_await link_->command(*answer);
+  }
+  if (!r) {
+    spdlog::info("listener {}: pool server {} failed the AUTH of {}: {}", settings_.listener,
+                 link_->stream().view().name, client_text_, link_->failure());
+    link_.reset();
+    reply(kTempFail);
+    co_return Next::go_on;
+  }
+  reply_from(*r);
+  if (r->code == 235) pinned_ = true;
   co_return Next::go_on;
 }
 
@@ -414,6 +499,8 @@ awaitable<bool> SmtpInspectSession::connect_next() {
     link_.emplace(std::move(*stream), settings_.idle_timeout);
     const XclientFacts facts{client_.endpoints.client, helo_, esmtp_};
     if (co_await link_->introduce(settings_.hostname, settings_.xclient ? &facts : nullptr)) {
+      auth_.known = true;
+      auth_.mechanisms = link_->auth_mechanisms();
       co_return true;
     }
     link_failed();
@@ -447,6 +534,20 @@ awaitable<SmtpInspectSession::Relayed> SmtpInspectSession::relay(Step step, std:
   bool moved = false;              // a 4xx to this RCPT sent it to the next server once
   bool fresh = false;              // a server new to the transaction: replay it there first
   for (;;) {
+    if (pinned_) {
+      // Authenticated on this server: no other may take over, and the
+      // session cannot go on without it.
+      pick = false;
+      if (!link_ || (step == Step::mail && !link_->idle_usable())) {
+        if (link_) link_.reset();
+        Relayed out{fmt::format("421 4.3.0 {} Error: connection to the server lost, try again "
+                                "later\r\n",
+                                settings_.hostname),
+                    421};
+        out.lost = out.close = true;
+        co_return out;
+      }
+    }
     if (!link_ || pick) {
       pick = false;
       if (!co_await connect_next()) {
@@ -489,6 +590,12 @@ awaitable<SmtpInspectSession::Relayed> SmtpInspectSession::relay(Step step, std:
         continue;
       }
       r = co_await link_->command("DATA");
+      if (pinned_ && r && r->code >= 400 && r->code < 500) {
+        // No other server may take it: the client gets the 4xx.
+        Relayed out{{}, r->code};
+        for (const std::string& l : r->lines) out.reply.append(l).append("\r\n");
+        co_return out;
+      }
       if (r && r->code == 354) {
         r = co_await link_->message(record_);
       } else if (r && r->code < 500) {
@@ -503,7 +610,7 @@ awaitable<SmtpInspectSession::Relayed> SmtpInspectSession::relay(Step step, std:
       link_failed();
       continue;
     }
-    if (step == Step::rcpt && r->code >= 400 && r->code < 500 && r->code != 421) {
+    if (step == Step::rcpt && r->code >= 400 && r->code < 500 && r->code != 421 && !pinned_) {
       // A recipient the server cannot take now (greylisting, a recipient
       // limit): the next server may, once. If it refuses too, the servers
       // agree and the client gets that answer with its transaction intact.

@@ -41,7 +41,7 @@ namespace sb::runtime::smtp {
 class SmtpInspectSession {
  public:
   SmtpInspectSession(Worker& worker, AdmittedClient client, const PoolRuntime& pool,
-                     ListenerStats& stats, const InspectSettings& settings);
+                     ListenerStats& stats, const InspectSettings& settings, AuthOffer& auth);
   ~SmtpInspectSession();
 
   awaitable<void> run();
@@ -52,7 +52,8 @@ class SmtpInspectSession {
   struct Relayed {
     std::string reply;  // for the client, CRLF-terminated lines
     int code = 0;
-    bool lost = false;  // no server holds the transaction any more
+    bool lost = false;   // no server holds the transaction any more
+    bool close = false;  // the session ends (its authenticated server is gone)
   };
   enum class Step { mail, rcpt, data };
 
@@ -64,7 +65,14 @@ class SmtpInspectSession {
 
   awaitable<Next> handle(const net::SmtpCommand& c, std::string_view line);
   awaitable<Next> on_mail(const net::SmtpCommand& c, std::string_view line);
-  awaitable<void> on_rcpt(std::string_view line);
+  awaitable<Next> on_rcpt(std::string_view line);
+  awaitable<Next> on_auth(std::string_view line);
+  // A server for the session outside a transaction (AUTH; learning what
+  // the servers offer); false when none took it.
+  awaitable<bool> session_link();
+  // The next client line (AUTH's exchange): nullopt when the client went
+  // away or sent a line over `max`.
+  awaitable<std::optional<std::string>> read_line(std::size_t max);
   awaitable<Next> on_data();
   awaitable<void> on_rset();
   awaitable<Next> on_starttls();
@@ -103,6 +111,10 @@ class SmtpInspectSession {
 
   std::string helo_;
   bool esmtp_ = false;
+  AuthOffer& auth_;
+  // AUTH succeeded on link_'s server: the session stays with it, and what
+  // that server fails is not replayed (the credentials are not kept).
+  bool pinned_ = false;
 
   // The transaction.
   bool in_mail_ = false;

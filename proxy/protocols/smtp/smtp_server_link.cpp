@@ -62,6 +62,25 @@ bool names(const net::SmtpReply& ehlo, std::string_view attribute) {
 
 }  // namespace
 
+namespace {
+
+// "AUTH PLAIN LOGIN" (or the old "AUTH=PLAIN LOGIN") in an EHLO reply.
+std::string auth_line(const net::SmtpReply& ehlo) {
+  for (std::size_t i = 1; i < ehlo.lines.size(); ++i) {
+    const std::string& line = ehlo.lines[i];
+    if (line.size() < 10) continue;
+    const std::string_view kw = std::string_view(line).substr(4, 5);
+    if ((kw[0] == 'A' || kw[0] == 'a') && (kw[1] == 'U' || kw[1] == 'u') &&
+        (kw[2] == 'T' || kw[2] == 't') && (kw[3] == 'H' || kw[3] == 'h') &&
+        (kw[4] == ' ' || kw[4] == '=')) {
+      return line.substr(9);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 void SmtpServerLink::broken(balancer::ConnectFailure kind, std::string why) {
   failure_kind_ = kind;
   failure_ = std::move(why);
@@ -167,6 +186,7 @@ awaitable<bool> SmtpServerLink::introduce(const std::string& hostname,
            fmt::format("EHLO: \"{}\"", net::printable(reply->lines.front())));
     co_return false;
   }
+  auth_ = auth_line(*reply);
   if (!xclient || !net::offers(*reply, "XCLIENT")) co_return true;
   // Only the attributes the server names: Postfix refuses the whole command
   // for one it does not know.

@@ -53,6 +53,10 @@ class SmtpServerLink {
   // (a server that timed the session out sent 421 and closed).
   bool idle_usable();
 
+  // The mechanisms the server's last EHLO reply offered with AUTH ("PLAIN
+  // LOGIN"); empty when it offered none.
+  const std::string& auth_mechanisms() const { return auth_; }
+
   const UpstreamStream& stream() const { return stream_; }
   const std::string& failure() const { return failure_; }
   // How the server failed, for passive health: a timeout, or a dropped or
@@ -69,6 +73,7 @@ class SmtpServerLink {
   std::chrono::steady_clock::duration timeout_;
   std::string in_;  // received, not yet parsed
   std::string failure_;
+  std::string auth_;
   balancer::ConnectFailure failure_kind_ = balancer::ConnectFailure::reset;
 };
 
