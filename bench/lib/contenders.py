@@ -156,16 +156,19 @@ class Contender:
             return
         b = self.bench
         argv, env, check, shown = self.command(backend_port)
-        key = (self.name, backend_port)
+        # Per scenario: two scenarios on the same backend port (smtp-relay,
+        # smtp-inspect) configure the contender differently.
+        scenario = b.current_scenario.name if b.current_scenario else ""
+        key = (scenario, self.name, backend_port)
         if key not in b.checked:
             r = subprocess.run(check, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                                text=True, timeout=30)
             if r.returncode != 0:
                 raise BenchError(f"{self.name}: configuration check failed ({' '.join(check)}):\n"
                                  f"{r.stdout}{r.stderr}")
-            b.commands[f"{self.name} {backend_port}"] = shown
+            b.commands[f"{scenario} {self.name} {backend_port}"] = shown
             with open(self.conf) as f:
-                b.configs[f"{self.name} {backend_port}"] = f.read() + "".join(
+                b.configs[f"{scenario} {self.name} {backend_port}"] = f.read() + "".join(
                     f"\n---- {fname}, beside it:\n{text}" for fname, text in self.files.items())
             b.checked.add(key)
         port, tcp, udp = self.front()

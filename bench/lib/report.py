@@ -159,7 +159,7 @@ def render(bench, sc, contenders, results, failures):
             L.append(f"- {key.split()[0]}: `{bench.commands[key]}`")
     confs = []
     for c in contenders:
-        key = f"{c.name} {sc.backend_port}"
+        key = f"{sc.name} {c.name} {sc.backend_port}"
         if sc.supports(c) and key in bench.commands:
             L.append(f"- {c.name}: `{bench.commands[key]}`")
             confs.append((c.name, bench.configs[key]))
