@@ -257,15 +257,11 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_mail(const net::SmtpC
   reply(r.reply);
   if (positive(r.code)) {
     in_mail_ = true;
-  } else if (r.close) {
-    finish(r.code, "tempfail");
-    reset_transaction();
-    co_return Next::close;
-  } else {
-    finish(r.code, r.code >= 500 ? "rejected" : "tempfail");
-    reset_transaction();
+    co_return Next::go_on;
   }
-  co_return Next::go_on;
+  finish(r.code, r.code >= 500 ? "rejected" : "tempfail");
+  reset_transaction();
+  co_return r.close ? Next::close : Next::go_on;
 }
 
 awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_rcpt(std::string_view line) {
@@ -349,7 +345,7 @@ awaitable<SmtpInspectSession::Next> SmtpInspectSession::on_data() {
   if (positive(r.code)) {
     finish(r.code, tries() > 1 ? "replayed" : "accepted");
     reset_transaction();
-  } else if (r.close) {
+  } else if (r.close) {  // 421: the session's authenticated server is gone
     finish(r.code, "tempfail");
     reset_transaction();
     co_return Next::close;
