@@ -303,6 +303,9 @@ struct ListenerConfig {
   std::vector<net::Cidr> proxy_from = {*net::Cidr::parse("127.0.0.0/8"),
                                        *net::Cidr::parse("::1/128")};
   Duration proxy_header_timeout = std::chrono::seconds(5);
+  // IP_FREEBIND: bind the addresses even while this host does not hold them
+  // (the backup of a VRRP pair, docs/high-availability.md).
+  bool freebind = false;
   // tcp (and http): a client that sends nothing for this long is closed.
   Duration client_first_byte_timeout = std::chrono::seconds(30);
   std::vector<net::Cidr> allow;  // empty: everyone

@@ -19,6 +19,7 @@ constexpr std::string_view kListenerKeys[] = {
     "accept-proxy",
     "proxy-from",
     "proxy-header-timeout",
+    "freebind",
     "allow",
     "deny",
     "max-connections",
@@ -576,6 +577,8 @@ ListenerConfig load_listener(YamlReader& r, const std::string& name, const Field
       listener.proxy_from = read_cidrs(r, f);
     } else if (f.key == "proxy-header-timeout") {
       set(r.read_duration(f, Min::positive), listener.proxy_header_timeout);
+    } else if (f.key == "freebind") {
+      set(r.read_bool(f), listener.freebind);
     } else if (f.key == "allow") {
       listener.allow = read_cidrs(r, f);
     } else if (f.key == "deny") {

@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include "net/endpoint.h"
 #include "proxy/host_port.h"
@@ -16,31 +20,50 @@ namespace {
 // kernel spreads new connections across them, so acceptors never contend.
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
+// `freebind: true`: bind an address this host does not hold (yet), so the
+// backup of a VRRP pair listens on the virtual address before it moves here
+// (docs/high-availability.md). Without it such a bind fails at start.
+template <typename Socket>
+void set_freebind(Socket& s, const tcp::endpoint& ep, bool on, error_code& ec) {
+  if (!on || ec) return;
+  const int yes = 1;
+  const bool v6 = ep.address().is_v6();
+  if (::setsockopt(s.native_handle(), v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_FREEBIND : IP_FREEBIND,
+                   &yes, sizeof yes) != 0) {
+    ec = error_code(errno, asio::error::get_system_category());
+  }
+}
+
 // SO_REUSEPORT would let us bind an address that another switchboard (same
 // user) already serves, silently splitting its traffic. A plain bind first
 // proves the address is free.
-void ensure_unused(asio::io_context& io, const tcp::endpoint& ep, const std::string& text) {
+void ensure_unused(asio::io_context& io, const tcp::endpoint& ep, const std::string& text,
+                   bool freebind) {
   tcp::acceptor probe(io);
   error_code ec;
   probe.open(ep.protocol(), ec);
   if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec && ep.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+  set_freebind(probe, ep, freebind, ec);
   if (!ec) probe.bind(ep, ec);
   if (ec) throw ListenError("cannot listen on " + text + ": " + ec.message());
 }
 
 // The same for UDP (a dns listener serves both on each address).
-void ensure_unused_udp(asio::io_context& io, const tcp::endpoint& ep, const std::string& text) {
+void ensure_unused_udp(asio::io_context& io, const tcp::endpoint& ep, const std::string& text,
+                       bool freebind) {
   udp::socket probe(io);
   const udp::endpoint uep(ep.address(), ep.port());
   error_code ec;
   probe.open(uep.protocol(), ec);
   if (!ec && ep.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+  set_freebind(probe, ep, freebind, ec);
   if (!ec) probe.bind(uep, ec);
   if (ec) throw ListenError("cannot listen on " + text + " (udp): " + ec.message());
 }
 
-udp::socket open_udp(asio::io_context& io, const tcp::endpoint& ep, const std::string& text) {
+udp::socket open_udp(asio::io_context& io, const tcp::endpoint& ep, const std::string& text,
+                     bool freebind) {
   udp::socket u(io);
   const udp::endpoint uep(ep.address(), ep.port());
   error_code ec;
@@ -48,20 +71,22 @@ udp::socket open_udp(asio::io_context& io, const tcp::endpoint& ep, const std::s
   if (!ec) u.set_option(udp::socket::reuse_address(true), ec);
   if (!ec) u.set_option(reuse_port(true), ec);
   if (!ec && ep.address().is_v6()) u.set_option(asio::ip::v6_only(true), ec);
+  set_freebind(u, ep, freebind, ec);
   if (!ec) u.bind(uep, ec);
   if (!ec) u.non_blocking(true, ec);  // answers are sent without waiting
   if (ec) throw ListenError("cannot listen on " + text + " (udp): " + ec.message());
   return u;
 }
 
-tcp::acceptor open_acceptor(asio::io_context& io, const tcp::endpoint& ep,
-                            const std::string& text) {
+tcp::acceptor open_acceptor(asio::io_context& io, const tcp::endpoint& ep, const std::string& text,
+                            bool freebind) {
   tcp::acceptor a(io);
   error_code ec;
   a.open(ep.protocol(), ec);
   if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) a.set_option(reuse_port(true), ec);
   if (!ec && ep.address().is_v6()) a.set_option(asio::ip::v6_only(true), ec);
+  set_freebind(a, ep, freebind, ec);
   if (!ec) a.bind(ep, ec);
   if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw ListenError("cannot listen on " + text + ": " + ec.message());
@@ -119,16 +144,17 @@ ListenerSet::Plan ListenerSet::prepare(const config::Config& cfg,
         for (auto& per_worker : plan.per_worker) per_worker.push_back({key, listener, {}, {}, {}});
         continue;
       }
-      ensure_unused(workers_.front()->io(), *ep, hp.to_string());
-      if (datagrams) ensure_unused_udp(workers_.front()->io(), *ep, hp.to_string());
+      const std::string text = hp.to_string();
+      ensure_unused(workers_.front()->io(), *ep, text, lc.freebind);
+      if (datagrams) ensure_unused_udp(workers_.front()->io(), *ep, text, lc.freebind);
       std::vector<Worker*> targets;
       if (cfg.tuning.accept == config::AcceptModel::shared && !datagrams) {
         for (auto& w : workers_) targets.push_back(w.get());
       }
       for (std::size_t w = 0; w < workers_.size(); ++w) {
         WorkerGeneration::Address a{
-            key, listener, open_acceptor(workers_[w]->io(), *ep, hp.to_string()), {}, targets};
-        if (datagrams) a.udp_opened = open_udp(workers_[w]->io(), *ep, hp.to_string());
+            key, listener, open_acceptor(workers_[w]->io(), *ep, text, lc.freebind), {}, targets};
+        if (datagrams) a.udp_opened = open_udp(workers_[w]->io(), *ep, text, lc.freebind);
         plan.per_worker[w].push_back(std::move(a));
         if (!targets.empty()) break;  // one acceptor, on the first worker
       }

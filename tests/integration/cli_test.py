@@ -10,7 +10,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sbtest import SOURCE_DIR, SWITCHBOARD, IntegrationTest, free_port  # noqa: E402
+from sbtest import (SOURCE_DIR, SWITCHBOARD, IntegrationTest, Switchboard,  # noqa: E402
+                    free_port, healthz)
 
 
 def sb(*args, timeout=20):
@@ -185,6 +186,31 @@ listeners:
         r = sb("run", "-c", path)
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn(f"127.0.0.1:{port}", r.stderr)
+
+    def test_freebind_listens_on_an_address_this_host_does_not_hold(self):
+        # 192.0.2.0/24 (TEST-NET-1) is on no interface here: the backup of a
+        # VRRP pair before the virtual address moves to it.
+        address = f"192.0.2.77:{free_port()}"
+        admin = free_port()
+        config = f"""\
+admin: {{listen: 127.0.0.1:{admin}}}
+pools:
+  p:
+    health: {{check: none}}
+    servers: [{{address: "127.0.0.1:9"}}]
+listeners:
+  l:
+    listen: ["{address}"]
+    pool: p
+"""
+        r = sb("run", "-c", self.write("held.yaml", config))
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(address, r.stderr)
+        switchboard = Switchboard(self.procs, self.workdir, config + "    freebind: true\n",
+                                  wait_ports=[admin])
+        self.assertEqual(healthz(admin)[0], 200)
+        self.assertIn(f"listener l: tcp on {address}", switchboard.log())
+        self.assertEqual(switchboard.stop(), 0)
 
 
 if __name__ == "__main__":
