@@ -53,7 +53,8 @@ class DashboardNodesTest(unittest.TestCase):
         self.assertTrue(v["multi"])
         self.assertTrue(v["includeAll"])
         self.assertEqual(v["allValue"], ".*")
-        self.assertRegex(v["query"]["query"], r"^label_values\(switchboard_\w+(\{[^}]*\})?, instance\)$")
+        self.assertRegex(v["query"]["query"],
+                         r"^label_values\(switchboard_\w+(\{[^}]*\})?, instance\)$")
 
     def test_every_query_filters_by_instance(self):
         queries = list(panel_queries(substitute=False))
