@@ -5,6 +5,7 @@ names a metric switchboard does not export returns none, so this fails."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -20,18 +21,50 @@ from sbtest import (IntegrationTest, Nginx, SmtpSink, Switchboard, free_port,  #
 
 DASHBOARD = os.path.join(sbtest.SOURCE_DIR, "configs", "grafana", "switchboard.json")
 # Grafana's variables as a query sees them with "All" chosen.
-VARIABLES = {"$__rate_interval": "15s", "$pool": ".*", "$job": ".*"}
+VARIABLES = {"$__rate_interval": "15s", "$pool": ".*", "$job": ".*", "$instance": ".*"}
+# A metric selector in a query: the name and its {matchers}, if any.
+SELECTOR = re.compile(r"\b((?:switchboard|process)_[a-z0-9_]+)(\{[^}]*\})?")
 
 
-def panel_queries():
+def load_dashboard():
     with open(DASHBOARD) as f:
-        dashboard = json.load(f)
-    for panel in dashboard["panels"]:
+        return json.load(f)
+
+
+def panel_queries(substitute=True):
+    for panel in load_dashboard()["panels"]:
         for target in panel.get("targets", []):
             expr = target["expr"]
-            for var, value in VARIABLES.items():
-                expr = expr.replace(var, value)
+            if substitute:
+                for var, value in VARIABLES.items():
+                    expr = expr.replace(var, value)
             yield panel["title"], expr
+
+
+class DashboardNodesTest(unittest.TestCase):
+    """Several nodes behind one Prometheus (docs/high-availability.md): the
+    dashboard lets one choose them and every query honours the choice."""
+
+    def test_instance_variable_exists(self):
+        variables = {v["name"]: v for v in load_dashboard()["templating"]["list"]}
+        self.assertIn("instance", variables)
+        v = variables["instance"]
+        self.assertEqual(v["type"], "query")
+        self.assertTrue(v["multi"])
+        self.assertTrue(v["includeAll"])
+        self.assertEqual(v["allValue"], ".*")
+        self.assertRegex(v["query"]["query"],
+                         r"^label_values\(switchboard_\w+(\{[^}]*\})?, instance\)$")
+
+    def test_every_query_filters_by_instance(self):
+        queries = list(panel_queries(substitute=False))
+        self.assertGreater(len(queries), 10)
+        for title, expr in queries:
+            with self.subTest(panel=title, expr=expr):
+                selectors = SELECTOR.findall(expr)
+                self.assertTrue(selectors, "no metric in the query")
+                for name, matchers in selectors:
+                    self.assertIn('instance=~"$instance"', matchers, name)
 
 
 class DashboardTest(IntegrationTest):
