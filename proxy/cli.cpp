@@ -5,15 +5,19 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
 #include <spdlog/version.h>
+#include <CLI/App.hpp>
+#include <CLI/Config.hpp>
+#include <CLI/Formatter.hpp>
 
 #include <boost/version.hpp>
 #include <cstdio>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "git_commit.h"  // generated at build time (cmake/git_commit.cmake)
 #include "proxy/config/config_loader.h"
+#include "proxy/config/yaml_reader.h"
 #include "proxy/control/runtime.h"
 #include "proxy/control/tls_files.h"
 #include "proxy/control/unsupported.h"
@@ -22,41 +26,8 @@
 namespace sb::cli {
 namespace {
 
-constexpr std::string_view kUsageText =
-    "usage: switchboard run -c FILE        run the proxy in the foreground\n"
-    "       switchboard check -c FILE      validate a configuration\n"
-    "       switchboard mx-test DOMAIN [--dns HOST:PORT] [--queries N] [--port 25]\n"
-    "                                      [--timeout 5s] [--json]\n"
-    "       switchboard version            versions of switchboard and its libraries\n";
-
-int usage_error(std::string_view message) {
-  std::fprintf(stderr, "switchboard: %.*s\n%.*s", static_cast<int>(message.size()), message.data(),
-               static_cast<int>(kUsageText.size()), kUsageText.data());
-  return kUsage;
-}
-
-// Finds -c FILE, --config FILE or --config=FILE; nothing else is accepted.
-std::optional<std::string> config_path(const std::vector<std::string_view>& args,
-                                       std::string& error) {
-  std::optional<std::string> path;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view a = args[i];
-    if (a == "-c" || a == "--config") {
-      if (i + 1 >= args.size()) {
-        error = fmt::format("{} needs a file name", a);
-        return std::nullopt;
-      }
-      path = std::string(args[++i]);
-    } else if (a.starts_with("--config=")) {
-      path = std::string(a.substr(9));
-    } else {
-      error = fmt::format("unexpected argument \"{}\"", a);
-      return std::nullopt;
-    }
-  }
-  if (!path) error = "-c FILE is required";
-  return path;
-}
+// Where `run` and `check` look without -c: where the package installs it.
+constexpr const char* kDefaultConfig = "/etc/switchboard/switchboard.yaml";
 
 void print_errors(const std::vector<config::ConfigError>& errors) {
   for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
@@ -96,7 +67,8 @@ int cmd_run(const std::string& path) {
 }
 
 int cmd_version() {
-  std::printf("switchboard %s\n", SWITCHBOARD_VERSION);
+  std::printf("switchboard %s (commit %s, build %s)\n", SWITCHBOARD_VERSION, SB_GIT_COMMIT,
+              SB_BUILD_TYPE);
   std::printf("  boost %d.%d.%d\n", BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000,
               BOOST_VERSION % 100);
   std::printf("  %s\n", OpenSSL_version(OPENSSL_VERSION));
@@ -112,34 +84,85 @@ int cmd_version() {
   return kOk;
 }
 
+// The options of `mx-test` (README.md, "DNS round-robin and MX testing").
+void add_mx_test_options(CLI::App& mx, mxtest::Options& o) {
+  mx.add_option("DOMAIN", o.domain, "the mail domain whose MX records are tested")->required();
+  mx.add_option_function<std::string>(
+      "--dns", [&o](const std::string& server) { o.dns = server; },
+      "ask this DNS server (HOST:PORT) instead of the system's");
+  mx.add_option("--queries", o.queries, "MX queries to judge the rotation by")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  mx.add_option("--port", o.port, "the SMTP port probed on every address")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  mx.add_option_function<std::string>(
+        "--timeout",
+        [&o](const std::string& text) {
+          o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+              *config::parse_duration(text).value);
+        },
+        "time limit of each DNS query and SMTP probe, e.g. 5s (default)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            const auto d = config::parse_duration(text);
+            if (d.value && d.value->count() > 0) return {};
+            return fmt::format("must be a duration such as 5s, not \"{}\"", text);
+          },
+          "DURATION"));
+  mx.add_flag("--json", o.json, "one JSON object instead of a table");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string_view> args(argv + 1, argv + argc);
-  if (args.empty()) return usage_error("a command is required");
-  const std::string_view cmd = args.front();
-  args.erase(args.begin());
-  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
-    std::fputs(std::string(kUsageText).c_str(), stdout);
-    return kOk;
+  CLI::App app{"switchboard: a load-balancing proxy for the front end of a mail system",
+               "switchboard"};
+  app.require_subcommand(0, 1);
+  bool show_version = false;
+  app.add_flag("--version", show_version, "the same as the version command");
+
+  std::string config_file = kDefaultConfig;
+  const auto add_config = [&](CLI::App* sub) {
+    sub->add_option("-c,--config", config_file, "the configuration file")->capture_default_str();
+  };
+  auto* run = app.add_subcommand("run", "run the proxy in the foreground (logs to stderr)");
+  add_config(run);
+  auto* check = app.add_subcommand(
+      "check", "validate a configuration: exit 0 if run would start with it, 1 if not");
+  add_config(check);
+  mxtest::Options mx_options;
+  auto* mx = app.add_subcommand("mx-test", "test a domain's MX round-robin and probe its hosts");
+  add_mx_test_options(*mx, mx_options);
+  auto* version = app.add_subcommand("version", "versions of switchboard and its libraries");
+  for (auto* sub : {run, check, mx, version}) sub->fallthrough(false);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    // Exit 2 for every usage error (README.md, "Command line"), whatever
+    // CLI11's own code for it.
+    std::fprintf(stderr, "switchboard: %s\nusage: see switchboard%s --help\n", e.what(),
+                 app.get_subcommands().empty()
+                     ? ""
+                     : (" " + app.get_subcommands().front()->get_name()).c_str());
+    return kUsage;
   }
-  if (cmd == "version" || cmd == "--version") {
-    if (!args.empty()) return usage_error("version takes no arguments");
-    return cmd_version();
+  if (show_version && app.get_subcommands().empty()) return cmd_version();
+  if (app.get_subcommands().empty()) {
+    std::fprintf(stderr, "switchboard: a command is required\nusage: see switchboard --help\n");
+    return kUsage;
   }
-  if (cmd == "run" || cmd == "check") {
-    std::string error;
-    const auto path = config_path(args, error);
-    if (!path) return usage_error(error);
-    return cmd == "run" ? cmd_run(*path) : cmd_check(*path);
+  if (run->parsed()) return cmd_run(config_file);
+  if (check->parsed()) return cmd_check(config_file);
+  if (mx->parsed()) {
+    while (!mx_options.domain.empty() && mx_options.domain.back() == '.') {
+      mx_options.domain.pop_back();
+    }
+    return mxtest::run(mx_options);
   }
-  if (cmd == "mx-test") {
-    std::string error;
-    const auto options = mxtest::parse_args(args, error);
-    if (!options) return usage_error(error);
-    return mxtest::run(*options);
-  }
-  return usage_error(fmt::format("unknown command \"{}\"", cmd));
+  return cmd_version();
 }
 
 }  // namespace sb::cli

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
-#include <charconv>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -14,7 +13,6 @@
 #include "dns/resolver.h"
 #include "dns/rotation.h"
 #include "health/mx_probe.h"
-#include "proxy/config/yaml_reader.h"
 
 namespace sb::mxtest {
 namespace {
@@ -251,65 +249,6 @@ void print_table(const Report& r, const Options& o) {
 }
 
 }  // namespace
-
-std::optional<Options> parse_args(const std::vector<std::string_view>& args, std::string& error) {
-  Options o;
-  const auto value = [&](std::size_t& i) -> std::optional<std::string_view> {
-    if (i + 1 >= args.size()) {
-      error = fmt::format("{} needs a value", args[i]);
-      return std::nullopt;
-    }
-    return args[++i];
-  };
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view a = args[i];
-    if (a == "--json") {
-      o.json = true;
-    } else if (a == "--dns") {
-      const auto v = value(i);
-      if (!v) return std::nullopt;
-      o.dns = std::string(*v);
-    } else if (a == "--queries" || a == "--port") {
-      const auto v = value(i);
-      if (!v) return std::nullopt;
-      int n = 0;
-      const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-      const int max = a == "--port" ? 65535 : 10000;
-      if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > max) {
-        error = fmt::format("{} must be a number from 1 to {}, not \"{}\"", a, max, *v);
-        return std::nullopt;
-      }
-      if (a == "--port") {
-        o.port = static_cast<std::uint16_t>(n);
-      } else {
-        o.queries = n;
-      }
-    } else if (a == "--timeout") {
-      const auto v = value(i);
-      if (!v) return std::nullopt;
-      const auto d = config::parse_duration(*v);
-      if (!d.value || d.value->count() <= 0) {
-        error = fmt::format("--timeout must be a duration such as 5s, not \"{}\"", *v);
-        return std::nullopt;
-      }
-      o.timeout = *d.value;
-    } else if (a.starts_with("-")) {
-      error = fmt::format("unknown option \"{}\"", a);
-      return std::nullopt;
-    } else if (o.domain.empty()) {
-      o.domain = std::string(a);
-      while (!o.domain.empty() && o.domain.back() == '.') o.domain.pop_back();
-    } else {
-      error = fmt::format("unexpected argument \"{}\"", a);
-      return std::nullopt;
-    }
-  }
-  if (o.domain.empty()) {
-    error = "mx-test needs a DOMAIN";
-    return std::nullopt;
-  }
-  return o;
-}
 
 int run(const Options& o) {
   asio::io_context io(1);

@@ -27,9 +27,6 @@ struct Options {
   bool json = false;
 };
 
-// The arguments after "mx-test"; nullopt with `error` set for a usage error.
-std::optional<Options> parse_args(const std::vector<std::string_view>& args, std::string& error);
-
 // Runs the test and prints the report on stdout; returns the exit code.
 int run(const Options& options);
 

@@ -28,6 +28,7 @@
 #include "proxy/control/discovery.h"
 #include "proxy/control/pool_control.h"
 #include "proxy/control/pool_registry.h"
+#include "proxy/control/service_notify.h"
 #include "proxy/control/tls_files.h"
 #include "proxy/control/unsupported.h"
 #include "proxy/front/listener_set.h"
@@ -106,7 +107,11 @@ class Runtime {
   // After a reload: every server runs the check its pool's settings ask for.
   void reconcile_checks();
   void report_outlier(const PoolRuntime& pool, std::uint64_t id);
+  // A reload, told to systemd around it (RELOADING=1 ... READY=1).
   ReloadOutcome reload(std::string_view why);
+  ReloadOutcome apply_reload(std::string_view why);
+  // What `systemctl status` shows while running.
+  std::string running_status() const;
   metrics::Sample metrics_sample() const;
   // GET /healthz: empty while every worker runs its loop, else what is wrong.
   std::string worker_problem() const;
@@ -262,6 +267,28 @@ metrics::Sample Runtime::metrics_sample() const {
 }
 
 ReloadOutcome Runtime::reload(std::string_view why) {
+  if (shutting_down_) return apply_reload(why);  // refused; systemd knows we stop
+  notify_reloading();
+  ReloadOutcome out = apply_reload(why);
+  if (out.errors.empty()) {
+    notify_ready(running_status());
+  } else {
+    // systemd keeps the unit active (the old configuration runs); the
+    // status line says why the new one was not taken.
+    notify_ready(fmt::format("reload ({}) refused: {}; running the previous configuration", why,
+                             out.errors.front()));
+  }
+  return out;
+}
+
+std::string Runtime::running_status() const {
+  std::size_t servers = 0;
+  for (std::size_t p = 0; p < pools_.size(); ++p) servers += pools_.at(p).snapshot->servers.size();
+  return fmt::format("running {}: {} listeners, {} pools, {} servers, {} workers", file_,
+                     listeners_.current().size(), pools_.size(), servers, workers_.size());
+}
+
+ReloadOutcome Runtime::apply_reload(std::string_view why) {
   ReloadOutcome out;
   const auto refuse = [&](std::vector<std::string> errors) {
     ++reloads_failure_;
@@ -380,6 +407,8 @@ awaitable<void> Runtime::drain() {
   const auto grace = cfg_->shutdown_grace;
   spdlog::info("stopping: no new connections; waiting up to {}ms for {} open ones", grace.count(),
                listeners_.active());
+  notify_stopping(fmt::format("stopping: waiting up to {}ms for {} open connections", grace.count(),
+                              listeners_.active()));
   for (auto& w : workers_) w->stop_accepting();
   const auto deadline = Clock::now() + grace;
   asio::steady_timer tick(control_);
@@ -418,6 +447,7 @@ int Runtime::run() {
         exit_code_ = 3;
         shutting_down_ = true;
         spdlog::critical("stopping: {}", reason);
+        notify_stopping(reason);
         stop_everything();
       });
     });
@@ -484,6 +514,9 @@ int Runtime::run() {
   }
   spdlog::info("switchboard {} running {} with {} workers, relay {}", SWITCHBOARD_VERSION, file_, n,
                config::to_string(cfg_->tuning.relay));
+  // Every listener's sockets listen (bound in prepare, accepting once the
+  // loops run; connections wait in the backlog until then).
+  notify_ready(running_status());
   control_.run();
   for (auto& w : workers_) w->join();
   spdlog::info("stopped");

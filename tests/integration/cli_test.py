@@ -126,16 +126,37 @@ class CliTest(IntegrationTest):
         self.assertIn("nope.yaml", r.stderr)
 
     def test_usage_errors_exit_2(self):
-        for args in ([], ["frobnicate"], ["check"], ["run", "-c"], ["check", "-c", "a", "b"],
-                     ["version", "extra"]):
+        for args in ([], ["frobnicate"], ["check", "--bogus"], ["run", "-c"],
+                     ["check", "-c", "a", "b"], ["version", "extra"]):
             with self.subTest(args=args):
                 r = sb(*args)
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn("usage:", r.stderr)
 
+    def test_every_command_answers_help(self):
+        for args in (["--help"], ["run", "--help"], ["check", "--help"], ["mx-test", "--help"],
+                     ["version", "--help"]):
+            with self.subTest(args=args):
+                r = sb(*args)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("Usage: switchboard", r.stdout)
+        self.assertIn("/etc/switchboard/switchboard.yaml", sb("check", "--help").stdout)
+        for option in ("--dns", "--queries", "--port", "--timeout", "--json"):
+            self.assertIn(option, sb("mx-test", "--help").stdout)
+
+    def test_config_defaults_to_etc_switchboard(self):
+        r = sb("check")
+        if os.path.exists("/etc/switchboard/switchboard.yaml"):
+            self.skipTest("this machine has /etc/switchboard/switchboard.yaml")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("/etc/switchboard/switchboard.yaml:1:1: cannot read", r.stderr)
+
     def test_version_names_the_libraries(self):
         r = sb("version")
         self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout.splitlines()[0],
+                         r"^switchboard \d+\.\d+\.\d+ \(commit (?:[0-9a-f]{7,}(?:-dirty)?|unknown), "
+                         r"build \w+\)$")
         for lib in ("switchboard", "boost 1.81", "OpenSSL 3", "c-ares", "nghttp2", "yaml-cpp",
                     "prometheus-cpp", "spdlog"):
             self.assertIn(lib, r.stdout)
