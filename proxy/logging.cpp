@@ -18,6 +18,7 @@ namespace {
 constexpr std::size_t kQueuedLines = 8192;
 
 std::atomic<bool> g_access{false};
+std::atomic<bool> g_access_json{false};
 // Set before the workers start, kept until the process ends.
 std::shared_ptr<spdlog::logger> g_access_logger;
 std::size_t g_dropped_reported = 0;
@@ -91,6 +92,88 @@ std::unique_ptr<spdlog::formatter> make_formatter(config::LogFormat format) {
   return formatter;
 }
 
+// The access logger's lines: the same prefix as other lines in text; in
+// JSON a whole object whose fields AccessLine wrote (escaped already).
+std::unique_ptr<spdlog::formatter> make_access_formatter(config::LogFormat format) {
+  if (format == config::LogFormat::text) return make_formatter(format);
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","type":"access",%v})");
+  return formatter;
+}
+
+// One access record, as `key=value` pairs after "access" (text) or as the
+// typed fields of a JSON object (json): strings quoted and escaped, numbers
+// as numbers, an empty string as "-" (text) or null (json).
+class AccessLine {
+ public:
+  AccessLine() : json_(g_access_json.load(std::memory_order_relaxed)) {
+    if (!json_) append("access");
+  }
+
+  AccessLine& text(std::string_view key, std::string_view value) {
+    start(key);
+    if (!json_) {
+      append(value.empty() ? std::string_view("-") : value);
+    } else if (value.empty()) {
+      append("null");
+    } else {
+      quoted(value);
+    }
+    return *this;
+  }
+  AccessLine& number(std::string_view key, std::uint64_t value) {
+    start(key);
+    fmt::format_to(std::back_inserter(buf_), "{}", value);
+    return *this;
+  }
+  AccessLine& millis(std::string_view key, std::chrono::steady_clock::duration d) {
+    start(key);
+    fmt::format_to(std::back_inserter(buf_), "{:.3f}",
+                   std::chrono::duration<double, std::milli>(d).count());
+    return *this;
+  }
+  // An SMTP path: `<path>` in text, a string in JSON; the null sender is
+  // `<>` or "", never "-" or null.
+  AccessLine& path(std::string_view key, std::string_view value) {
+    start(key);
+    if (json_) {
+      quoted(value);
+    } else {
+      buf_.push_back('<');
+      append(value);
+      buf_.push_back('>');
+    }
+    return *this;
+  }
+  void write() { g_access_logger->info(std::string_view(buf_.data(), buf_.size())); }
+
+ private:
+  void quoted(std::string_view value) {
+    buf_.push_back('"');
+    JsonQuoted out{buf_};
+    net::append_escaped(value, out);
+    buf_.push_back('"');
+  }
+  void start(std::string_view key) {
+    if (json_) {
+      if (!first_) buf_.push_back(',');
+      buf_.push_back('"');
+      append(key);
+      append("\":");
+    } else {
+      buf_.push_back(' ');
+      append(key);
+      buf_.push_back('=');
+    }
+    first_ = false;
+  }
+  void append(std::string_view v) { buf_.append(v.data(), v.data() + v.size()); }
+
+  bool json_;
+  bool first_ = true;
+  spdlog::memory_buf_t buf_;
+};
+
 }  // namespace
 
 // Both loggers are asynchronous: a worker formats its message and queues it;
@@ -102,10 +185,16 @@ void configure_logging(const config::LogConfig& log) {
   if (!spdlog::thread_pool()) spdlog::init_thread_pool(kQueuedLines, 1);
   static auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   sink->set_formatter(make_formatter(log.format));
+  // Its own sink for its own format; both write from the one writer thread,
+  // so their lines never interleave.
+  static auto access_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  access_sink->set_formatter(make_access_formatter(log.format));
+  g_access_json.store(log.format == config::LogFormat::json);
   const auto make = [&](const std::string& name) {
     spdlog::drop(name);
     auto logger = std::make_shared<spdlog::async_logger>(
-        name, sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
+        name, name == "access" ? access_sink : sink, spdlog::thread_pool(),
+        spdlog::async_overflow_policy::overrun_oldest);
     spdlog::register_logger(logger);
     return logger;
   };
@@ -145,35 +234,62 @@ bool access_log_enabled() {
 
 void write_access_log(const AccessRecord& r) {
   if (!access_log_enabled()) return;
-  // One key=value line in both formats; in JSON it becomes the escaped "msg".
-  const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
-  g_access_logger->info(
-      "access listener={} client={} pool={} server={} upstream={} bytes_in={} bytes_out={} "
-      "duration_ms={:.3f} outcome={} retries={}",
-      r.listener, r.client, r.pool, r.server.empty() ? "-" : r.server,
-      r.upstream.empty() ? "-" : r.upstream, r.bytes_in, r.bytes_out, ms, r.outcome, r.retries);
+  AccessLine line;
+  line.text("listener", r.listener)
+      .text("client", r.client)
+      .text("pool", r.pool)
+      .text("server", r.server)
+      .text("upstream", r.upstream)
+      .number("bytes_in", r.bytes_in)
+      .number("bytes_out", r.bytes_out)
+      .millis("duration_ms", r.duration);
+  if (!r.server.empty() && r.connect.count() > 0) line.millis("connect_ms", r.connect);
+  line.text("outcome", r.outcome).number("retries", static_cast<std::uint64_t>(r.retries));
+  if (r.tried > 0) line.number("tried", static_cast<std::uint64_t>(r.tried));
+  if (r.connection != 0) line.number("connection", r.connection);
+  if (!r.frontend.empty()) line.text("frontend", r.frontend);
+  line.write();
 }
 
 void write_access_log(const SmtpAccessRecord& r) {
   if (!access_log_enabled()) return;
-  const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
-  g_access_logger->info(
-      "access listener={} client={} from=<{}> rcpts={} size={} duration_ms={:.3f} pool={} "
-      "server={} tries={} result={} reply={}",
-      r.listener, r.client, r.sender, r.recipients, r.size, ms, r.pool,
-      r.server.empty() ? "-" : r.server, r.tries, r.result, r.reply);
+  AccessLine line;
+  line.text("listener", r.listener)
+      .text("client", r.client)
+      .path("from", r.sender)
+      .number("rcpts", r.recipients)
+      .number("size", r.size)
+      .millis("duration_ms", r.duration)
+      .text("pool", r.pool)
+      .text("server", r.server)
+      .number("tries", static_cast<std::uint64_t>(r.tries))
+      .text("result", r.result)
+      .number("reply", static_cast<std::uint64_t>(r.reply));
+  if (r.connection != 0) line.number("connection", r.connection);
+  line.write();
 }
 
 void write_access_log(const HttpAccessRecord& r) {
   if (!access_log_enabled()) return;
-  const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
-  const auto or_dash = [](std::string_view v) { return v.empty() ? std::string_view("-") : v; };
-  g_access_logger->info(
-      "access listener={} client={} method={} host={} path={} status={} bytes_in={} bytes_out={} "
-      "duration_ms={:.3f} pool={} server={} retries={} protocol={} tls={} sni={} reason={}",
-      r.listener, r.client, or_dash(r.method), or_dash(r.host), or_dash(r.path), r.status,
-      r.bytes_in, r.bytes_out, ms, or_dash(r.pool), or_dash(r.server), r.retries, r.protocol,
-      or_dash(r.tls_version), or_dash(r.sni), or_dash(r.reason));
+  AccessLine line;
+  line.text("listener", r.listener)
+      .text("client", r.client)
+      .text("method", r.method)
+      .text("host", r.host)
+      .text("path", r.path)
+      .number("status", static_cast<std::uint64_t>(r.status))
+      .number("bytes_in", r.bytes_in)
+      .number("bytes_out", r.bytes_out)
+      .millis("duration_ms", r.duration)
+      .text("pool", r.pool)
+      .text("server", r.server)
+      .number("retries", static_cast<std::uint64_t>(r.retries))
+      .text("protocol", r.protocol)
+      .text("tls", r.tls_version)
+      .text("sni", r.sni)
+      .text("reason", r.reason);
+  if (r.connection != 0) line.number("connection", r.connection);
+  line.write();
 }
 
 }  // namespace sb::runtime

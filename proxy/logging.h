@@ -1,6 +1,7 @@
 #pragma once
 // Process logging (spdlog to stderr) in text or JSON, and the access log: one
-// line per connection, whatever `log.level` says. Bytes outside printable
+// line per connection, whatever `log.level` says; in JSON each access line is
+// an object with typed fields (docs/configuration.md, `log`). Bytes outside printable
 // ASCII are escaped in every line. Lines are queued and written by one
 // thread: a worker never waits for stderr. Configure once at start; loggers
 // are thread-safe.
@@ -22,21 +23,28 @@ void report_dropped_log_lines();
 
 // What one finished connection did, for the access log.
 struct AccessRecord {
+  std::uint64_t connection = 0;  // the connection's id (0: none, a SIP call)
   std::string_view listener;
-  std::string_view client;  // the real client (after a PROXY header)
+  std::string_view frontend;  // the listener's addresses
+  std::string_view client;    // the real client (after a PROXY header)
   std::string_view pool;
   std::string_view server;      // name, empty when none accepted
   std::string_view upstream;    // server address, empty when none
   std::uint64_t bytes_in = 0;   // from the client
   std::uint64_t bytes_out = 0;  // to the client
   std::chrono::steady_clock::duration duration{};
+  // From the accept until a server accepted (every try included); zero
+  // when none did.
+  std::chrono::steady_clock::duration connect{};
   std::string_view outcome;  // "ok", "exhausted", "idle-timeout", "reset", ...
   int retries = 0;
+  int tried = 0;  // servers tried
 };
 
 // What one HTTP request did (http listeners log a line per request, not
 // per connection).
 struct HttpAccessRecord {
+  std::uint64_t connection = 0;  // the client connection's id
   std::string_view listener;
   std::string_view client;
   std::string_view method;
@@ -58,11 +66,12 @@ struct HttpAccessRecord {
 // What one SMTP transaction did (smtp listeners in inspect mode log a line
 // per transaction).
 struct SmtpAccessRecord {
+  std::uint64_t connection = 0;  // the client connection's id
   std::string_view listener;
   std::string_view client;
   std::string_view sender;  // the MAIL FROM path, "" for the null sender
   std::size_t recipients = 0;
-  std::uint64_t size = 0;  // message bytes as received
+  std::uint64_t size = 0;                          // message bytes as received
   std::chrono::steady_clock::duration duration{};  // MAIL to the final reply
   std::string_view pool;
   std::string_view server;  // the last server tried, empty when none

@@ -19,6 +19,8 @@ struct ListenerRuntime {
                   std::unique_ptr<ProtocolHandler> handler);
 
   config::ListenerConfig config;
+  // The access log's `frontend`: the listen addresses, comma-separated.
+  std::string frontend;
   // Shared with the listener of the same name in other configurations.
   std::shared_ptr<ListenerStats> stats;
   FrontDoor front;

@@ -110,7 +110,12 @@ std::string address_key(const tcp::endpoint& ep, const ListenerRuntime& l) {
 ListenerRuntime::ListenerRuntime(const config::ListenerConfig& cfg,
                                  std::shared_ptr<ListenerStats> counters,
                                  std::unique_ptr<ProtocolHandler> protocol)
-    : config(cfg), stats(std::move(counters)), front(cfg, *stats), handler(std::move(protocol)) {}
+    : config(cfg), stats(std::move(counters)), front(cfg, *stats), handler(std::move(protocol)) {
+  for (const auto& hp : cfg.listen) {
+    if (!frontend.empty()) frontend += ',';
+    frontend += hp.to_string();
+  }
+}
 
 ListenerSet::Plan ListenerSet::prepare(const config::Config& cfg,
                                        const PoolRegistry::Pools& pools) const {

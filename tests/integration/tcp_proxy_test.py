@@ -408,14 +408,42 @@ class TcpProxyTest(IntegrationTest):
         servers = self.backends(("b1",))
         self.start(self.servers_yaml(servers), top_extra="log: {format: json, level: debug}")
         self.assertEqual(http_get(self.port), (0, "b1"))
-        wait_until(lambda: "access listener=vip" in self.sb.log(), what="access line")
+        wait_until(lambda: '"type":"access"' in self.sb.log(), what="access line")
         self.sb.stop()
         lines = [line for line in self.sb.log().splitlines() if line.strip()]
         self.assertGreater(len(lines), 3)
-        for line in lines:
-            entry = json.loads(line)
-            self.assertEqual(set(entry), {"time", "level", "msg"})
-        self.assertTrue(any(json.loads(l)["msg"].startswith("access ") for l in lines))
+        entries = [json.loads(line) for line in lines]
+        for entry in entries:
+            if entry.get("type") != "access":
+                self.assertEqual(set(entry), {"time", "level", "msg"})
+        # An access record is an object with typed fields, not a string to
+        # parse again: what Loki or Elasticsearch index as they are.
+        # The last one: the first is the start-up wait's connection.
+        access = [e for e in entries if e.get("type") == "access"][-1]
+        self.assertEqual(access["listener"], "vip")
+        self.assertEqual(access["frontend"], f"127.0.0.1:{self.port}")
+        self.assertRegex(access["client"], r"^127\.0\.0\.1:\d+$")
+        self.assertEqual((access["pool"], access["server"], access["outcome"]), ("web", "b1", "ok"))
+        self.assertEqual(access["upstream"], f"127.0.0.1:{servers[0]['port']}")
+        for key in ("connection", "bytes_in", "bytes_out", "retries", "tried"):
+            self.assertIsInstance(access[key], int, key)
+        self.assertGreater(access["bytes_in"], 0)
+        self.assertGreater(access["bytes_out"], 0)
+        self.assertEqual((access["retries"], access["tried"]), (0, 1))
+        for key in ("duration_ms", "connect_ms"):
+            self.assertIsInstance(access[key], float, key)
+        self.assertLessEqual(access["connect_ms"], access["duration_ms"])
+
+    def test_text_access_lines_carry_the_same_fields(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers))
+        self.assertEqual(http_get(self.port), (0, "b1"))
+        wait_until(lambda: "access listener=vip" in self.sb.log(), what="access line")
+        self.assertRegex(self.sb.log(),
+                         r"access listener=vip client=127\.0\.0\.1:\d+ pool=web server=b1 "
+                         r"upstream=127\.0\.0\.1:\d+ bytes_in=[1-9]\d* bytes_out=[1-9]\d* "
+                         r"duration_ms=[\d.]+ connect_ms=[\d.]+ outcome=ok retries=0 tried=1 "
+                         rf"connection=\d+ frontend=127\.0\.0\.1:{self.port}\n")
 
     def test_the_access_log_does_not_depend_on_the_level(self):
         servers = self.backends(("b1",))

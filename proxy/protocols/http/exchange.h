@@ -44,8 +44,9 @@ constexpr std::uint64_t kReplayLimit = 64 * 1024;
 
 // Who the client is: for forwarded headers, affinity and the access log.
 struct ClientInfo {
-  std::string text;  // "address:port"
-  std::string ip;    // without brackets, IPv4-mapped addresses unmapped
+  std::uint64_t connection = 0;  // the connection's id, for the access log
+  std::string text;              // "address:port"
+  std::string ip;                // without brackets, IPv4-mapped addresses unmapped
   bool v6 = false;
   bool tls = false;
   std::string tls_version;

@@ -118,6 +118,7 @@ class Session final : public ClientSide {
     const auto took = Clock::now() - request_started_;
     counters.count(log_.status, took);
     if (!access_log_enabled()) return;
+    log_.connection = info_.connection;
     log_.listener = h_.listener().name;
     log_.client = info_.text;
     log_.protocol = "h1";

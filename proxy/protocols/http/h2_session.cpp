@@ -574,6 +574,7 @@ void H2Stream::finish(HttpPoolCounters& counters) {
   const auto took = Clock::now() - started_at_;
   counters.count(log_.status, took);
   if (!access_log_enabled()) return;
+  log_.connection = conn_.info.connection;
   log_.listener = conn_.h.listener().name;
   log_.client = conn_.info.text;
   log_.protocol = "h2";

@@ -59,6 +59,7 @@ namespace {
 
 ClientInfo client_info(const AdmittedClient& client, bool tls) {
   ClientInfo info;
+  info.connection = client.id;
   info.text = net::to_string(client.endpoints.client);
   const auto ip = net::to_ip(client.endpoints.client.address()).unmapped();
   info.ip = ip.to_string();

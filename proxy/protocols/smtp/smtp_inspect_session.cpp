@@ -652,6 +652,7 @@ void SmtpInspectSession::finish(int code, std::string_view result) {
   stats_.smtp.count(counted);
   if (!access_log_enabled()) return;
   SmtpAccessRecord a;
+  a.connection = client_.id;
   a.listener = settings_.listener;
   a.client = client_text_;
   a.sender = sender_;

@@ -62,7 +62,9 @@ awaitable<void> serve_l4(Worker& worker, AdmittedClient client, const PoolRuntim
   const auto idle = cfg.idle_timeout;
   const std::string client_text = net::to_string(client.endpoints.client);
   AccessRecord record;
+  record.connection = client.id;
   record.listener = cfg.name;
+  record.frontend = client.listener->frontend;  // the relay holds the listener
   record.client = client_text;
   record.pool = pool.config.name;
   const auto log_end = [&](std::string_view outcome) {
@@ -74,6 +76,7 @@ awaitable<void> serve_l4(Worker& worker, AdmittedClient client, const PoolRuntim
   UpstreamAttempt attempt(worker, pool, client.endpoints);
   auto upstream = co_await attempt.next(options.accept);
   record.retries = attempt.retries();
+  record.tried = attempt.tried();
   if (!upstream) {
     spdlog::warn("listener {}: no server of pool {} accepted {} ({} tried)", cfg.name,
                  pool.config.name, client_text, attempt.tried());
@@ -89,6 +92,7 @@ awaitable<void> serve_l4(Worker& worker, AdmittedClient client, const PoolRuntim
   const balancer::ServerView& server = upstream->view();
   record.server = server.name;
   record.upstream = server.address;
+  record.connect = std::chrono::steady_clock::now() - client.accepted;
 
   std::size_t owed_bytes = 0;
   if (options.accept && !options.accept->owed_to_client().empty()) {
