@@ -15,6 +15,7 @@ a real Postfix sees the real client through XCLIENT."""
 
 import base64
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -31,7 +32,7 @@ from sbtest import (IntegrationTest, PostfixInstance, SmtpClient, SmtpSink,  # n
 
 
 def inspect_config(port, admin, servers, spool, retries=2, balance="first-available",
-                   max_size="1MB", listener_lines="", smtp_lines=""):
+                   max_size="1MB", listener_lines="", smtp_lines="", log_format="text"):
     """One listener "relay" in inspect mode on `port` and its pool "relay" of
     `servers` [(name, port)]. No health checks and no passive ejection: every
     transaction meets the failing servers, so what keeps mail flowing is the
@@ -40,7 +41,7 @@ def inspect_config(port, admin, servers, spool, retries=2, balance="first-availa
     return f"""\
 workers: 2
 admin: {{listen: 127.0.0.1:{admin}}}
-log: {{access: true}}
+log: {{access: true, format: {log_format}}}
 pools:
   relay:
     retries: {retries}
@@ -540,6 +541,28 @@ class SmtpInspectTest(IntegrationTest):
                  if "listener=relay" in line and "a@example.test" in line]
         self.assertEqual(len(lines), 2, lines)
         self.assertTrue(all("access" in line for line in lines), lines)
+
+    def test_json_access_records_have_typed_fields(self):
+        sink = SmtpSink(self.procs)
+        port = self.relay([("sink", sink.port)], log_format="json")
+        c = self.session(port)
+        for line, code in (("EHLO client.test", 250), ("MAIL FROM:<>", 250),
+                           ("RCPT TO:<b@example.test>", 250), ("DATA", 354)):
+            self.assertEqual(c.command(line)[0], code, line)
+        self.assertEqual(c.command(dot_stuff(simple_message()).decode() + ".")[0], 250)
+        c.close()
+
+        def records():
+            return [r for r in map(json.loads, self.sb.log(settle=0.05).splitlines())
+                    if r.get("type") == "access"]
+        wait_until(lambda: records(), what="the transaction's access record")
+        (r,) = records()
+        self.assertEqual((r["listener"], r["from"], r["server"], r["result"]),
+                         ("relay", "", "sink", "accepted"))
+        self.assertEqual((r["rcpts"], r["tries"], r["reply"]), (1, 1, 250))
+        self.assertEqual(r["size"], len(simple_message()))
+        self.assertIsInstance(r["duration_ms"], float)
+        self.assertIsInstance(r["connection"], int)
 
 
     def test_starttls_with_a_client_certificate_required(self):
