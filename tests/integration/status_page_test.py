@@ -168,9 +168,12 @@ listeners:
             self.assertEqual(ev(button.format("confirm") + ".textContent"), "disable web1?")
             self.assertEqual(ev("document.activeElement.dataset.key"), "confirm cas/web1")
             time.sleep(2.5)  # still asking after a refresh; nothing sent
+            self.assertEqual(ev(button.format("confirm") + ".textContent"), "disable web1?")
+            self.assertEqual(ev("document.activeElement.dataset.key"), "confirm cas/web1")
             self.assertEqual(server("web1")["admin_state"], "enabled")
             ev(button.format("cancel") + ".click()")
             self.assertIsNone(ev(button.format("confirm")))
+            self.assertEqual(ev("document.activeElement.dataset.key"), "disable cas/web1")
             self.assertEqual(server("web1")["admin_state"], "enabled")
             # Asked again and confirmed: disabled, in /status and on the page.
             ev(button.format("disable") + ".click()")
