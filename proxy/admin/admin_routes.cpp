@@ -4,9 +4,13 @@
 #include "proxy/admin/status_page.h"
 
 #include <openssl/crypto.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/json/serialize.hpp>
 #include <cctype>
+#include <chrono>
 #include <optional>
 #include <vector>
 
@@ -119,6 +123,30 @@ AdminResponse unauthorized(const AdminRequest& req) {
   return res;
 }
 
+// The node's host name, for an operator who watches several nodes' pages
+// (docs/high-availability.md): read at each request, as it may change.
+std::string node_name() {
+  std::array<char, 256> buf{};
+  if (::gethostname(buf.data(), buf.size() - 1) != 0) return {};
+  return net::escape_bytes(buf.data());
+}
+
+// GET /status: the pools and servers (PoolControl::status), with which node
+// answers, since when, and its listeners (README.md "Admin API").
+boost::json::value status_json(const AdminContext& ctx) {
+  boost::json::value status = ctx.pools.status();
+  auto& root = status.as_object();
+  root["node"] = node_name();
+  const auto started = std::chrono::floor<std::chrono::seconds>(ctx.started);
+  root["started"] = started.time_since_epoch().count();
+  root["uptime_seconds"] =
+      std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::system_clock::now() - ctx.started)
+                                    .count());
+  root["listeners"] = ctx.listeners ? ctx.listeners() : boost::json::value(boost::json::array{});
+  return status;
+}
+
 }  // namespace
 
 std::string url_decode(std::string_view s) {
@@ -186,7 +214,7 @@ AdminResponse handle_admin_request(const AdminRequest& req, const AdminContext& 
   }
   if (parts.size() == 1 && parts[0] == "status") {
     if (!get) return not_allowed(req, "GET, HEAD");
-    return reply(req, http::status::ok, boost::json::serialize(ctx.pools.status()));
+    return reply(req, http::status::ok, boost::json::serialize(status_json(ctx)));
   }
   if (parts.size() == 3 && parts[0] == "pools" && parts[2] == "pick") {
     if (!get) return not_allowed(req, "GET, HEAD");

@@ -4,6 +4,7 @@
 
 #include <boost/beast/http.hpp>
 #include <boost/json/value.hpp>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -33,6 +34,11 @@ struct AdminContext {
   const std::function<ReloadOutcome()>& reload;
   // GET /healthz: empty while every worker runs, else what is wrong.
   const std::function<std::string()>& liveness;
+  // GET /status "listeners": each listener's live connections against its
+  // max-connections (unset: an empty list).
+  const std::function<boost::json::value()>& listeners;
+  // When this switchboard started (GET /status "started", "uptime_seconds").
+  std::chrono::system_clock::time_point started;
 };
 
 AdminResponse handle_admin_request(const AdminRequest& req, const AdminContext& ctx);

@@ -148,7 +148,8 @@ awaitable<void> AdminServer::serve(tcp::socket socket) {
       co_return;
     }
     if (ec) co_return;  // closed, timed out or malformed: nothing to answer
-    const AdminContext ctx{pools_, token_, shutting_down_.load(), metrics_, reload_, liveness_};
+    const AdminContext ctx{pools_,     token_,  shutting_down_.load(), metrics_, reload_, liveness_,
+                           listeners_, started_};
     auto res = handle_admin_request(parser.get(), ctx);
     if (parser.get().method() == http::verb::head) res.body().clear();
     stream.expires_after(kResponseTimeout);

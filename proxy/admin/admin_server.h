@@ -48,6 +48,10 @@ class AdminServer {
   // GET /healthz fails with what `problem` returns when it is not empty (a
   // dead or stuck worker); set before start.
   void set_liveness(std::function<std::string()> problem) { liveness_ = std::move(problem); }
+  // GET /status lists the listeners that `describe` returns (set before start).
+  void set_listeners(std::function<boost::json::value()> describe) {
+    listeners_ = std::move(describe);
+  }
 
   // The token in admin.token-file `path` (surrounding whitespace removed);
   // empty for no file. Throws ListenError naming the file when it cannot be
@@ -67,6 +71,9 @@ class AdminServer {
   std::function<std::string()> metrics_;
   std::function<ReloadOutcome()> reload_;
   std::function<std::string()> liveness_;
+  std::function<boost::json::value()> listeners_;
+  // Made once, at start: the process's start as /status reports it.
+  std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   std::size_t open_ = 0;  // connections being served (control thread only)
   bool full_logged_ = false;
 };

@@ -51,7 +51,7 @@ PoolControl::PoolControl(asio::any_io_executor control, PoolRegistry& pools,
   const auto now = std::chrono::system_clock::now();
   index_.resize(pools_.size());
   for (std::size_t i = 0; i < pools_.size(); ++i) {
-    for (const auto& s : pools_.at(i).snapshot->servers) records_[s.id] = {i, now, {}};
+    for (const auto& s : pools_.at(i).snapshot->servers) records_[s.id] = {i, now, now, {}};
     index_pool(i);
   }
 }
@@ -93,6 +93,7 @@ json::value PoolControl::server_json(std::size_t pool, std::size_t server) const
   o["connections_total"] = s.stats->connections_total.load(std::memory_order_relaxed);
   const ServerRecord& record = records_.at(s.id);
   o["since"] = iso8601(record.since);
+  o["health_since"] = iso8601(record.health_since);
   const CheckRecord& c = record.check;
   if (c.any) {
     o["last_check"] =
@@ -181,7 +182,7 @@ void PoolControl::rebuild() {
   for (std::size_t i = 0; i < pools_.size(); ++i) {
     for (const auto& s : pools_.at(i).snapshot->servers) {
       if (records_.contains(s.id)) continue;
-      records_[s.id] = {i, now, {}};
+      records_[s.id] = {i, now, now, {}};
       if (hooks_.added) hooks_.added(i, s);
     }
   }
@@ -253,7 +254,8 @@ void PoolControl::set_health(std::uint64_t id, bool up, std::string_view why) {
   (up ? s.stats->went_up : s.stats->went_down).fetch_add(1, std::memory_order_relaxed);
   // Back in rotation: slow start (if the pool has a window) ramps from now.
   if (up && s.eligible()) s.up_since = std::chrono::steady_clock::now();
-  records_[id].since = std::chrono::system_clock::now();
+  auto& record = records_[id];
+  record.since = record.health_since = std::chrono::system_clock::now();
   spdlog::warn("pool {}: {} {}: {}", p.config.name, s.name, up ? "up" : "down", why);
   publish(pool, std::move(next));
 }
@@ -305,7 +307,8 @@ bool PoolControl::set_members(std::size_t pool, std::vector<balancer::ServerView
     m.id = pools_.next_server_id();
     m.stats = std::make_shared<balancer::ServerStats>();
     m.health = balancer::Health::up;  // assumed up until its first check (docs/configuration.md)
-    records_[m.id] = {pool, std::chrono::system_clock::now(), {}};
+    const auto now = std::chrono::system_clock::now();
+    records_[m.id] = {pool, now, now, {}};
     spdlog::info("pool {}: server {} ({}) joins ({})", p.config.name, m.name, m.address, cause);
     added.push_back(m);
     next->servers.push_back(std::move(m));

@@ -115,6 +115,9 @@ class PoolControl {
   struct ServerRecord {
     std::size_t pool = 0;
     std::chrono::system_clock::time_point since;  // when its effective state last changed
+    // When its health (up/down, from checks or ejection) last changed, or
+    // when it joined: apart from `since`, which an operator's drain moves too.
+    std::chrono::system_clock::time_point health_since;
     CheckRecord check;
   };
   void publish(std::size_t pool, std::shared_ptr<balancer::PoolSnapshot> next);

@@ -115,6 +115,8 @@ class Runtime {
   metrics::Sample metrics_sample() const;
   // GET /healthz: empty while every worker runs its loop, else what is wrong.
   std::string worker_problem() const;
+  // GET /status "listeners" (README.md "Admin API").
+  boost::json::value listeners_json() const;
 
   awaitable<void> handle_signals();
   awaitable<void> report_every_second();
@@ -460,6 +462,7 @@ int Runtime::run() {
   admin_->set_metrics([this] { return exporter_.render(metrics_sample()); });
   admin_->set_reload([this] { return reload("POST /reload"); });
   admin_->set_liveness([this] { return worker_problem(); });
+  admin_->set_listeners([this] { return listeners_json(); });
   ListenerSet::Plan plan = listeners_.prepare(*cfg_, pools_.all());  // throws ListenError
   listeners_.commit(plan);
   for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->install(generation_for(w, plan));
@@ -521,6 +524,24 @@ int Runtime::run() {
   for (auto& w : workers_) w->join();
   spdlog::info("stopped");
   return exit_code_;
+}
+
+boost::json::value Runtime::listeners_json() const {
+  boost::json::array out;
+  for (const auto& l : listeners_.current()) {
+    boost::json::array listen;
+    for (const auto& hp : l->config.listen) listen.emplace_back(hp.to_string());
+    out.push_back(boost::json::object{
+        {"name", l->config.name},
+        {"protocol", config::to_string(l->config.protocol)},
+        {"listen", std::move(listen)},
+        // Against max-connections, which counts every worker's connections
+        // (docs/configuration.md, "listeners").
+        {"active_connections", l->stats->active.load(std::memory_order_relaxed)},
+        {"max_connections", l->config.max_connections},
+        {"connections_total", l->stats->connections_total.load(std::memory_order_relaxed)}});
+  }
+  return out;
 }
 
 std::string Runtime::worker_problem() const {

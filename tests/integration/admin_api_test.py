@@ -51,6 +51,47 @@ class AdminApiTest(IntegrationTest):
                 self.assertIn(key, s)
             self.assertEqual((s["state"], s["admin_state"], s["health"]),
                              ("up", "enabled", "up"))
+            self.assertRegex(s["health_since"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+    def test_status_names_the_node_its_uptime_and_listeners(self):
+        before = int(time.time())
+        self.start()
+        code, body = self.call("GET", "/status")
+        self.assertEqual(code, 200)
+        self.assertEqual(body["node"], socket.gethostname())
+        self.assertLessEqual(before - 1, body["started"])
+        self.assertLessEqual(body["started"], int(time.time()))
+        self.assertGreaterEqual(body["uptime_seconds"], 0)
+        self.assertLessEqual(body["uptime_seconds"], int(time.time()) - before + 1)
+        (vip,) = body["listeners"]
+        self.assertEqual((vip["name"], vip["protocol"], vip["listen"], vip["max_connections"],
+                          vip["active_connections"]),
+                         ("vip", "tcp", [f"127.0.0.1:{self.port}"], 10000, 0))
+        # Held connections count against max-connections as they are open.
+        held = [socket.create_connection(("127.0.0.1", self.port), timeout=5) for _ in range(3)]
+        try:
+            sbtest.wait_until(
+                lambda: self.call("GET", "/status")[1]["listeners"][0]["active_connections"] == 3,
+                timeout=5, what="3 active connections on vip")
+            self.assertGreaterEqual(
+                self.call("GET", "/status")[1]["listeners"][0]["connections_total"], 3)
+        finally:
+            for c in held:
+                c.close()
+        sbtest.wait_until(
+            lambda: self.call("GET", "/status")[1]["listeners"][0]["active_connections"] == 0,
+            timeout=10, what="the closed connections gone from vip")
+        time.sleep(1.1)
+        self.assertGreater(self.call("GET", "/status")[1]["uptime_seconds"], 0)
+
+    def test_health_since_moves_with_health_not_with_the_admin_state(self):
+        self.start()
+        before = self.call("GET", "/status")[1]["pools"][0]["servers"][0]
+        time.sleep(1.1)  # the times have a resolution of one second
+        code, after = self.call("POST", f"/pools/web/servers/{before['name']}/drain")
+        self.assertEqual(code, 200)
+        self.assertEqual(after["health_since"], before["health_since"])
+        self.assertNotEqual(after["since"], before["since"])
 
     def test_drain_keeps_open_connections_and_sends_new_ones_elsewhere(self):
         self.start()

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/unit/proxy/config/config_test_util.h"
@@ -216,6 +217,31 @@ TEST_F(PoolControlTest, AServerThatWentDownIsPublishedToEveryWorker) {
   EXPECT_EQ(st.at("last_check").at("result").as_string(), "fail");
   EXPECT_EQ(st.at("last_failure").at("detail").as_string(), "connection refused");
   EXPECT_EQ(control_.status().at("pools").as_array().at(0).at("servers_up").as_int64(), 2);
+}
+
+// The status page shows for how long a server has been up or down, apart
+// from what the operator set: a drain moves `since`, not `health_since`; a
+// health transition moves both; a check that changes nothing moves neither.
+TEST_F(PoolControlTest, HealthSinceMovesWithTheHealthAloneNotWithTheAdminState) {
+  const auto before = status_of("web", "b");
+  EXPECT_EQ(before.at("health_since"), before.at("since"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the times are in seconds
+
+  ASSERT_EQ(control_.set_admin_state("web", "b", balancer::AdminState::drain).lookup,
+            PoolControl::Lookup::ok);
+  const auto drained = status_of("web", "b");
+  EXPECT_EQ(drained.at("health_since"), before.at("health_since"));
+  EXPECT_NE(drained.at("since"), before.at("since"));
+
+  const std::uint64_t b = id_of("web", "b");
+  control_.apply_check(b, failed("timed out"), health::Transition::none);
+  EXPECT_EQ(status_of("web", "b").at("health_since"), before.at("health_since"));
+
+  control_.apply_check(b, failed("connection refused"), health::Transition::went_down);
+  const auto down = status_of("web", "b");
+  EXPECT_EQ(down.at("health").as_string(), "down");
+  EXPECT_EQ(down.at("admin_state").as_string(), "drain");
+  EXPECT_NE(down.at("health_since"), before.at("health_since"));
 }
 
 TEST_F(PoolControlTest, ACheckWithoutTransitionIsRecordedButNotPublished) {
