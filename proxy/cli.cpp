@@ -160,6 +160,11 @@ int main(int argc, char** argv) {
     while (!mx_options.domain.empty() && mx_options.domain.back() == '.') {
       mx_options.domain.pop_back();
     }
+    if (mx_options.domain.empty()) {
+      std::fprintf(stderr,
+                   "switchboard: mx-test needs a DOMAIN\nusage: see switchboard mx-test --help\n");
+      return kUsage;
+    }
     return mxtest::run(mx_options);
   }
   return cmd_version();

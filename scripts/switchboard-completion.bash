@@ -21,7 +21,7 @@ _switchboard() {
     if [[ $cur == -* ]]; then
       mapfile -t COMPREPLY < <(compgen -W "--help --version" -- "$cur")
     else
-      mapfile -t COMPREPLY < <(compgen -W "run check mx-test version help" -- "$cur")
+      mapfile -t COMPREPLY < <(compgen -W "run check mx-test version" -- "$cur")
     fi
     return 0
   fi

@@ -130,7 +130,7 @@ listeners:
 
     def test_usage_errors(self):
         for args in ([], ["--queries", "0", "x.test"], ["x.test", "--bogus"],
-                     ["x.test", "--timeout", "soon"]):
+                     ["x.test", "--timeout", "soon"], ["."], [""]):
             r = subprocess.run([SWITCHBOARD, "mx-test", *args], capture_output=True, text=True,
                                timeout=10)
             self.assertEqual(r.returncode, 2, (args, r.stderr))
