@@ -241,6 +241,7 @@ asio::awaitable<bool> connect(KeptConnection::State& c, const bool& expired, Pro
     co_return false;
   }
   result.note("TLS: " + net::tls_summary(c.tls->native_handle()));
+  result.certificate_expiry = net::certificate_expiry_unix(c.tls->native_handle());
   co_return true;
 }
 

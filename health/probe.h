@@ -30,6 +30,9 @@ struct ProbeResult {
   // is down, without a packet capture. Grown through note() only, so that a
   // server that talks without end costs a bounded transcript.
   std::vector<std::string> transcript;
+  // The notAfter (unix seconds) of the certificate a TLS handshake of this
+  // probe saw (STARTTLS, https); 0 when it made none.
+  std::int64_t certificate_expiry = 0;
 
   // Appends `line`, unless the transcript would then pass
   // kMaxTranscriptLines lines or kMaxTranscriptBytes bytes: it then ends with

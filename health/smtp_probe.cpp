@@ -52,6 +52,7 @@ asio::awaitable<void> over_tls(LineSession<tcp::socket>& plain, const CheckSpec&
     co_return;
   }
   const std::string expiry = net::certificate_expiry(tls.native_handle());
+  result.certificate_expiry = net::certificate_expiry_unix(tls.native_handle());
   result.note(fmt::format("TLS: {}, {}", net::tls_summary(tls.native_handle()), expiry));
   LineSession<asio::ssl::stream<tcp::socket&>> secure{tls, plain.deadline_expired, result, {}};
   net::SmtpReply again;

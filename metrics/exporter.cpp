@@ -109,6 +109,16 @@ struct Exporter::Families {
       registry, "switchboard_health_check_duration_seconds", "Duration of active health checks");
   Family<Counter>& state_changes = counter(registry, "switchboard_server_state_changes_total",
                                            "Health transitions of the server");
+  Family<Gauge>& server_health =
+      gauge(registry, "switchboard_server_health",
+            "1 while the checks say the server is up, whatever its admin state");
+  Family<Gauge>& server_last_change =
+      gauge(registry, "switchboard_server_last_change_timestamp_seconds",
+            "When the server's state (switchboard_server_state) last changed");
+  Family<Gauge>& server_certificate_expiry =
+      gauge(registry, "switchboard_server_certificate_expiry_timestamp_seconds",
+            "notAfter of the certificate the server's last TLS check (starttls, https) saw; 0 "
+            "before one has");
   // pools
   Family<Gauge>& pool_up =
       gauge(registry, "switchboard_pool_servers_up", "Servers of the pool that are up");
@@ -121,6 +131,8 @@ struct Exporter::Families {
       registry, "switchboard_listener_connections_total", "Connections admitted by the listener");
   Family<Gauge>& listener_active = gauge(registry, "switchboard_listener_active_connections",
                                          "Open connections of the listener");
+  Family<Gauge>& listener_max =
+      gauge(registry, "switchboard_listener_max_connections", "The listener's max-connections");
   Family<Counter>& listener_rejected = counter(registry, "switchboard_listener_rejected_total",
                                                "Connections refused at once, by reason");
   Family<Counter>& dns_queries =
@@ -194,6 +206,9 @@ struct Exporter::Families {
     Histogram* check;
     Counter* to_up;
     Counter* to_down;
+    Gauge* health;
+    Gauge* last_change;
+    Gauge* certificate_expiry;
   };
   std::map<std::pair<std::string, std::string>, Server> servers;
   struct Pool {
@@ -205,6 +220,7 @@ struct Exporter::Families {
   struct Listener {
     Counter* connections;
     Gauge* active;
+    Gauge* max;
     std::array<Counter*, kRejects.size()> rejected;
     // dns listeners
     std::array<std::array<Counter*, kDnsRcodes.size()>, kDnsQtypes.size()> queries{};
@@ -260,6 +276,9 @@ struct Exporter::Families {
     s.check = &check_duration.Add(l, bounds());
     s.to_up = &state_changes.Add(with("to", "up"));
     s.to_down = &state_changes.Add(with("to", "down"));
+    s.health = &server_health.Add(l);
+    s.last_change = &server_last_change.Add(l);
+    s.certificate_expiry = &server_certificate_expiry.Add(l);
     return s;
   }
 
@@ -276,6 +295,9 @@ struct Exporter::Families {
     for (Counter* c : s.checks) checks.Remove(c);
     check_duration.Remove(s.check);
     remove_all(state_changes, {s.to_up, s.to_down});
+    server_health.Remove(s.health);
+    server_last_change.Remove(s.last_change);
+    server_certificate_expiry.Remove(s.certificate_expiry);
   }
 };
 
@@ -312,7 +334,8 @@ std::string Exporter::render(const Sample& sample) {
     sync(*p->second.retries, static_cast<double>(pool.retries));
     sync(*p->second.exhausted, static_cast<double>(pool.exhausted));
     int up = 0;
-    for (const balancer::ServerView& s : pool.snapshot->servers) {
+    for (std::size_t index = 0; index < pool.snapshot->servers.size(); ++index) {
+      const balancer::ServerView& s = pool.snapshot->servers[index];
       const auto key = std::pair{pool.name, s.name};
       seen_servers.insert(key);
       auto it = f.servers.find(key);
@@ -351,6 +374,11 @@ std::string Exporter::render(const Sample& sample) {
       sync(*m.check, st.check_duration);
       sync(*m.to_up, static_cast<double>(st.went_up.load(std::memory_order_relaxed)));
       sync(*m.to_down, static_cast<double>(st.went_down.load(std::memory_order_relaxed)));
+      m.health->Set(s.health == balancer::Health::up ? 1 : 0);
+      const ServerControlSample control =
+          index < pool.servers.size() ? pool.servers[index] : ServerControlSample{};
+      m.last_change->Set(control.state_changed);
+      m.certificate_expiry->Set(control.certificate_expiry);
     }
     p->second.up->Set(up);
   }
@@ -380,6 +408,7 @@ std::string Exporter::render(const Sample& sample) {
       const Labels labels{{"listener", l.name}};
       it->second.connections = &f.listener_connections.Add(labels);
       it->second.active = &f.listener_active.Add(labels);
+      it->second.max = &f.listener_max.Add(labels);
       for (std::size_t i = 0; i < kRejects.size(); ++i) {
         Labels more = labels;
         more["reason"] = kRejects[i];
@@ -475,6 +504,7 @@ std::string Exporter::render(const Sample& sample) {
     }
     sync(*it->second.connections, static_cast<double>(l.connections_total));
     it->second.active->Set(static_cast<double>(l.active));
+    it->second.max->Set(static_cast<double>(l.max_connections));
     for (std::size_t i = 0; i < kRejects.size(); ++i) {
       sync(*it->second.rejected[i], static_cast<double>(l.rejected[i]));
     }
@@ -486,6 +516,7 @@ std::string Exporter::render(const Sample& sample) {
     }
     f.listener_connections.Remove(it->second.connections);
     f.listener_active.Remove(it->second.active);
+    f.listener_max.Remove(it->second.max);
     for (Counter* c : it->second.rejected) f.listener_rejected.Remove(c);
     if (it->second.all_down) {
       for (auto& row : it->second.queries) {

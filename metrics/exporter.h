@@ -20,11 +20,19 @@
 
 namespace sb::metrics {
 
+// What the control plane knows of a server beyond its snapshot entry.
+struct ServerControlSample {
+  double state_changed = 0;       // unix seconds
+  double certificate_expiry = 0;  // unix seconds; 0: no TLS check has seen one
+};
+
 struct PoolSample {
   std::string name;
   std::shared_ptr<const balancer::PoolSnapshot> snapshot;
   std::uint64_t retries = 0;
   std::uint64_t exhausted = 0;
+  // Index = the server's index in `snapshot` (missing entries read as zero).
+  std::vector<ServerControlSample> servers;
 };
 
 // switchboard_dns_queries_total's label values, in the order of
@@ -49,8 +57,8 @@ inline constexpr std::array<std::string_view, 3> kSipDropReasons = {"malformed",
                                                                     "unmatched"};
 // switchboard_smtp_transactions_total's `result` values, in the order of
 // ListenerSample::smtp_transactions.
-inline constexpr std::array<std::string_view, 4> kSmtpResults = {"accepted", "replayed",
-                                                                 "tempfail", "rejected"};
+inline constexpr std::array<std::string_view, 4> kSmtpResults = {"accepted", "replayed", "tempfail",
+                                                                 "rejected"};
 
 // An http listener's requests to one pool.
 struct HttpSample {
@@ -63,6 +71,7 @@ struct ListenerSample {
   std::string name;
   std::uint64_t connections_total = 0;
   std::int64_t active = 0;
+  std::uint32_t max_connections = 0;
   std::array<std::uint64_t, 3> rejected{};  // acl, limit, proxy-header
   // dns listeners
   bool dns = false;

@@ -29,6 +29,14 @@ std::string tls_summary(SSL* ssl) {
   return fmt::format("{} {}", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 }
 
+std::int64_t certificate_expiry_unix(SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (!cert) return 0;
+  std::tm tm{};
+  if (!ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm)) return 0;
+  return static_cast<std::int64_t>(::timegm(&tm));
+}
+
 std::string certificate_expiry(SSL* ssl) {
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (!cert) return "no certificate";

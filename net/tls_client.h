@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/ssl.hpp>
+#include <cstdint>
 #include <string>
 
 namespace sb::net {
@@ -23,5 +24,7 @@ std::string tls_summary(SSL* ssl);
 // The peer certificate's notAfter as "2027-01-31T12:00:00Z (in 70 days)", or
 // "no certificate".
 std::string certificate_expiry(SSL* ssl);
+// The same notAfter in unix seconds; 0 without a certificate or a readable date.
+std::int64_t certificate_expiry_unix(SSL* ssl);
 
 }  // namespace sb::net

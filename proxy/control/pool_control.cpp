@@ -188,6 +188,14 @@ void PoolControl::rebuild() {
   }
 }
 
+PoolControl::ServerTimes PoolControl::times(std::uint64_t id) const {
+  const auto record = records_.find(id);
+  if (record == records_.end()) return {};
+  const auto since = record->second.since.time_since_epoch();
+  return {std::chrono::duration<double>(since).count(),
+          static_cast<double>(record->second.check.certificate_expiry)};
+}
+
 void PoolControl::apply_check(std::uint64_t id, const health::ProbeResult& result,
                               health::Transition transition) {
   const auto record = records_.find(id);
@@ -210,6 +218,9 @@ void PoolControl::apply_check(std::uint64_t id, const health::ProbeResult& resul
              : result.timed_out   ? "timeout"
                                   : "fail";
   c.latency_ms = static_cast<double>(result.latency.count()) / 1000.0;
+  // A check that reuses its connection makes no handshake: the certificate
+  // seen last stays the one reported.
+  if (result.certificate_expiry != 0) c.certificate_expiry = result.certificate_expiry;
   // /status must stay valid JSON whatever a server answered: its bytes are
   // escaped here, where they reach the admin API, even though the probes
   // escape the lines they quote (escaping twice changes nothing).

@@ -78,6 +78,15 @@ class PoolControl {
   // GET /status (README.md, "Admin API").
   boost::json::value status() const;
 
+  // For the metrics, of server `id` (zeros for a server that has left): when
+  // its state last changed and the notAfter of the certificate its last TLS
+  // check saw (0: none), in unix seconds.
+  struct ServerTimes {
+    double state_changed = 0;
+    double certificate_expiry = 0;
+  };
+  ServerTimes times(std::uint64_t id) const;
+
   struct DryRun {
     Lookup lookup = Lookup::ok;
     std::string error;        // a bad client address
@@ -111,6 +120,7 @@ class PoolControl {
     std::chrono::system_clock::time_point failure_at;
     std::string failure_detail;
     std::vector<std::string> failure_transcript;
+    std::int64_t certificate_expiry = 0;  // unix seconds; kept across checks without a handshake
   };
   struct ServerRecord {
     std::size_t pool = 0;

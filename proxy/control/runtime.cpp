@@ -194,15 +194,23 @@ metrics::Sample Runtime::metrics_sample() const {
   metrics::Sample s;
   for (std::size_t p = 0; p < pools_.size(); ++p) {
     const PoolRuntime& pool = pools_.at(p);
-    s.pools.push_back({pool.config.name, pool.snapshot,
-                       pool.stats->retries.load(std::memory_order_relaxed),
-                       pool.stats->exhausted.load(std::memory_order_relaxed)});
+    metrics::PoolSample& ps = s.pools.emplace_back(
+        metrics::PoolSample{pool.config.name,
+                            pool.snapshot,
+                            pool.stats->retries.load(std::memory_order_relaxed),
+                            pool.stats->exhausted.load(std::memory_order_relaxed),
+                            {}});
+    for (const auto& server : pool.snapshot->servers) {
+      const auto t = pool_control_.times(server.id);
+      ps.servers.push_back({t.state_changed, t.certificate_expiry});
+    }
   }
   for (const auto& l : listeners_.current()) {
     metrics::ListenerSample ls;
     ls.name = l->config.name;
     ls.connections_total = l->stats->connections_total.load(std::memory_order_relaxed);
     ls.active = l->stats->active.load(std::memory_order_relaxed);
+    ls.max_connections = l->config.max_connections;
     for (std::size_t i = 0; i < kRejectReasons; ++i) {
       ls.rejected[i] = l->stats->rejected[i].load(std::memory_order_relaxed);
     }

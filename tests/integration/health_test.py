@@ -154,6 +154,15 @@ class HealthTest(IntegrationTest):
         # self_signed_certificate makes it valid for 2 days.
         self.assertRegex(detail, r"certificate expires \d{4}-\d\d-\d\dT[\d:]+Z \(in [12] days\)")
         self.assertIn("STARTTLS not offered", s["plain"]["last_failure"]["detail"])
+        # The certificate's notAfter as a gauge, for the shipped expiry alert.
+        expiry = sbtest.metric_value(
+            self.admin, 'switchboard_server_certificate_expiry_timestamp_seconds'
+            '{pool="p",server="tls"}')
+        self.assertGreater(expiry, time.time() + 86400)
+        self.assertLess(expiry, time.time() + 3 * 86400)
+        self.assertEqual(sbtest.metric_value(
+            self.admin, 'switchboard_server_certificate_expiry_timestamp_seconds'
+            '{pool="p",server="plain"}'), 0)
         self.assertIn("C: EHLO probe.test", s["plain"]["last_failure"]["transcript"])
         # Postfix saw the second EHLO over TLS.
         wait_until(lambda: "TLS connection established" in tls.maillog(), timeout=5,

@@ -11,8 +11,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import sbtest  # noqa: E402
-from sbtest import (IntegrationTest, Nginx, Switchboard, free_port, http_get,  # noqa: E402
-                    one_pool_config, wait_until)
+from sbtest import (IntegrationTest, Nginx, Switchboard, admin_call, free_port,  # noqa: E402
+                    http_get, one_pool_config, wait_until)
 
 
 def parse(text):
@@ -30,7 +30,7 @@ def parse(text):
 
 # Metrics that a shipped alert watches although this build does not export
 # them yet: the alert stays quiet until they are.
-NOT_EXPORTED_YET = {"switchboard_server_certificate_expiry_timestamp_seconds"}
+NOT_EXPORTED_YET = set()
 
 
 class MetricsTest(IntegrationTest):
@@ -104,9 +104,32 @@ class MetricsTest(IntegrationTest):
         self.assertEqual(self.value(s, "switchboard_server_state_changes_total", pool="p",
                                     server="gone", to="down"), 1)
         self.assertEqual(self.value(s, "switchboard_pool_servers_up", pool="p"), 2)
+        # Health apart from admin state, and since when the state holds.
+        self.assertEqual(self.value(s, "switchboard_server_health", pool="p", server="a"), 1)
+        self.assertEqual(self.value(s, "switchboard_server_health", pool="p", server="gone"), 0)
+        changed_a = self.value(s, "switchboard_server_last_change_timestamp_seconds", pool="p",
+                               server="a")
+        changed_gone = self.value(s, "switchboard_server_last_change_timestamp_seconds",
+                                  pool="p", server="gone")
+        self.assertLess(abs(changed_a - time.time()), 60)
+        self.assertGreater(changed_gone, changed_a)  # went down after the start
+        # No TLS check here: no certificate seen.
+        self.assertEqual(self.value(s, "switchboard_server_certificate_expiry_timestamp_seconds",
+                                    pool="p", server="a"), 0)
+        self.assertEqual(self.value(s, "switchboard_listener_max_connections", listener="vip"),
+                         10000)
         for reason in ("acl", "limit", "proxy-header"):
             self.assertEqual(self.value(s, "switchboard_listener_rejected_total",
                                         listener="vip", reason=reason), 0)
+        # A drain changes the state (and its timestamp) but not the health.
+        status, _ = admin_call(self.admin, "POST", "/pools/p/servers/a/drain")
+        self.assertEqual(status, 200)
+        s = parse(self.scrape())
+        self.assertEqual(self.value(s, "switchboard_server_health", pool="p", server="a"), 1)
+        self.assertEqual(self.value(s, "switchboard_server_state", pool="p", server="a",
+                                    state="drain"), 1)
+        self.assertGreater(self.value(s, "switchboard_server_last_change_timestamp_seconds",
+                                      pool="p", server="a"), changed_a)
         for result in ("ok", "nxdomain", "error"):
             self.assertEqual(self.value(s, "switchboard_resolver_queries_total", result=result), 0)
         self.assertGreater(self.value(s, "process_resident_memory_bytes"), 1e6)
