@@ -112,6 +112,7 @@ class Runtime {
   ReloadOutcome apply_reload(std::string_view why);
   // What `systemctl status` shows while running.
   std::string running_status() const;
+  std::size_t server_count() const;  // in every pool
   metrics::Sample metrics_sample() const;
   // GET /healthz: empty while every worker runs its loop, else what is wrong.
   std::string worker_problem() const;
@@ -291,11 +292,15 @@ ReloadOutcome Runtime::reload(std::string_view why) {
   return out;
 }
 
-std::string Runtime::running_status() const {
+std::size_t Runtime::server_count() const {
   std::size_t servers = 0;
   for (std::size_t p = 0; p < pools_.size(); ++p) servers += pools_.at(p).snapshot->servers.size();
+  return servers;
+}
+
+std::string Runtime::running_status() const {
   return fmt::format("running {}: {} listeners, {} pools, {} servers, {} workers", file_,
-                     listeners_.current().size(), pools_.size(), servers, workers_.size());
+                     listeners_.current().size(), pools_.size(), server_count(), workers_.size());
 }
 
 ReloadOutcome Runtime::apply_reload(std::string_view why) {
@@ -360,8 +365,7 @@ ReloadOutcome Runtime::apply_reload(std::string_view why) {
 
   ++reloads_success_;
   last_reload_success_ = unix_now();
-  std::size_t servers = 0;
-  for (std::size_t p = 0; p < pools_.size(); ++p) servers += pools_.at(p).snapshot->servers.size();
+  const std::size_t servers = server_count();
   spdlog::info(
       "reload ({}): {} pools ({} new, {} removed), {} listeners ({} new, {} removed), "
       "{} servers",
