@@ -244,6 +244,7 @@ void write_access_log(const AccessRecord& r) {
       .number("bytes_out", r.bytes_out)
       .millis("duration_ms", r.duration);
   if (!r.server.empty() && r.connect.count() > 0) line.millis("connect_ms", r.connect);
+  if (r.first_byte.count() > 0) line.millis("first_byte_ms", r.first_byte);
   line.text("outcome", r.outcome).number("retries", static_cast<std::uint64_t>(r.retries));
   if (r.tried > 0) line.number("tried", static_cast<std::uint64_t>(r.tried));
   if (r.connection != 0) line.number("connection", r.connection);
@@ -280,8 +281,9 @@ void write_access_log(const HttpAccessRecord& r) {
       .number("status", static_cast<std::uint64_t>(r.status))
       .number("bytes_in", r.bytes_in)
       .number("bytes_out", r.bytes_out)
-      .millis("duration_ms", r.duration)
-      .text("pool", r.pool)
+      .millis("duration_ms", r.duration);
+  if (r.first_byte.count() > 0) line.millis("first_byte_ms", r.first_byte);
+  line.text("pool", r.pool)
       .text("server", r.server)
       .number("retries", static_cast<std::uint64_t>(r.retries))
       .text("protocol", r.protocol)

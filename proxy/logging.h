@@ -36,6 +36,9 @@ struct AccessRecord {
   // From the accept until a server accepted (every try included); zero
   // when none did.
   std::chrono::steady_clock::duration connect{};
+  // From the accept until the server's first byte reached switchboard;
+  // zero when it sent none.
+  std::chrono::steady_clock::duration first_byte{};
   std::string_view outcome;  // "ok", "exhausted", "idle-timeout", "reset", ...
   int retries = 0;
   int tried = 0;  // servers tried
@@ -53,7 +56,12 @@ struct HttpAccessRecord {
   int status = 0;
   std::uint64_t bytes_in = 0;   // request body from the client
   std::uint64_t bytes_out = 0;  // response body to the client
+  // When the request's head was read: the clock of duration and first_byte.
+  std::chrono::steady_clock::time_point started{};
   std::chrono::steady_clock::duration duration{};
+  // Until the head of the server's response that the client gets; zero when
+  // no server answered (switchboard did).
+  std::chrono::steady_clock::duration first_byte{};
   std::string_view pool;
   std::string_view server;  // name, empty when none answered
   int retries = 0;

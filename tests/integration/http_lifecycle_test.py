@@ -278,7 +278,8 @@ class HttpLifecycleTest(IntegrationTest):
             self.assertEqual((r.status, r.body), (200, b"good\n"), "a GET past a 503")
         self.assertEqual((bad.methods, good.methods), (["GET"] * 3, ["GET"] * 3))
         self.assertRegex(wait_for_log(self.sb, "path=/get2"),
-                         r"path=/get2 status=200 .*pool=mixed server=good retries=1 ")
+                         r"path=/get2 status=200 .*first_byte_ms=[\d.]+ pool=mixed server=good "
+                         r"retries=1 ")
         # Every server answers 503: the service is unavailable, so
         # switchboard's own 503 with Retry-After; each server asked once.
         del bad.methods[:]
@@ -287,8 +288,11 @@ class HttpLifecycleTest(IntegrationTest):
         self.assertTrue(r.body.startswith(b"switchboard:"), r.body)
         self.assertEqual(r.header("Retry-After"), "5")
         self.assertEqual((bad.methods, bad2.methods), (["GET"], ["GET"]))
-        self.assertRegex(wait_for_log(self.sb, "path=/all "),
-                         r"status=503 .*reason=servers-unavailable")
+        line = [ln for ln in wait_for_log(self.sb, "path=/all ").splitlines()
+                if "path=/all " in ln][0]
+        self.assertRegex(line, r"status=503 .*reason=servers-unavailable")
+        # The servers' 503s did not reach the client: no first byte to time.
+        self.assertNotIn("first_byte_ms", line)
 
     def test_retry_on_503_goes_past_a_503_for_get_not_for_post(self):
         port, bad, bad2, good = self.retry_setup("[connect-failure, reset, 503]")
@@ -393,6 +397,8 @@ class HttpLifecycleTest(IntegrationTest):
             self.assertEqual({k: fields.get(k) for k in expected}, expected, line)
             self.assertRegex(fields["client"], r"^127\.0\.0\.1:\d+$")
             self.assertRegex(fields["duration_ms"], r"^\d+\.\d{3}$")
+            # Retries included: the request's head to the answer's head.
+            self.assertLessEqual(float(fields["first_byte_ms"]), float(fields["duration_ms"]))
 
         # log: {access: false}: not one access line.
         quiet = free_port()

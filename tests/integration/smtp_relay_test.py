@@ -23,12 +23,12 @@ from sbtest import (IntegrationTest, PostfixInstance, ScriptedServer, SmtpSink, 
                     Switchboard, closed_within, free_port, metric_value, wait_until)
 
 
-def smtp_config(port, admin, servers, pool_lines="", listener_lines=""):
+def smtp_config(port, admin, servers, pool_lines="", listener_lines="", access=False):
     servers_yaml = "\n".join(f"      - {{address: 127.0.0.1:{p}, name: {n}}}" for n, p in servers)
     return f"""\
 workers: 2
 admin: {{listen: 127.0.0.1:{admin}}}
-log: {{access: false}}
+log: {{access: {"true" if access else "false"}}}
 pools:
   relay:
     retries: 2
@@ -119,7 +119,8 @@ class SmtpRelayTest(IntegrationTest):
             greetings = list(pool.map(lambda _: greeting(port), range(16)))
         for g in greetings:
             self.assertTrue(g.startswith("220 ") and "xxxx" not in g, g[:80])
-        sbtest.wait_for_log(self.sb, "did not accept an smtp session: greeting: reply longer than 100 lines")
+        sbtest.wait_for_log(
+            self.sb, "did not accept an smtp session: greeting: reply longer than 100 lines")
         # Holding each greeting whole would take 16 x 1.5 MB at least.
         self.assertLess(peak_rss_kib(self.sb.proc.pid) - before, 16 * 1024)
         self.assertIsNone(self.sb.proc.poll())
@@ -300,7 +301,8 @@ class SmtpRelayTest(IntegrationTest):
         with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5) as m:
             metrics = m.read().decode()
         banner = [line for line in metrics.splitlines() if line.startswith(
-            'switchboard_server_connect_failures_total{pool="relay",reason="banner",server="busy"}')]
+            'switchboard_server_connect_failures_total'
+            '{pool="relay",reason="banner",server="busy"}')]
         self.assertTrue(banner and float(banner[0].split()[-1]) > 0, banner)
         self.assertIn('switchboard_pool_retries_total{pool="relay"}', metrics)
 
@@ -340,6 +342,29 @@ class SmtpRelayTest(IntegrationTest):
         started = time.monotonic()
         self.assertTrue(greeting(port).startswith("220 "))
         self.assertGreater(time.monotonic() - started, 1.8)  # banner-timeout: 2s
+        mute.close()
+
+    def test_the_greeting_read_while_trying_is_the_first_byte_in_the_access_log(self):
+        sink = SmtpSink(self.procs)
+        mute = socket.socket()
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(16)
+        port, admin = free_port(), free_port()
+        self.sb = Switchboard(self.procs, self.workdir, smtp_config(
+            port, admin, [("mute", mute.getsockname()[1]), ("sink", sink.port)],
+            "    balance: first-available\n    health: {check: none}\n"
+            "    outlier: {consecutive-failures: 0}\n", access=True), wait_ports=[port])
+        self.assertTrue(greeting(port).startswith("220 "))
+        line = wait_until(lambda: next((ln for ln in self.sb.log().splitlines()
+                                        if "access listener=smtp-vip" in ln and "tried=2" in ln),
+                                       None), what="the access line")
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        self.assertEqual((fields["server"], fields["retries"]), ("sink", "1"), line)
+        # The mute server held it for banner-timeout; the sink's greeting
+        # came while it was tried, before the relay started.
+        self.assertGreater(float(fields["connect_ms"]), 1800, line)
+        self.assertEqual(fields["first_byte_ms"], fields["connect_ms"], line)
+        self.assertLessEqual(float(fields["first_byte_ms"]), float(fields["duration_ms"]), line)
         mute.close()
 
     def test_refused_clients_get_no_banner(self):

@@ -267,13 +267,14 @@ class TcpProxyTest(IntegrationTest):
         servers = self.backends(("b1",), proxy_protocol=True)
         self.start(self.servers_yaml(servers), pool_extra="    proxy-protocol: v2",
                    listener_extra='    accept-proxy: true\n    proxy-from: ["127.0.0.1/32"]')
-        acl = f'switchboard_listener_rejected_total{{listener="vip",reason="acl"}}'
+        acl = 'switchboard_listener_rejected_total{listener="vip",reason="acl"}'
         before = metric_value(self.admin, acl) or 0
         with socket.create_connection(("127.0.0.1", self.port), timeout=5,
                                       source_address=("127.0.0.2", 0)) as s:
             s.sendall(proxy_v1("10.1.1.1", 40000, "198.51.100.1", 25) + b"GET / HTTP/1.0\r\n\r\n")
             self.assertTrue(closed_within(s, 2))
-        wait_until(lambda: metric_value(self.admin, acl) == before + 1, what="acl rejection counted")
+        wait_until(lambda: metric_value(self.admin, acl) == before + 1,
+                   what="acl rejection counted")
         self.assertEqual(self.nginx.access_log("b1"), "")
         with socket.create_connection(("127.0.0.1", self.port), timeout=5,
                                       source_address=("127.0.0.1", 0)) as s:
@@ -430,9 +431,11 @@ class TcpProxyTest(IntegrationTest):
         self.assertGreater(access["bytes_in"], 0)
         self.assertGreater(access["bytes_out"], 0)
         self.assertEqual((access["retries"], access["tried"]), (0, 1))
-        for key in ("duration_ms", "connect_ms"):
+        for key in ("duration_ms", "connect_ms", "first_byte_ms"):
             self.assertIsInstance(access[key], float, key)
-        self.assertLessEqual(access["connect_ms"], access["duration_ms"])
+        # Accepted, then the server's answer, then the end.
+        self.assertLessEqual(access["connect_ms"], access["first_byte_ms"])
+        self.assertLessEqual(access["first_byte_ms"], access["duration_ms"])
 
     def test_text_access_lines_carry_the_same_fields(self):
         servers = self.backends(("b1",))
@@ -442,8 +445,20 @@ class TcpProxyTest(IntegrationTest):
         self.assertRegex(self.sb.log(),
                          r"access listener=vip client=127\.0\.0\.1:\d+ pool=web server=b1 "
                          r"upstream=127\.0\.0\.1:\d+ bytes_in=[1-9]\d* bytes_out=[1-9]\d* "
-                         r"duration_ms=[\d.]+ connect_ms=[\d.]+ outcome=ok retries=0 tried=1 "
+                         r"duration_ms=[\d.]+ connect_ms=[\d.]+ first_byte_ms=[\d.]+ outcome=ok "
+                         r"retries=0 tried=1 "
                          rf"connection=\d+ frontend=127\.0\.0\.1:{self.port}\n")
+
+    def test_a_server_that_sent_nothing_has_no_first_byte_time(self):
+        servers = self.backends(("b1",))
+        self.start(self.servers_yaml(servers))
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            client = f"client=127.0.0.1:{s.getsockname()[1]} "
+        line = wait_until(lambda: next((ln for ln in self.sb.log().splitlines()
+                                        if client in ln), None), what="the access line")
+        self.assertIn(" bytes_out=0 ", line)
+        self.assertIn(" connect_ms=", line)
+        self.assertNotIn("first_byte_ms", line)
 
     def test_the_access_log_does_not_depend_on_the_level(self):
         servers = self.backends(("b1",))

@@ -209,7 +209,10 @@ awaitable<Exchanged> Exchange::run(std::optional<ResponseParser>& rparser,
     if (rparser) {
       const unsigned status = rparser->get().result_int();
       const bool retry_503 = status == 503 && http.retry_on.status_503 && replayable && !use_pinned;
-      if (!retry_503) co_return Exchanged::response;
+      if (!retry_503) {
+        log_.first_byte = Clock::now() - log_.started;
+        co_return Exchanged::response;
+      }
       // Counted as a refusal by answer (reason="banner", as an SMTP
       // server's 4xx greeting is), not as a broken connection.
       attempt.failed(attempt_stream(*up), balancer::ConnectFailure::banner);

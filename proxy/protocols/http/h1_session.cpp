@@ -115,7 +115,7 @@ class Session final : public ClientSide {
   }
 
   void finish_request(RequestParser* parser, HttpPoolCounters& counters) {
-    const auto took = Clock::now() - request_started_;
+    const auto took = Clock::now() - log_.started;
     counters.count(log_.status, took);
     if (!access_log_enabled()) return;
     log_.connection = info_.connection;
@@ -150,7 +150,7 @@ class Session final : public ClientSide {
     auto [ec, n] = co_await bhttp::async_read_header(stream_, cbuf_, parser, use_nothrow);
     dog_.disarm();
     if (idle) worker_.remove_idle(&stream_.socket());
-    request_started_ = Clock::now();
+    log_.started = Clock::now();
     if (ec) {
       if (ec == bhttp::error::end_of_stream) co_return false;  // closed between requests
       if (dog_.expired()) {
@@ -458,7 +458,6 @@ class Session final : public ClientSide {
   std::string response_head_;
   std::string tail_;
   std::uint64_t requests_ = 0;
-  Clock::time_point request_started_;
   HttpAccessRecord log_;
   // The server connection an NTLM/Negotiate handshake pinned this client
   // connection to (docs/configuration.md, "NTLM and Negotiate").

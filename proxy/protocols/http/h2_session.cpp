@@ -171,7 +171,6 @@ class H2Stream final : public ClientSide, public H2Body {
   tcp::socket no_server_;
   Watchdog up_dog_{no_server_};
   HttpAccessRecord log_;
-  Clock::time_point started_at_ = Clock::now();
   std::string host_;
 };
 
@@ -409,7 +408,9 @@ H2Stream::H2Stream(Connection& conn, std::int32_t id, H2RequestHead head, bool e
       too_large_(head.too_large),
       fields_(std::move(head.fields)),
       body_end_(end_stream),
-      no_server_(conn.worker.io()) {}
+      no_server_(conn.worker.io()) {
+  log_.started = Clock::now();
+}
 
 void H2Stream::fail() {
   if (!closed_) conn_.reset(id_, NGHTTP2_INTERNAL_ERROR);
@@ -571,7 +572,7 @@ void H2Stream::collect_trailers(const Fields& fields, const HeadFields& head) {
 }
 
 void H2Stream::finish(HttpPoolCounters& counters) {
-  const auto took = Clock::now() - started_at_;
+  const auto took = Clock::now() - log_.started;
   counters.count(log_.status, took);
   if (!access_log_enabled()) return;
   log_.connection = conn_.info.connection;

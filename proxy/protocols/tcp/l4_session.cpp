@@ -34,10 +34,15 @@ class L4Relay final : public Relay {
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
   void on_finished(const RelayResult& r) override {
     record_.bytes_in += r.from_client;
     record_.bytes_out = already_to_client_ + r.to_client;
     record_.outcome = r.outcome;
+    if (record_.first_byte.count() == 0 && r.first_from_server != Clock::time_point{}) {
+      record_.first_byte = r.first_from_server - started_;
+    }
     record_.duration = std::chrono::steady_clock::now() - started_;
     write_access_log(record_);
   }
@@ -104,6 +109,8 @@ awaitable<void> serve_l4(Worker& worker, AdmittedClient client, const PoolRuntim
     }
     server.stats->bytes_in.fetch_add(n, std::memory_order_relaxed);
     owed_bytes = n;
+    // The server's first bytes (an SMTP greeting) came while it was tried.
+    record.first_byte = record.connect;
   }
 
   if (!client.early_data.empty()) {

@@ -117,10 +117,7 @@ Relay::Step Relay::step_splice(Direction& d) {
                              kSpliceChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   if (n > 0) {
     d.drained = static_cast<std::size_t>(n) < kSpliceChunk;
-    d.pending = static_cast<std::size_t>(n);
-    d.bytes += d.pending;
-    if (d.counter) d.counter->fetch_add(d.pending, std::memory_order_relaxed);
-    last_activity_ = Clock::now();
+    count_read(d, static_cast<std::size_t>(n));
     return Step::again;
   }
   d.pipe.reset();  // empty: back to the worker's pool
@@ -145,16 +142,23 @@ Relay::Step Relay::step_copy(Direction& d) {
   if (n > 0) {
     d.drained = static_cast<std::size_t>(n) < d.buffer->size();
     if (!d.drained) d.bulk = true;
-    d.pending = static_cast<std::size_t>(n);
     d.offset = 0;
-    d.bytes += d.pending;
-    if (d.counter) d.counter->fetch_add(d.pending, std::memory_order_relaxed);
-    last_activity_ = Clock::now();
+    count_read(d, static_cast<std::size_t>(n));
     return Step::again;
   }
   d.buffer.reset();
   if (n == 0) return Step::eof;
   return errno == EAGAIN || errno == EWOULDBLOCK ? Step::wait_read : Step::error;
+}
+
+// A read brought n bytes in: they are pending until written.
+void Relay::count_read(Direction& d, std::size_t n) {
+  d.pending = n;
+  d.bytes += n;
+  if (d.counter) d.counter->fetch_add(n, std::memory_order_relaxed);
+  last_activity_ = Clock::now();
+  // The server's first byte: the clock was read anyway.
+  if (&d == &down_ && d.bytes == n) first_from_server_ = last_activity_;
 }
 
 // A short read means the socket had nothing more at that moment: wait for
@@ -221,7 +225,7 @@ void Relay::finish(std::string_view outcome) {
     d->pipe.reset();
     d->buffer.reset();
   }
-  on_finished(RelayResult{up_.bytes, down_.bytes, outcome});
+  on_finished(RelayResult{up_.bytes, down_.bytes, outcome, first_from_server_});
 }
 
 }  // namespace sb::runtime

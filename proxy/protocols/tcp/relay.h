@@ -39,6 +39,8 @@ struct RelayResult {
   std::uint64_t from_client = 0;  // bytes read from the client (sent to the server)
   std::uint64_t to_client = 0;    // bytes read from the server (sent to the client)
   std::string_view outcome;       // "ok", "idle-timeout", "client-reset", "server-reset"
+  // When the server's first byte was read; the default: it sent none.
+  std::chrono::steady_clock::time_point first_from_server{};
 };
 
 class Relay : public std::enable_shared_from_this<Relay> {
@@ -90,6 +92,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   Step step_splice(Direction& d);
   Step step_copy(Direction& d);
   Step after_write(Direction& d);
+  void count_read(Direction& d, std::size_t n);
   void on_eof(Direction& d);
   void arm_idle_timer();
   // Bytes came from the client (written on, or still in flight).
@@ -103,6 +106,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   asio::steady_timer idle_timer_;
   std::chrono::milliseconds idle_timeout_;
   Clock::time_point last_activity_;
+  Clock::time_point first_from_server_{};  // the access log's first_byte_ms
   std::optional<Clock::time_point> first_byte_deadline_;
   Direction up_;    // client -> server
   Direction down_;  // server -> client
