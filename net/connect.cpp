@@ -5,6 +5,8 @@
 #include <boost/asio.hpp>
 #include <cerrno>
 
+#include "net/native_socket.h"
+
 namespace sb::net {
 
 namespace asio = boost::asio;
@@ -13,8 +15,11 @@ using boost::system::error_code;
 asio::awaitable<error_code> connect_nonblocking(asio::ip::tcp::socket& socket,
                                                 const asio::ip::tcp::endpoint& target) {
   error_code ec;
-  if (!socket.is_open()) socket.open(target.protocol(), ec);
-  if (!ec) socket.non_blocking(true, ec);
+  if (!socket.is_open()) {
+    ec = open_nonblocking(socket, target.protocol());
+  } else if (!socket.native_non_blocking()) {
+    socket.native_non_blocking(true, ec);
+  }
   if (ec) co_return ec;
   if (::connect(socket.native_handle(), target.data(), static_cast<socklen_t>(target.size())) ==
       0) {

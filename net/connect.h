@@ -1,7 +1,7 @@
 #pragma once
 // A non-blocking connect on the event loop, shared by the proxy's connector
-// and the health probes: socket(), connect() -> EINPROGRESS, wait for
-// writability, SO_ERROR. Asio's async_connect does the same plus a poll(2)
+// and the health probes: socket(SOCK_NONBLOCK), connect() -> EINPROGRESS,
+// wait for writability, SO_ERROR. Asio's async_connect does the same plus a poll(2)
 // and a second epoll_ctl per connection; this runs per connection and per
 // check. Bound it with a SocketDeadline. A socket already open (and bound,
 // e.g. transparent) is used as it is.

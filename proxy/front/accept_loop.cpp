@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "net/native_socket.h"
 #include "proxy/accept_pause.h"
 #include "proxy/front/listener.h"
 #include "proxy/worker/fault_hooks.h"
@@ -75,20 +76,41 @@ void inject_accept_faults(Worker& worker) {
 // stay on it. Otherwise one shared acceptor hands each connection to the next
 // target worker in turn (tuning.accept: shared, kept for measuring the two
 // models; see docs/architecture.md).
+//
+// accept4 until none is waiting, then one wait: each socket is born
+// non-blocking and its descriptor known to have no duplicate
+// (net/native_socket.h), which spares an ioctl and an EPOLL_CTL_DEL per
+// connection over Asio's async_accept. At most kAcceptsPerTurn in a row, so
+// that the sessions they start (and everything else on the worker) run.
 awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) {
+  constexpr int kAcceptsPerTurn = 16;
   AcceptPause pause(worker.io().get_executor(), "listener " + slot->listener->config.name);
   std::size_t next = 0;
-  tcp::endpoint peer;  // filled by accept(2) itself: no getpeername per connection
+  tcp::endpoint peer;  // filled by accept4(2) itself: no getpeername per connection
   tcp::acceptor& acceptor = slot->acceptor;
   const auto& targets = slot->targets;
-  for (;;) {
-    Worker& owner = targets.empty() ? worker : *targets[next++ % targets.size()];
-    auto [ec, socket] = co_await acceptor.async_accept(owner.io(), peer, use_nothrow);
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+  for (int turn = 0;; ++turn) {
+    if (!acceptor.is_open()) co_return;
+    if (turn == kAcceptsPerTurn) {
+      turn = 0;
+      co_await asio::post(worker.io(), asio::use_awaitable);
+      continue;
+    }
+    Worker& owner = targets.empty() ? worker : *targets[next % targets.size()];
+    tcp::socket socket(owner.io());
+    error_code ec = net::accept_nonblocking(acceptor, socket, peer);
+    if (ec == asio::error::would_block) {
+      turn = 0;
+      auto [wec] = co_await acceptor.async_wait(tcp::acceptor::wait_read, use_nothrow);
+      if (wec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (!wec) continue;
+      ec = wec;
+    }
     if (ec) {
       co_await pause.after(ec);  // out of descriptors: no spinning
       continue;
     }
+    ++next;
     inject_accept_faults(owner);
     // The listener now: a reload may have given the address a new one.
     start_connection(owner, slot->listener, std::move(socket), peer);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "balancer/balancer.h"
+#include "net/readable_wait.h"
 #include "proxy/asio.h"
 #include "proxy/config/config.h"
 #include "proxy/control/pool_registry.h"
@@ -82,6 +83,9 @@ class Worker {
   // Idle keep-alive connections to HTTP servers (this worker's sockets).
   KeepalivePool& keepalive() { return keepalive_; }
   PipePool& pipes() { return pipes_; }
+  // The io_context's reactor, for waits that need no re-arm
+  // (net/readable_wait.h).
+  net::Reactor& reactor() { return reactor_; }
   // Worker thread only. The balancer over the newest snapshot the worker has
   // received for `pool`; for a pool of an older configuration, the balancer
   // of the pool of the same name now (a connection that retries after a
@@ -175,6 +179,7 @@ class Worker {
   // skip the per-descriptor locks; posting from other threads stays safe
   // (the scheduler keeps its lock).
   asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  net::Reactor reactor_{io_};
   // Keeps run() going while the worker has nothing of its own (no acceptor:
   // the shared-acceptor model, or a reload that moved its listeners).
   asio::executor_work_guard<asio::io_context::executor_type> keep_running_{io_.get_executor()};

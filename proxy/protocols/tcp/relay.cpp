@@ -22,26 +22,26 @@ Relay::Relay(Worker& worker, tcp::socket client, tcp::socket server,
       server_(std::move(server)),
       idle_timer_(worker.io()),
       idle_timeout_(idle_timeout),
-      up_(&client_, &server_, worker.metrics_counting() ? &stats.bytes_out : nullptr,
+      up_(this, &client_, &server_, worker.metrics_counting() ? &stats.bytes_out : nullptr,
           "client-reset"),
-      down_(&server_, &client_, worker.metrics_counting() ? &stats.bytes_in : nullptr,
+      down_(this, &server_, &client_, worker.metrics_counting() ? &stats.bytes_in : nullptr,
             "server-reset") {}
 
 void Relay::start() {
-  // The relay moves bytes with raw non-blocking syscalls. The server socket is
-  // already non-blocking (the connector made it so); the client socket may
-  // have seen no async operation yet. One ioctl, and Asio's waits then know.
+  // The relay moves bytes with raw non-blocking syscalls. Both sockets are
+  // non-blocking from their creation (accept4 and socket with SOCK_NONBLOCK,
+  // net/native_socket.h); one that is not gets an ioctl, and Asio knows.
   error_code ignored;
-  if (!client_.non_blocking()) client_.non_blocking(true, ignored);
-  if (!server_.non_blocking()) server_.non_blocking(true, ignored);
+  if (!client_.native_non_blocking()) client_.native_non_blocking(true, ignored);
+  if (!server_.native_non_blocking()) server_.native_non_blocking(true, ignored);
   last_activity_ = Clock::now();
   arm_idle_timer();
   pump(up_);
   pump(down_);
 }
 
-void Relay::wait(Direction& d, tcp::socket& socket, tcp::socket::wait_type type) {
-  socket.async_wait(type, [self = shared_from_this(), &d](const error_code& ec) {
+void Relay::wait_write(Direction& d) {
+  d.to->async_wait(tcp::socket::wait_write, [self = shared_from_this(), &d](const error_code& ec) {
     if (self->finished_) return;
     if (ec) {
       self->finish(d.error_outcome);
@@ -51,15 +51,26 @@ void Relay::wait(Direction& d, tcp::socket& socket, tcp::socket::wait_type type)
   });
 }
 
+void Relay::on_readable(void* owner, net::ReadableWait& wait, const error_code& ec) {
+  auto* self = static_cast<Relay*>(owner);
+  Direction& d = &wait == &self->up_.readable ? self->up_ : self->down_;
+  if (self->finished_) return;
+  if (ec) {
+    self->finish(d.error_outcome);
+    return;
+  }
+  self->pump(d);
+}
+
 void Relay::pump(Direction& d) {
   for (int chunk = 0; chunk < kChunksPerTurn; ++chunk) {
     switch (step(d)) {
       case Step::again:
         continue;
       case Step::wait_read:
-        return wait(d, *d.from, tcp::socket::wait_read);
+        return d.readable.start(*d.from, worker_.reactor(), shared_from_this());
       case Step::wait_write:
-        return wait(d, *d.to, tcp::socket::wait_write);
+        return wait_write(d);
       case Step::eof:
         return on_eof(d);
       case Step::error:
@@ -161,13 +172,16 @@ void Relay::count_read(Direction& d, std::size_t n) {
   if (&d == &down_ && d.bytes == n) first_from_server_ = last_activity_;
 }
 
-// A short read means the socket had nothing more at that moment: wait for
-// readability instead of asking again (saves one failing syscall per burst).
-// Safe with Asio 1.81's epoll reactor: every async_wait re-arms the
-// descriptor with EPOLL_CTL_MOD, which reports data that is already there,
-// so a read that was short for another reason (a pipe's slots full of small
-// segments) costs one extra turn, never a stall. The tests' bulk and
-// many-small-writes cases cover both.
+// A short read emptied the socket at that moment: the buffer or pipe goes
+// back to the worker, and the direction reads once more. That read finds
+// the end of stream that often came with the data (a server that answers
+// and closes) without a wait, or fails with EAGAIN, after which the wait
+// needs no re-arm (net/readable_wait.h). Waiting straight after the short
+// read would need Asio's async_wait and its EPOLL_CTL_MOD, because an end
+// of stream or a reset reported with the data raises no new edge: the same
+// one syscall, and never the early end. A read that was short for another
+// reason (a pipe's slots full of small segments) simply goes on. The
+// tests' bulk and many-small-writes cases cover both.
 Relay::Step Relay::after_write(Direction& d) {
   if (!d.drained) {
     // More is waiting. In automatic mode a full buffer means bulk: hand the
@@ -178,7 +192,7 @@ Relay::Step Relay::after_write(Direction& d) {
   d.drained = false;
   if (d.pipe) d.pipe.reset();
   if (d.buffer) d.buffer.reset();
-  return Step::wait_read;
+  return Step::again;
 }
 
 void Relay::on_eof(Direction& d) {

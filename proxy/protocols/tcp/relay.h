@@ -11,12 +11,15 @@
 //   closed ("first-byte-timeout"), whatever the server sends meanwhile.
 // - No allocation per byte: a pipe (splice mode) or a buffer (copy mode) is
 //   borrowed from the worker only while bytes are in flight.
+// - No syscall per wait: a direction reads until EAGAIN, then waits on the
+//   reactor without re-arming the socket (net/readable_wait.h); the wait's
+//   operation lives in the Direction, so waiting allocates nothing either.
 //
 // Why callbacks and not a coroutine: a relay spends its life idle, and what
 // it holds while idle is the memory bill of every open connection. Two pumps
 // and a watchdog as coroutines joined with awaitable operators cost ~9.8 KB
 // per idle connection (measured: 15 live frames and group states); this
-// object, its two sockets, one timer and three pending waits cost ~1.5 KB.
+// object, its two sockets, one timer and its waits cost ~1.5 KB.
 //
 // One Relay per connection, on the worker thread that owns both sockets.
 // Derive from it to receive the end (the session's access log and guards
@@ -29,6 +32,7 @@
 #include <string_view>
 
 #include "balancer/server_stats.h"
+#include "net/readable_wait.h"
 #include "proxy/asio.h"
 #include "proxy/worker/relay_resources.h"
 #include "proxy/worker/worker.h"
@@ -69,8 +73,9 @@ class Relay : public std::enable_shared_from_this<Relay> {
   using Clock = std::chrono::steady_clock;
 
   struct Direction {
-    Direction(tcp::socket* f, tcp::socket* t, std::atomic<std::uint64_t>* c, std::string_view e)
-        : from(f), to(t), counter(c), error_outcome(e) {}
+    Direction(Relay* relay, tcp::socket* f, tcp::socket* t, std::atomic<std::uint64_t>* c,
+              std::string_view e)
+        : from(f), to(t), counter(c), error_outcome(e), readable(relay, &Relay::on_readable) {}
     tcp::socket* from;
     tcp::socket* to;
     std::atomic<std::uint64_t>* counter;  // the server's bytes counter for this way, or null
@@ -83,8 +88,11 @@ class Relay : public std::enable_shared_from_this<Relay> {
     bool bulk = false;        // a read filled the buffer: splice from now on (automatic)
     std::optional<PipePool::Lease> pipe;
     std::optional<BufferPool::Lease> buffer;
+    // After a read that found nothing (EAGAIN): a wait without re-arm.
+    net::ReadableWait readable;
   };
 
+  // wait_read: the read failed with EAGAIN; through `readable`.
   enum class Step { again, wait_read, wait_write, eof, error };
 
   void pump(Direction& d);
@@ -98,7 +106,8 @@ class Relay : public std::enable_shared_from_this<Relay> {
   // Bytes came from the client (written on, or still in flight).
   bool client_spoke() const { return up_.bytes > 0 || up_.pending > 0; }
   void finish(std::string_view outcome);
-  void wait(Direction& d, tcp::socket& socket, tcp::socket::wait_type type);
+  void wait_write(Direction& d);
+  static void on_readable(void* owner, net::ReadableWait& wait, const error_code& ec);
 
   Worker& worker_;
   tcp::socket client_;
