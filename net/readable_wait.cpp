@@ -1,6 +1,7 @@
 #include "net/readable_wait.h"
 
 #include <boost/asio/detail/scheduler_operation.hpp>
+#include <cassert>
 
 #include "net/asio_impl_access.h"
 
@@ -19,9 +20,10 @@ ReadableWait::Op::Op(ReadableWait& w)
 // start_op itself when the reactor saw an event that no wait took (its
 // speculative attempt): that one the caller's EAGAIN has consumed already,
 // so the wait queues. The caller reads itself, so there is nothing to
-// perform; "exhausted" tells the reactor that the socket is drained.
+// perform. "done", not "exhausted": the socket is readable, and an Asio
+// read started on it later may try at once.
 reactor_op::status ReadableWait::Op::perform(reactor_op* base) {
-  return static_cast<Op*>(base)->wait.starting_ ? not_done : done_and_exhausted;
+  return static_cast<Op*>(base)->wait.starting_ ? not_done : done;
 }
 
 void ReadableWait::Op::complete(void* owner, asio::detail::scheduler_operation* base,
@@ -38,6 +40,8 @@ void ReadableWait::Op::complete(void* owner, asio::detail::scheduler_operation* 
 }
 
 void ReadableWait::start(asio::ip::tcp::socket& socket, Reactor& r, std::shared_ptr<void> keep) {
+  // Queued twice, the operation would corrupt the reactor's list.
+  assert(!pending_);
   auto& impl = detail::impl_of(socket);
   keep_ = std::move(keep);
   pending_ = true;

@@ -89,10 +89,11 @@ awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) 
   tcp::endpoint peer;  // filled by accept4(2) itself: no getpeername per connection
   tcp::acceptor& acceptor = slot->acceptor;
   const auto& targets = slot->targets;
-  for (int turn = 0;; ++turn) {
+  int in_turn = 0;  // accepted since the loop last waited or yielded
+  for (;;) {
     if (!acceptor.is_open()) co_return;
-    if (turn == kAcceptsPerTurn) {
-      turn = 0;
+    if (in_turn == kAcceptsPerTurn) {
+      in_turn = 0;
       co_await asio::post(worker.io(), asio::use_awaitable);
       continue;
     }
@@ -100,7 +101,7 @@ awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) 
     tcp::socket socket(owner.io());
     error_code ec = net::accept_nonblocking(acceptor, socket, peer);
     if (ec == asio::error::would_block) {
-      turn = 0;
+      in_turn = 0;
       auto [wec] = co_await acceptor.async_wait(tcp::acceptor::wait_read, use_nothrow);
       if (wec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       if (!wec) continue;
@@ -110,6 +111,7 @@ awaitable<void> accept_loop(Worker& worker, std::shared_ptr<AcceptorSlot> slot) 
       co_await pause.after(ec);  // out of descriptors: no spinning
       continue;
     }
+    ++in_turn;
     ++next;
     inject_accept_faults(owner);
     // The listener now: a reload may have given the address a new one.

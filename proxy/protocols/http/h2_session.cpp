@@ -688,11 +688,13 @@ awaitable<bool> H2Stream::respond(ResponseParser& rparser, Upstream& up, const E
   // is told to use HTTP/1.1 for this (RFC 9113 §8.2.2, as IIS does).
   if (exchange.auth_request() || demands_connection_auth(res)) {
     log_.reason = "http/1.1-required";
+    log_.first_byte = {};  // the client gets no response: switchboard's answer
     conn_.reset(id_, NGHTTP2_HTTP_1_1_REQUIRED);
     co_return false;
   }
   if (status == 101) {  // nothing asked for an upgrade: a broken server
     log_.reason = "unexpected-101";
+    log_.first_byte = {};
     conn_.reset(id_, NGHTTP2_INTERNAL_ERROR);
     co_return false;
   }

@@ -126,6 +126,7 @@ Relay::Step Relay::step_splice(Direction& d) {
   }
   const ssize_t n = ::splice(d.from->native_handle(), nullptr, d.pipe->write_fd(), nullptr,
                              kSpliceChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  const int err = errno;  // before the pipe goes back (a close may set errno)
   if (n > 0) {
     d.drained = static_cast<std::size_t>(n) < kSpliceChunk;
     count_read(d, static_cast<std::size_t>(n));
@@ -133,7 +134,8 @@ Relay::Step Relay::step_splice(Direction& d) {
   }
   d.pipe.reset();  // empty: back to the worker's pool
   if (n == 0) return Step::eof;
-  return errno == EAGAIN ? Step::wait_read : Step::error;
+  // Only a true EAGAIN may wait: the wait does not re-arm.
+  return err == EAGAIN ? Step::wait_read : Step::error;
 }
 
 Relay::Step Relay::step_copy(Direction& d) {
@@ -150,6 +152,7 @@ Relay::Step Relay::step_copy(Direction& d) {
   }
   if (!d.buffer) d.buffer.emplace(worker_.buffers().acquire());
   const ssize_t n = ::recv(d.from->native_handle(), d.buffer->data(), d.buffer->size(), 0);
+  const int err = errno;  // before the buffer goes back
   if (n > 0) {
     d.drained = static_cast<std::size_t>(n) < d.buffer->size();
     if (!d.drained) d.bulk = true;
@@ -159,7 +162,7 @@ Relay::Step Relay::step_copy(Direction& d) {
   }
   d.buffer.reset();
   if (n == 0) return Step::eof;
-  return errno == EAGAIN || errno == EWOULDBLOCK ? Step::wait_read : Step::error;
+  return err == EAGAIN || err == EWOULDBLOCK ? Step::wait_read : Step::error;
 }
 
 // A read brought n bytes in: they are pending until written.
